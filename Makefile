@@ -1,0 +1,93 @@
+# hfshim: LD_PRELOAD shim + hfrun. See README.md.
+VERSION := 0.1.0
+BUILD ?= build
+PREFIX ?= /usr/local
+OPT ?= -O2
+SAN ?=
+PYTHON ?= python3
+
+DEBIAN_PKGS := build-essential pkg-config libcurl4-openssl-dev libjsmn-dev libxxhash-dev \
+	check libsubunit-dev libssl-dev python3 curl coreutils tar findutils unzip nodejs npm
+
+WARN := -Wall -Wextra -Werror
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread \
+	-DHFS_VERSION=\"$(VERSION)\" -Icore $(SAN) $(CFLAGS)
+LDFLAGS_ALL := -pthread $(SAN) $(LDFLAGS)
+
+# log/config/types are small and built into both shared objects (each keeps its own state).
+COMMON_SRC := core/log.c core/config.c core/types.c
+NET_SRC := $(wildcard core/net_*.c)
+CORE_SRC := $(filter-out $(COMMON_SRC) $(NET_SRC) core/hfrun.c,$(wildcard core/*.c))
+PRELOAD_SRC := $(wildcard preload/*.c)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+NET_OBJ := $(call obj,$(NET_SRC))
+CORE_OBJ := $(call obj,$(CORE_SRC))
+PRELOAD_OBJ := $(call obj,$(PRELOAD_SRC))
+UNIT_OBJ := $(call obj,$(UNIT_SRC))
+
+LIBS_CORE := -lxxhash -ldl
+LIBS_NET := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lcrypto
+LIBS_CHECK := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
+
+.PHONY: all test unit integration jstest asan demo install clean format format-check deps bench
+all: $(BUILD)/libhfshim.so $(BUILD)/libhfshim-net.so $(BUILD)/hfrun
+
+$(BUILD)/obj/%.o: %.c $(wildcard core/*.h preload/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/libhfshim.so: $(PRELOAD_OBJ) $(CORE_OBJ) $(COMMON_OBJ)
+	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL) $(LIBS_CORE)
+
+$(BUILD)/libhfshim-net.so: $(NET_OBJ) $(COMMON_OBJ)
+	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL) $(LIBS_NET)
+
+$(BUILD)/hfrun: $(call obj,core/hfrun.c) $(CORE_OBJ) $(NET_OBJ) $(COMMON_OBJ)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_CORE) $(LIBS_NET)
+
+$(BUILD)/test_unit: $(UNIT_OBJ) $(CORE_OBJ) $(NET_OBJ) $(COMMON_OBJ)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_CORE) $(LIBS_NET) $(LIBS_CHECK)
+
+unit: $(BUILD)/test_unit
+	$(BUILD)/test_unit
+
+integration: all
+	HFS_BUILD=$(BUILD) $(PYTHON) tests/integration/run.py
+
+jstest:
+	$(PYTHON) tests/js/run.py
+
+test: all unit integration jstest
+
+# ASan + UBSan build of everything, and the unit and integration tests run against it.
+asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 \
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		all unit integration
+
+demo: deps all
+	sh tests/demo.sh $(BUILD)
+
+# Installs missing Debian packages when root; otherwise prints the apt-get line to run.
+deps:
+	@sh tests/deps.sh $(DEBIAN_PKGS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/hfshim
+	install -m 0755 $(BUILD)/libhfshim.so $(BUILD)/libhfshim-net.so $(DESTDIR)$(PREFIX)/lib/hfshim/
+	install -m 0755 $(BUILD)/hfrun $(DESTDIR)$(PREFIX)/bin/hfrun
+
+bench: all
+	$(PYTHON) bench/run.py
+
+format:
+	clang-format -i core/*.[ch] preload/*.[ch] tests/unit/*.[ch]
+
+format-check:
+	clang-format --dry-run -Werror core/*.[ch] preload/*.[ch] tests/unit/*.[ch]
+
+clean:
+	rm -rf build build-asan

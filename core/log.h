@@ -1,0 +1,16 @@
+/* Diagnostics on stderr, each line prefixed "hfshim:". Level from HF_SHIM_LOG
+ * (error|warn|info|debug; default warn). Errors are printed once per distinct message per
+ * process, so a program that retries does not flood its stderr. Never writes the token. */
+#pragma once
+
+enum { HFS_LOG_ERROR = 0, HFS_LOG_WARN = 1, HFS_LOG_INFO = 2, HFS_LOG_DEBUG = 3 };
+
+int hfs_log_level(void);
+void hfs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define hfs_err(...) hfs_log(HFS_LOG_ERROR, __VA_ARGS__)
+#define hfs_warn(...) hfs_log(HFS_LOG_WARN, __VA_ARGS__)
+#define hfs_info(...) hfs_log(HFS_LOG_INFO, __VA_ARGS__)
+#define hfs_debug(...)                                                                             \
+    do {                                                                                           \
+        if (hfs_log_level() >= HFS_LOG_DEBUG) hfs_log(HFS_LOG_DEBUG, __VA_ARGS__);                 \
+    } while (0)

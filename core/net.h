@@ -1,0 +1,67 @@
+/* The network module: Hub API client on libcurl, JSON through jsmn, content hashes through
+ * libcrypto. It is built into its own shared object (build/libhfshim-net.so) that the core loads
+ * with dlopen only when it first needs the network, so a process that never touches a virtual
+ * path never loads libcurl or OpenSSL. hfrun and the unit tests link it statically.
+ *
+ * Every function returns 0 on success or a negative errno, and on failure prints one
+ * "hfshim:" line (through log.h) naming repo, path and reason:
+ *   404 / RevisionNotFound / EntryNotFound / RepoNotFound -> -ENOENT
+ *   401, 403, GatedRepo                                   -> -EACCES
+ *   network failure or 5xx/408/429 after retries          -> -EIO
+ *   a reply that cannot be parsed / is short / mismatched -> -EIO
+ *   HF_HUB_OFFLINE=1 (any request)                        -> -ENETUNREACH (no request made)
+ */
+#pragma once
+#include "types.h"
+
+typedef struct hfs_fetch_req {
+    hfs_repo_id repo;
+    const char *rev;  /* commit sha for repos; ignored for buckets */
+    const char *path; /* path in repo */
+    uint64_t size;    /* expected total size of the file */
+    const char *dest; /* local file to pwrite the bytes into, at their own offsets */
+} hfs_fetch_req;
+
+/* Called (from the calling thread) as soon as a range has been written completely to dest. */
+typedef void (*hfs_range_done_cb)(void *arg, uint64_t off, uint64_t len);
+
+struct hfs_net_ops {
+    /* Revision (branch, tag, sha; NULL or "" = default branch) -> 40-hex commit sha and the
+     * repo's lastModified (unix seconds, 0 if absent). GET /api/{type}s/{id}/revision/{rev}.
+     * Not for buckets. */
+    int (*revision)(const hfs_repo_id *r, const char *rev, char sha_out[41], int64_t *mtime_out);
+
+    /* Bucket info: GET /api/buckets/{id}; fills updatedAt (unix seconds). Confirms existence. */
+    int (*bucket_info)(const hfs_repo_id *r, int64_t *mtime_out);
+
+    /* Full recursive listing (files and directories) of the repo at `sha` (or of a bucket),
+     * following Link rel="next" pagination. cb is called for every entry. */
+    int (*tree)(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *arg);
+
+    /* POST .../paths-info/{sha} (JSON body); cb per entry found; missing paths are omitted. */
+    int (*paths_info)(const hfs_repo_id *r, const char *sha, const char *const *paths, int n,
+                      hfs_entry_cb cb, void *arg);
+
+    /* Fetch byte ranges of a file (GET resolve with Range) into req->dest. Redirects to another
+     * host are followed by hand, without the Authorization header; the redirect target is cached
+     * per file for reuse. Ranges are fetched concurrently (several connections) when there is
+     * more than one. Calls done() for each range fully written. Returns 0 only if every range
+     * was fetched. Never writes bytes the server did not send. */
+    int (*fetch)(const hfs_fetch_req *req, const hfs_range *ranges, int n, hfs_range_done_cb done,
+                 void *arg);
+
+    /* Content checks: sha256 of a file (hex), and the git blob sha1 ("blob <size>\0" + bytes). */
+    int (*sha256_file)(const char *path, char hex_out[65]);
+    int (*git_sha1_file)(const char *path, char hex_out[41]);
+
+    /* Drop connections inherited from the parent; called in the child after fork. */
+    void (*atfork_child)(void);
+};
+
+/* Exported by libhfshim-net.so (the only default-visibility symbol there). */
+const struct hfs_net_ops *hfs_net_ops_v1(void);
+
+/* Core side: returns the ops, loading the module on first use; NULL if it cannot be loaded
+ * (an "hfshim:" line says why). hfs_net_set_static lets statically linked programs skip dlopen. */
+const struct hfs_net_ops *hfs_net(void);
+void hfs_net_set_static(const struct hfs_net_ops *ops);
