@@ -29,7 +29,7 @@ PRELOAD_OBJ := $(call obj,$(PRELOAD_SRC))
 UNIT_OBJ := $(call obj,$(UNIT_SRC))
 
 LIBS_CORE := -lxxhash -ldl
-LIBS_NET := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lcrypto
+LIBS_NET := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lcrypto -lxxhash
 LIBS_CHECK := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 
 .PHONY: all test unit integration jstest asan demo install clean format format-check deps bench

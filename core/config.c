@@ -1,0 +1,123 @@
+/* Environment, read once, with the Hugging Face tools' precedence rules. */
+#include "config.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static hfs_config g_cfg;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+int hfs_env_true(const char *name)
+{
+    const char *v = getenv(name);
+    if (!v) return 0;
+    return !strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+           !strcasecmp(v, "on");
+}
+
+static void copy(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%s", src ? src : "");
+}
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* Tokens may carry whitespace and newlines (files written by editors, `echo`). */
+static void clean_token(char *t)
+{
+    size_t len = strlen(t);
+    while (len && isspace((unsigned char)t[len - 1])) t[--len] = 0;
+    size_t skip = 0;
+    while (t[skip] && isspace((unsigned char)t[skip])) skip++;
+    memmove(t, t + skip, len - skip + 1);
+}
+
+static void read_token_file(const char *path, char *out, size_t n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t r = read(fd, out, n - 1);
+    close(fd);
+    out[r > 0 ? r : 0] = 0;
+}
+
+static void load(void)
+{
+    hfs_config *c = &g_cfg;
+    memset(c, 0, sizeof *c);
+
+    copy(c->endpoint, sizeof c->endpoint, env("HF_ENDPOINT") ? env("HF_ENDPOINT")
+                                          : hfs_env_true("HUGGINGFACE_CO_STAGING")
+                                              ? "https://hub-ci.huggingface.co"
+                                              : "https://huggingface.co");
+    for (size_t l = strlen(c->endpoint); l && c->endpoint[l - 1] == '/'; l--) c->endpoint[l - 1] = 0;
+
+    if (env("HF_HOME"))
+        copy(c->hf_home, sizeof c->hf_home, env("HF_HOME"));
+    else if (env("XDG_CACHE_HOME"))
+        snprintf(c->hf_home, sizeof c->hf_home, "%s/huggingface", env("XDG_CACHE_HOME"));
+    else
+        snprintf(c->hf_home, sizeof c->hf_home, "%s/.cache/huggingface",
+                 env("HOME") ? env("HOME") : "/tmp");
+
+    if (env("HF_HUB_CACHE"))
+        copy(c->hub_cache, sizeof c->hub_cache, env("HF_HUB_CACHE"));
+    else if (env("HUGGINGFACE_HUB_CACHE"))
+        copy(c->hub_cache, sizeof c->hub_cache, env("HUGGINGFACE_HUB_CACHE"));
+    else
+        snprintf(c->hub_cache, sizeof c->hub_cache, "%s/hub", c->hf_home);
+
+    if (env("HF_SHIM_CACHE"))
+        copy(c->shim_cache, sizeof c->shim_cache, env("HF_SHIM_CACHE"));
+    else
+        snprintf(c->shim_cache, sizeof c->shim_cache, "%s/hfshim", c->hf_home);
+
+    if (env("HF_TOKEN"))
+        copy(c->token, sizeof c->token, env("HF_TOKEN"));
+    else if (env("HUGGING_FACE_HUB_TOKEN"))
+        copy(c->token, sizeof c->token, env("HUGGING_FACE_HUB_TOKEN"));
+    else if (env("HF_TOKEN_PATH"))
+        read_token_file(env("HF_TOKEN_PATH"), c->token, sizeof c->token);
+    else {
+        char p[PATH_MAX + 8];
+        snprintf(p, sizeof p, "%s/token", c->hf_home);
+        read_token_file(p, c->token, sizeof c->token);
+    }
+    clean_token(c->token);
+
+    /* Prefix: absolute, without trailing '/'; "/" itself is refused (it would cover everything). */
+    const char *pf = env("HF_SHIM_PREFIX") ? env("HF_SHIM_PREFIX") : "/hf";
+    copy(c->prefix, sizeof c->prefix, pf);
+    for (size_t l = strlen(c->prefix); l > 1 && c->prefix[l - 1] == '/'; l--) c->prefix[l - 1] = 0;
+    if (c->prefix[0] != '/' || !strcmp(c->prefix, "/")) copy(c->prefix, sizeof c->prefix, "/hf");
+
+    copy(c->mounts, sizeof c->mounts, env("HF_MOUNTS"));
+    copy(c->session, sizeof c->session, env("HF_SHIM_SESSION"));
+    c->offline = hfs_env_true("HF_HUB_OFFLINE") || hfs_env_true("TRANSFORMERS_OFFLINE");
+    c->no_push = hfs_env_true("HF_NO_PUSH");
+    c->rev_ttl = env("HF_SHIM_REVISION_TTL") ? atoi(env("HF_SHIM_REVISION_TTL")) : 60;
+    if (c->rev_ttl < 0) c->rev_ttl = 0;
+    c->timeout = env("HF_SHIM_TIMEOUT") ? atoi(env("HF_SHIM_TIMEOUT")) : 30;
+    if (c->timeout <= 0) c->timeout = 30;
+}
+
+const hfs_config *hfs_cfg(void)
+{
+    pthread_once(&g_once, load);
+    return &g_cfg;
+}
+
+void hfs_cfg_reload(void)
+{
+    pthread_once(&g_once, load);
+    load();
+}
