@@ -25,6 +25,12 @@ static void copy(char *dst, size_t n, const char *src)
     snprintf(dst, n, "%s", src ? src : "");
 }
 
+/* Paths longer than PATH_MAX are cut; using the result keeps gcc's truncation check quiet. */
+#define JOIN(dst, ...)                                                                             \
+    do {                                                                                           \
+        if (snprintf(dst, sizeof dst, __VA_ARGS__) >= (int)sizeof dst) dst[sizeof dst - 1] = 0;    \
+    } while (0)
+
 static const char *env(const char *name)
 {
     const char *v = getenv(name);
@@ -64,9 +70,9 @@ static void load(void)
     if (env("HF_HOME"))
         copy(c->hf_home, sizeof c->hf_home, env("HF_HOME"));
     else if (env("XDG_CACHE_HOME"))
-        snprintf(c->hf_home, sizeof c->hf_home, "%s/huggingface", env("XDG_CACHE_HOME"));
+        JOIN(c->hf_home, "%s/huggingface", env("XDG_CACHE_HOME"));
     else
-        snprintf(c->hf_home, sizeof c->hf_home, "%s/.cache/huggingface",
+        JOIN(c->hf_home, "%s/.cache/huggingface",
                  env("HOME") ? env("HOME") : "/tmp");
 
     if (env("HF_HUB_CACHE"))
@@ -74,12 +80,12 @@ static void load(void)
     else if (env("HUGGINGFACE_HUB_CACHE"))
         copy(c->hub_cache, sizeof c->hub_cache, env("HUGGINGFACE_HUB_CACHE"));
     else
-        snprintf(c->hub_cache, sizeof c->hub_cache, "%s/hub", c->hf_home);
+        JOIN(c->hub_cache, "%s/hub", c->hf_home);
 
     if (env("HF_SHIM_CACHE"))
         copy(c->shim_cache, sizeof c->shim_cache, env("HF_SHIM_CACHE"));
     else
-        snprintf(c->shim_cache, sizeof c->shim_cache, "%s/hfshim", c->hf_home);
+        JOIN(c->shim_cache, "%s/hfshim", c->hf_home);
 
     if (env("HF_TOKEN"))
         copy(c->token, sizeof c->token, env("HF_TOKEN"));
@@ -89,7 +95,7 @@ static void load(void)
         read_token_file(env("HF_TOKEN_PATH"), c->token, sizeof c->token);
     else {
         char p[PATH_MAX + 8];
-        snprintf(p, sizeof p, "%s/token", c->hf_home);
+        JOIN(p, "%s/token", c->hf_home);
         read_token_file(p, c->token, sizeof c->token);
     }
     clean_token(c->token);
