@@ -9,7 +9,7 @@ PYTHON ?= python3
 DEBIAN_PKGS := build-essential pkg-config libcurl4-openssl-dev libjsmn-dev libxxhash-dev \
 	check libsubunit-dev libssl-dev python3 curl coreutils tar findutils unzip nodejs npm
 
-WARN := -Wall -Wextra -Werror
+WARN := -Wall -Wextra -Werror -Wno-format-truncation
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread \
 	-DHFS_VERSION=\"$(VERSION)\" -Icore $(SAN) $(CFLAGS)
 LDFLAGS_ALL := -pthread $(SAN) $(LDFLAGS)

@@ -1,0 +1,286 @@
+#include "repo.h"
+#include "config.h"
+#include "log.h"
+#include "net.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xxhash.h>
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static hfs_repo *g_repos;
+static const char *g_pins_env = "";
+
+/* How long a failure is remembered before the next attempt: a program probing a missing repo in
+ * a loop makes one request, not one per probe. */
+#define ERR_RETRY_SECS 10
+
+void hfs_repo_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    memcpy(&g_lock, &fresh, sizeof fresh);
+}
+
+const char *hfs_repo_pins_env(void)
+{
+    return __atomic_load_n(&g_pins_env, __ATOMIC_ACQUIRE);
+}
+
+/* Pins inherited from the parent: "key=snap;key=snap". */
+static int env_pin(const char *key, char *snap, size_t n)
+{
+    const char *e = getenv("HF_SHIM_PINS");
+    size_t kl = strlen(key);
+    while (e && *e) {
+        const char *end = strchr(e, ';');
+        size_t l = end ? (size_t)(end - e) : strlen(e);
+        if (l > kl && !strncmp(e, key, kl) && e[kl] == '=') {
+            size_t vl = l - kl - 1;
+            if (vl >= n) return 0;
+            memcpy(snap, e + kl + 1, vl);
+            snap[vl] = 0;
+            return 1;
+        }
+        e = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Called with g_lock held: add key=snap to the pins string children inherit. */
+static void add_pin(const char *key, const char *snap)
+{
+    char probe[64];
+    if (env_pin(key, probe, sizeof probe)) return; /* inherited already */
+    const char *old = g_pins_env;
+    size_t len = strlen(old) + strlen(key) + strlen(snap) + 3;
+    char *s = malloc(len);
+    if (!s) return;
+    snprintf(s, len, "%s%s%s=%s", old, *old ? ";" : "", key, snap);
+    __atomic_store_n(&g_pins_env, s, __ATOMIC_RELEASE); /* old one leaks: a vfork child may read it */
+}
+
+/* File-name-safe form of a key for the session dir. */
+static void key_file(const char *key, char *out, size_t n)
+{
+    size_t o = 0;
+    for (const char *s = key; *s && o + 4 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '/' || c == '%' || c == ':' || c == '@') {
+            o += (size_t)snprintf(out + o, n - o, "%%%02X", c);
+        } else
+            out[o++] = (char)c;
+    }
+    out[o] = 0;
+}
+
+static int session_pin_path(const hfs_config *c, const char *key, char *out, size_t n)
+{
+    char kf[HFS_ID_MAX * 3 + HFS_REV_MAX * 3];
+    key_file(key, kf, sizeof kf);
+    return hfs_fmt(out, n, "%s/pins/%s", c->session, kf);
+}
+
+static int valid_snap(const char *s)
+{
+    size_t l = strlen(s);
+    if (l == 0 || l >= 48) return 0;
+    for (size_t i = 0; i < l; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z'))) return 0;
+    return 1;
+}
+
+static int refs_path(const hfs_config *c, const hfs_repo *r, char *out, size_t n)
+{
+    if (r->spec.repo.type == HFS_BUCKET)
+        return hfs_fmt(out, n, "%s/trees/%s/latest", c->shim_cache, r->folder);
+    return hfs_fmt(out, n, "%s/%s/refs/%s", c->hub_cache, r->folder,
+                   r->spec.rev[0] ? r->spec.rev : "main");
+}
+
+static int index_path(const hfs_config *c, const hfs_repo *r, char *out, size_t n)
+{
+    return hfs_fmt(out, n, "%s/trees/%s/%s.idx", c->shim_cache, r->folder, r->snap);
+}
+
+/* Revision -> snapshot id, without the network when any pin or fresh answer exists. Sets
+ * *mtime when the Hub was asked. */
+static int resolve(hfs_repo *r, int64_t *mtime)
+{
+    const hfs_config *c = hfs_cfg();
+    char path[PATH_MAX], buf[64];
+    *mtime = 0;
+    if (env_pin(r->key, r->snap, sizeof r->snap) && valid_snap(r->snap)) return 0;
+    if (c->session[0] && !session_pin_path(c, r->key, path, sizeof path) &&
+        hfs_read_small(path, buf, sizeof buf) > 0 && valid_snap(buf)) {
+        snprintf(r->snap, sizeof r->snap, "%s", buf);
+        return 0;
+    }
+    if (r->spec.repo.type != HFS_BUCKET && hfs_is_sha(r->spec.rev)) {
+        snprintf(r->snap, sizeof r->snap, "%s", r->spec.rev);
+        return 0;
+    }
+    int have_cached = 0;
+    char cached[64] = "";
+    if (!refs_path(c, r, path, sizeof path) && hfs_read_small(path, cached, sizeof cached) > 0 &&
+        valid_snap(cached)) {
+        have_cached = 1;
+        long age = hfs_age(path);
+        if (c->offline || (age >= 0 && age < c->rev_ttl)) {
+            snprintf(r->snap, sizeof r->snap, "%s", cached);
+            goto pin;
+        }
+    }
+    const struct hfs_net_ops *net = hfs_net();
+    int rc;
+    if (!net) rc = -EIO;
+    else if (r->spec.repo.type == HFS_BUCKET) {
+        rc = net->bucket_info(&r->spec.repo, mtime);
+        if (!rc) snprintf(r->snap, sizeof r->snap, "b%lld", (long long)time(NULL));
+    } else {
+        char sha[41];
+        rc = net->revision(&r->spec.repo, r->spec.rev, sha, mtime);
+        if (!rc) memcpy(r->snap, sha, sizeof sha);
+    }
+    if (rc == -EIO && have_cached) {
+        hfs_warn("%s: the Hub did not answer; using the revision cached earlier (%s)", r->key,
+                 cached);
+        snprintf(r->snap, sizeof r->snap, "%s", cached);
+        goto pin;
+    }
+    if (rc == -ENETUNREACH) rc = -ENOENT; /* offline and not cached: as if absent */
+    if (rc) return rc;
+    /* Buckets write "latest" only once their listing is indexed (see load_index). */
+    if (r->spec.repo.type != HFS_BUCKET && !hfs_mkdirs_parent(path, 0755))
+        hfs_write_atomic(path, r->snap, strlen(r->snap));
+pin:
+    if (c->session[0] && !session_pin_path(c, r->key, path, sizeof path)) {
+        hfs_mkdirs_parent(path, 0755);
+        if (hfs_write_once(path, r->snap, strlen(r->snap)) == 1 &&
+            hfs_read_small(path, buf, sizeof buf) > 0 && valid_snap(buf)) {
+            /* Another process of this session pinned first: use its snapshot. */
+            if (strcmp(buf, r->snap)) *mtime = 0;
+            snprintf(r->snap, sizeof r->snap, "%s", buf);
+        }
+    }
+    return 0;
+}
+
+struct build_ctx {
+    hfs_index_builder *b;
+    int bucket;
+    int rc;
+    size_t n;
+};
+
+static int add_entry(const hfs_tree_entry *e, void *arg)
+{
+    struct build_ctx *bc = arg;
+    bc->rc = hfs_ib_add(bc->b, e, bc->bucket);
+    bc->n++;
+    return bc->rc;
+}
+
+static int load_index(hfs_repo *r, int64_t mtime)
+{
+    const hfs_config *c = hfs_cfg();
+    char path[PATH_MAX];
+    if (index_path(c, r, path, sizeof path)) return -ENAMETOOLONG;
+    r->ix = hfs_index_open(path);
+    if (r->ix) return 0;
+    if (c->offline) {
+        hfs_err("%s: offline (HF_HUB_OFFLINE) and snapshot %s is not cached", r->key, r->snap);
+        return -ENOENT;
+    }
+    const struct hfs_net_ops *net = hfs_net();
+    if (!net) return -EIO;
+    int bucket = r->spec.repo.type == HFS_BUCKET;
+    if (!bucket && !mtime) {
+        char sha[41];
+        int rc = net->revision(&r->spec.repo, r->snap, sha, &mtime);
+        if (rc) return rc == -ENETUNREACH ? -ENOENT : rc;
+    }
+    struct build_ctx bc = {.b = hfs_ib_new(), .bucket = bucket};
+    if (!bc.b) return -ENOMEM;
+    int rc = net->tree(&r->spec.repo, bucket ? NULL : r->snap, add_entry, &bc);
+    if (!rc) rc = bc.rc;
+    if (rc) {
+        hfs_ib_free(bc.b);
+        return rc == -ENETUNREACH ? -ENOENT : rc;
+    }
+    hfs_debug("%s@%s: indexed %zu entries", r->key, r->snap, bc.n);
+    rc = hfs_ib_write(bc.b, path, mtime ? mtime : (int64_t)time(NULL));
+    if (rc) {
+        hfs_err("%s: cannot write tree index %s: %s", r->key, path, strerror(-rc));
+        return rc;
+    }
+    if (bucket) {
+        char latest[PATH_MAX];
+        if (!refs_path(c, r, latest, sizeof latest))
+            hfs_write_atomic(latest, r->snap, strlen(r->snap));
+    }
+    r->ix = hfs_index_open(path);
+    return r->ix ? 0 : -EIO;
+}
+
+static int64_t now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+hfs_repo *hfs_repo_get(const hfs_spec *s, int *err)
+{
+    char key[sizeof((hfs_repo *)0)->key];
+    hfs_spec_key(s, key, sizeof key);
+    pthread_mutex_lock(&g_lock);
+    hfs_repo *r;
+    for (r = g_repos; r; r = r->next)
+        if (!strcmp(r->key, key)) break;
+    if (r && r->ix) {
+        pthread_mutex_unlock(&g_lock);
+        return r;
+    }
+    if (r && r->err && now() - r->err_time < ERR_RETRY_SECS) {
+        *err = r->err;
+        pthread_mutex_unlock(&g_lock);
+        return NULL;
+    }
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r) {
+            pthread_mutex_unlock(&g_lock);
+            *err = -ENOMEM;
+            return NULL;
+        }
+        r->spec = *s;
+        memcpy(r->key, key, sizeof key);
+        char fid[HFS_ID_MAX];
+        hfs_folder_id(s->repo.id, fid, sizeof fid);
+        snprintf(r->folder, sizeof r->folder, "%s--%s", hfs_type_plural(s->repo.type), fid);
+        r->dev = 0x4846000000000000ull | (XXH3_64bits(key, strlen(key)) & 0xffffffffull);
+        r->next = g_repos;
+        g_repos = r;
+    }
+    int64_t mtime = 0;
+    int rc = resolve(r, &mtime);
+    if (!rc) rc = load_index(r, mtime);
+    if (rc) {
+        r->err = rc;
+        r->err_time = now();
+        r->snap[0] = 0;
+        *err = rc;
+        pthread_mutex_unlock(&g_lock);
+        return NULL;
+    }
+    r->err = 0;
+    add_pin(r->key, r->snap);
+    pthread_mutex_unlock(&g_lock);
+    return r;
+}

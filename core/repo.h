@@ -1,0 +1,29 @@
+/* Repos and buckets in use by this process: each resolved once to a snapshot (a commit sha, or a
+ * bucket listing id) and its tree index mapped from disk, fetching the listing only when no
+ * process on the machine has it yet. One snapshot per job: pins come from HF_SHIM_PINS
+ * (inherited from the parent), then hfrun's session dir, then a recent answer cached on disk
+ * (HF_SHIM_REVISION_TTL), and only then the Hub. */
+#pragma once
+#include <stdint.h>
+#include "grammar.h"
+#include "index.h"
+
+typedef struct hfs_repo {
+    hfs_spec spec;
+    char key[HFS_ID_MAX + HFS_REV_MAX + 16];
+    char folder[HFS_ID_MAX + 16]; /* "models--org--name" */
+    char snap[48];                /* commit sha, or "b<unix time>" for a bucket listing */
+    hfs_index *ix;
+    uint64_t dev;
+    int err; /* cached failure (negative errno) */
+    int64_t err_time;
+    struct hfs_repo *next;
+} hfs_repo;
+
+/* The repo for a spec, resolved and indexed. NULL with *err = -errno on failure (an
+ * "hfshim:" line has been printed). */
+hfs_repo *hfs_repo_get(const hfs_spec *s, int *err);
+
+/* Current pins as "key=snap;key=snap" (static; replaced, never freed). */
+const char *hfs_repo_pins_env(void);
+void hfs_repo_atfork_child(void);
