@@ -1,0 +1,286 @@
+#include "blob.h"
+#include "chunkmap.h"
+#include "config.h"
+#include "log.h"
+#include "net.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Read-ahead for sequential readers doubles from 2 chunks up to this; ranges are cut into
+ * pieces so a large window is fetched over several connections at once. */
+#define MAX_READAHEAD ((uint64_t)64 << 20)
+#define PIECE_CHUNKS 8
+
+struct hfs_file {
+    hfs_repo *repo;
+    char *rpath;
+    uint64_t size;
+    uint32_t etag_kind;
+    char etag[68];
+    char blob[PATH_MAX];
+    char partial[PATH_MAX];
+    char mapfile[PATH_MAX];
+    int complete; /* atomic */
+    int broken;   /* negative errno once the content failed its check */
+    hfs_chunkmap cm;
+    pthread_mutex_t lock;
+    uint64_t next_off; /* where a sequential reader continues */
+    uint64_t window;
+};
+
+static int paths(hfs_file *f, const hfs_repo *r)
+{
+    const hfs_config *c = hfs_cfg();
+    int rc;
+    if (r->spec.repo.type == HFS_BUCKET)
+        rc = hfs_fmt(f->blob, sizeof f->blob, "%s/blobs/%s/%s", c->shim_cache, r->folder, f->etag);
+    else
+        rc = hfs_fmt(f->blob, sizeof f->blob, "%s/%s/blobs/%s", c->hub_cache, r->folder, f->etag);
+    if (!rc)
+        rc = hfs_fmt(f->partial, sizeof f->partial, "%s/partial/%s/%s", c->shim_cache, r->folder,
+                     f->etag);
+    if (!rc) rc = hfs_fmt(f->mapfile, sizeof f->mapfile, "%s.map", f->partial);
+    return rc;
+}
+
+static int keep_flags(int oflags)
+{
+    return oflags & (O_CLOEXEC | O_NONBLOCK | O_NOATIME | O_NOCTTY);
+}
+
+/* snapshots/<commit>/<path> -> ../../blobs/<etag>, one more ../ per directory level, as
+ * huggingface_hub lays it out, so its cache sees what we fetched. */
+static void link_snapshot(hfs_file *f)
+{
+    const hfs_repo *r = f->repo;
+    if (r->spec.repo.type == HFS_BUCKET) return;
+    const hfs_config *c = hfs_cfg();
+    char link[PATH_MAX], target[PATH_MAX];
+    if (hfs_fmt(link, sizeof link, "%s/%s/snapshots/%s/%s", c->hub_cache, r->folder, r->snap,
+                f->rpath))
+        return;
+    size_t o = 0;
+    target[0] = 0;
+    for (const char *s = f->rpath; (s = strchr(s, '/')); s++)
+        if (o + 4 < sizeof target) o += (size_t)snprintf(target + o, sizeof target - o, "../");
+    if (hfs_fmt(target + o, sizeof target - o, "../../blobs/%s", f->etag)) return;
+    hfs_mkdirs_parent(link, 0755);
+    if (symlink(target, link) && errno != EEXIST)
+        hfs_debug("%s: cannot link snapshot %s: %s", r->key, link, strerror(errno));
+}
+
+static int empty_blob(hfs_file *f)
+{
+    int rc = hfs_mkdirs_parent(f->blob, 0755);
+    if (!rc) {
+        int fd = open(f->blob, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) return -errno;
+        close(fd);
+    }
+    return rc;
+}
+
+int hfs_file_open(hfs_repo *r, const hfs_ientry *e, const char *rpath, int oflags, hfs_file **out)
+{
+    hfs_file *f = calloc(1, sizeof *f);
+    if (!f) return -ENOMEM;
+    f->repo = r;
+    f->rpath = strdup(rpath);
+    f->size = e->size;
+    f->etag_kind = e->etag_kind;
+    pthread_mutex_init(&f->lock, NULL);
+    int rc = -ENOMEM;
+    if (!f->rpath) goto fail;
+    if (e->etag[0])
+        memcpy(f->etag, e->etag, sizeof f->etag);
+    else /* no content id from the server: name it by snapshot and path */
+        snprintf(f->etag, sizeof f->etag, "nohash-%016llx",
+                 (unsigned long long)(hfs_index_id(r->ix, e) ^ r->dev));
+    if ((rc = paths(f, r))) goto fail;
+
+    int fd = open(f->blob, O_RDONLY | keep_flags(oflags));
+    if (fd < 0 && f->size == 0 && !empty_blob(f)) {
+        link_snapshot(f);
+        fd = open(f->blob, O_RDONLY | keep_flags(oflags));
+    }
+    if (fd >= 0) {
+        f->complete = 1;
+        *out = f;
+        return fd;
+    }
+    /* Partial file of the full size (sparse), filled on demand. */
+    if ((rc = hfs_mkdirs_parent(f->partial, 0755))) goto fail;
+    int wfd = open(f->partial, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (wfd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    struct stat st;
+    if (fstat(wfd, &st) || ((uint64_t)st.st_size != f->size && ftruncate(wfd, (off_t)f->size))) {
+        rc = -errno;
+        close(wfd);
+        goto fail;
+    }
+    close(wfd);
+    if ((rc = hfs_chunkmap_open(f->mapfile, f->size, &f->cm))) goto fail;
+    fd = open(f->partial, O_RDONLY | keep_flags(oflags));
+    if (fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    *out = f;
+    return fd;
+fail:
+    hfs_err("%s: %s: cannot prepare local file: %s", r->key, rpath, strerror(-rc));
+    hfs_file_free(f);
+    return rc;
+}
+
+void hfs_file_free(hfs_file *f)
+{
+    if (!f) return;
+    hfs_chunkmap_close(&f->cm);
+    pthread_mutex_destroy(&f->lock);
+    free(f->rpath);
+    free(f);
+}
+
+int hfs_file_complete(hfs_file *f)
+{
+    return __atomic_load_n(&f->complete, __ATOMIC_ACQUIRE);
+}
+
+/* Every chunk is present: check the content against its id, then publish it as a blob. */
+static int finalize(hfs_file *f)
+{
+    const struct hfs_net_ops *net = hfs_net();
+    char got[68] = "";
+    int rc = 0;
+    if (f->etag_kind == HFS_ETAG_SHA256)
+        rc = net ? net->sha256_file(f->partial, got) : -EIO;
+    else if (f->etag_kind == HFS_ETAG_GITSHA1)
+        rc = net ? net->git_sha1_file(f->partial, got) : -EIO;
+    if (rc == -ENOENT) {
+        /* Another process published it first. */
+        __atomic_store_n(&f->complete, 1, __ATOMIC_RELEASE);
+        return 0;
+    }
+    if (rc) return rc;
+    if (got[0] && strcmp(got, f->etag)) {
+        hfs_err("%s: %s: downloaded content does not match its %s (expected %s, got %s); "
+                "discarded, not served",
+                f->repo->key, f->rpath, f->etag_kind == HFS_ETAG_SHA256 ? "sha256" : "git oid",
+                f->etag, got);
+        unlink(f->partial);
+        unlink(f->mapfile);
+        f->broken = -EIO;
+        return -EIO;
+    }
+    if ((rc = hfs_mkdirs_parent(f->blob, 0755))) return rc;
+    if (link(f->partial, f->blob) && errno != EEXIST) {
+        rc = -errno;
+        hfs_err("%s: %s: cannot publish %s: %s", f->repo->key, f->rpath, f->blob, strerror(errno));
+        return rc;
+    }
+    link_snapshot(f);
+    unlink(f->mapfile);
+    unlink(f->partial);
+    __atomic_store_n(&f->complete, 1, __ATOMIC_RELEASE);
+    hfs_debug("%s: %s: complete, published %s", f->repo->key, f->rpath, f->blob);
+    return 0;
+}
+
+static void range_done(void *arg, uint64_t off, uint64_t len)
+{
+    hfs_file *f = arg;
+    if (!len) return;
+    size_t c0 = (size_t)(off >> HFS_CHUNK_SHIFT);
+    size_t c1 = (size_t)((off + len - 1) >> HFS_CHUNK_SHIFT);
+    for (size_t c = c0; c <= c1 && c < f->cm.nchunks; c++) {
+        /* A range covers whole chunks, except the file's last one. */
+        uint64_t cend = ((uint64_t)c + 1) << HFS_CHUNK_SHIFT;
+        if (cend > f->size) cend = f->size;
+        if (((uint64_t)c << HFS_CHUNK_SHIFT) >= off && cend <= off + len) hfs_chunkmap_set(&f->cm, c);
+    }
+}
+
+static int add_run(hfs_range *v, int *n, int max, hfs_file *f, size_t a, size_t b)
+{
+    /* Chunks [a, b) as pieces of at most PIECE_CHUNKS. */
+    while (a < b && *n < max) {
+        size_t e = b - a > PIECE_CHUNKS ? a + PIECE_CHUNKS : b;
+        uint64_t off = (uint64_t)a << HFS_CHUNK_SHIFT;
+        uint64_t end = (uint64_t)e << HFS_CHUNK_SHIFT;
+        if (end > f->size) end = f->size;
+        v[*n].off = off;
+        v[*n].len = end - off;
+        (*n)++;
+        a = e;
+    }
+    return a < b;
+}
+
+int hfs_file_ensure(hfs_file *f, uint64_t off, uint64_t len)
+{
+    if (hfs_file_complete(f)) return 0;
+    if (off >= f->size || len == 0) return 0;
+    if (len > f->size - off) len = f->size - off;
+    pthread_mutex_lock(&f->lock);
+    int rc = f->broken;
+    if (rc || hfs_file_complete(f)) goto out;
+
+    if (off == f->next_off)
+        f->window = f->window ? (f->window * 2 > MAX_READAHEAD ? MAX_READAHEAD : f->window * 2)
+                              : 2 * HFS_CHUNK;
+    else
+        f->window = 0;
+    f->next_off = off + len;
+
+    size_t c0 = (size_t)(off >> HFS_CHUNK_SHIFT);
+    size_t c1 = (size_t)((off + len - 1) >> HFS_CHUNK_SHIFT);
+    uint64_t ra_end = off + len + f->window;
+    if (ra_end > f->size) ra_end = f->size;
+    size_t c2 = (size_t)((ra_end - 1) >> HFS_CHUNK_SHIFT);
+
+    int need = 0;
+    for (size_t c = c0; c <= c1; c++) need |= !hfs_chunkmap_has(&f->cm, c);
+    if (need) {
+        hfs_range v[64];
+        int n = 0;
+        size_t run = SIZE_MAX;
+        for (size_t c = c0; c <= c2 + 1; c++) {
+            int missing = c <= c2 && !hfs_chunkmap_has(&f->cm, c);
+            if (missing && run == SIZE_MAX) run = c;
+            if (!missing && run != SIZE_MAX) {
+                add_run(v, &n, 64, f, run, c);
+                run = SIZE_MAX;
+            }
+        }
+        const struct hfs_net_ops *net = hfs_net();
+        hfs_fetch_req req = {.repo = f->repo->spec.repo,
+                             .rev = f->repo->snap,
+                             .path = f->rpath,
+                             .size = f->size,
+                             .dest = f->partial};
+        int frc = net ? net->fetch(&req, v, n, range_done, f) : -EIO;
+        for (size_t c = c0; c <= c1; c++)
+            if (!hfs_chunkmap_has(&f->cm, c)) {
+                rc = frc ? frc : -EIO;
+                if (rc == -ENETUNREACH) rc = -EIO;
+                goto out;
+            }
+    }
+    if (hfs_chunkmap_missing(&f->cm) == 0) rc = finalize(f);
+out:
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
