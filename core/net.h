@@ -65,3 +65,5 @@ const struct hfs_net_ops *hfs_net_ops_v1(void);
  * (an "hfshim:" line says why). hfs_net_set_static lets statically linked programs skip dlopen. */
 const struct hfs_net_ops *hfs_net(void);
 void hfs_net_set_static(const struct hfs_net_ops *ops);
+/* In a forked child: reset the loader lock and drop inherited connections. */
+void hfs_net_atfork_child(void);

@@ -48,3 +48,11 @@ const struct hfs_net_ops *hfs_net(void)
     pthread_mutex_unlock(&g_lock);
     return ops;
 }
+
+void hfs_net_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    memcpy(&g_lock, &fresh, sizeof fresh);
+    const struct hfs_net_ops *ops = __atomic_load_n(&g_ops, __ATOMIC_ACQUIRE);
+    if (ops && ops->atfork_child) ops->atfork_child();
+}
