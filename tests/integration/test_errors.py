@@ -1,0 +1,96 @@
+"""Bad input and failing servers: right errno, one clear hfshim: line, never wrong bytes."""
+import os
+
+from harness import ShimTest, PY
+
+TINY = "/hf/acme/tiny"
+
+ERRNO = "import os, sys\ntry:\n    open(sys.argv[1], 'rb').read()\n    print('ok')\nexcept OSError as e:\n    print(e.errno)\n"
+
+
+class ErrorTest(ShimTest):
+    def errno_of(self, path, **kw):
+        p = self.run_shim([PY, "-c", ERRNO, path], check=False, **kw)
+        return p.stdout.decode().strip(), p.stderr.decode()
+
+    def hfshim_lines(self, stderr):
+        return [l for l in stderr.splitlines() if l.startswith("hfshim:")]
+
+    def test_missing_repo_file_revision(self):
+        for path, word in [("/hf/acme/nope/README.md", "acme/nope"),
+                           (f"{TINY}/no-such-file", None),
+                           ("/hf/acme/tiny@no-such-rev/README.md", "no-such-rev")]:
+            e, err = self.errno_of(path)
+            self.assertEqual(e, "2", (path, err))
+            if word:
+                lines = self.hfshim_lines(err)
+                self.assertEqual(len(lines), 1, err)
+                self.assertIn(word, lines[0])
+        p = self.run_shim(["cat", "/hf/acme/nope/x"], check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"No such file or directory", p.stderr)
+
+    def test_private_repo_token(self):
+        e, err = self.errno_of("/hf/acme/private/secret.txt")
+        self.assertEqual(e, "13", err)
+        self.assertEqual(len(self.hfshim_lines(err)), 1, err)
+        e, err = self.errno_of("/hf/acme/private/secret.txt", extra={"HF_TOKEN": "hf_bad_token"})
+        self.assertEqual(e, "13", err)
+        out = self.run_shim(["cat", "/hf/acme/private/secret.txt"],
+                            extra={"HF_TOKEN": "hf_good_token"}).stdout
+        self.assertEqual(out, self.fixture_bytes("acme/private", "secret.txt"))
+        # token from the token file in HF_HOME
+        with open(os.path.join(self.home, "token"), "w") as f:
+            f.write("hf_good_token\n")
+        home2 = os.path.join(self.tmp, "home2")
+        os.makedirs(home2)
+        out = self.run_shim(["cat", "/hf/acme/private/secret.txt"], home=self.home).stdout
+        self.assertEqual(out, self.fixture_bytes("acme/private", "secret.txt"))
+        self.assert_no_auth_to_cdn()
+
+    def test_writes_are_read_only(self):
+        for cmd in [f"echo x > {TINY}/new.txt", f"rm {TINY}/README.md", f"mkdir {TINY}/d",
+                    f"touch {TINY}/README.md", f"mv {TINY}/README.md {TINY}/R"]:
+            p = self.run_shim(cmd, check=False)
+            self.assertNotEqual(p.returncode, 0, cmd)
+            self.assertIn(b"Read-only file system", p.stderr, cmd)
+        self.assert_no_writes()
+
+    def test_path_with_dotdot(self):
+        out = self.run_shim(["cat", f"{TINY}/a/../README.md"]).stdout
+        self.assertEqual(out, self.fixture_bytes("acme/tiny", "README.md"))
+        # escaping the prefix lands on the real file system
+        p = self.run_shim(["ls", "/hf/../etc/hostname"], check=False)
+        self.assertEqual(p.returncode, 0 if os.path.exists("/etc/hostname") else 2)
+
+    def test_server_errors_are_retried(self):
+        self.hub.fault("/resolve/", "503", count=2)
+        out = self.run_shim(["cat", f"{TINY}/config.json"]).stdout
+        self.assertEqual(out, self.fixture_bytes("acme/tiny", "config.json"))
+
+    def test_server_down_gives_eio_not_zeros(self):
+        self.run_shim(["ls", TINY])  # tree cached, file content not
+        self.hub.fault("/resolve/", "reset", count=1000)
+        e, err = self.errno_of(f"{TINY}/config.json")
+        self.assertEqual(e, "5", err)
+        self.assertEqual(len(self.hfshim_lines(err)), 1, err)
+        self.assertIn("config.json", err)
+
+    def test_truncated_and_garbage_replies(self):
+        self.hub.fault("/tree/", "garbage", count=1000)
+        e, err = self.errno_of(f"{TINY}/config.json")
+        self.assertEqual(e, "5", err)
+        self.assertTrue(self.hfshim_lines(err), err)
+        self.hub.fault_clear()
+        self.hub.fault("/resolve/", "truncate", count=1)
+        out = self.run_shim(["cat", f"{TINY}/config.json"]).stdout
+        self.assertEqual(out, self.fixture_bytes("acme/tiny", "config.json"))
+
+    def test_offline_mode(self):
+        self.run_shim(["cat", f"{TINY}/README.md"])
+        self.hub.clear_log()
+        out = self.run_shim(["cat", f"{TINY}/README.md"], extra={"HF_HUB_OFFLINE": "1"}).stdout
+        self.assertEqual(out, self.fixture_bytes("acme/tiny", "README.md"))
+        e, err = self.errno_of(f"{TINY}/config.json", extra={"HF_HUB_OFFLINE": "1"})
+        self.assertIn(e, ("2", "5"), err)
+        self.assertEqual(self.requests(), [])
