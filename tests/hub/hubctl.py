@@ -1,0 +1,195 @@
+"""Start and drive hfshim's test Hub server from Python tests.
+
+    import hubctl
+    with hubctl.start(root) as hub:          # root: a fixture dir (see fixtures.build())
+        hub.url, hub.cdn_url, hub.log_path
+        hub.fault("/resolve/", "503", count=2, retry_after=1)
+        ...
+        reqs = hub.requests()                 # parsed request log
+        hub.clear_log()
+
+start(root=None, log=None, ...) builds nothing itself: pass root=fixtures.build() (or
+omit root to use fixtures.default_root(), built on demand).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HUB_PY = os.path.join(HERE, "hub.py")
+
+
+class Hub:
+    """A running test hub (one process, two listeners)."""
+
+    def __init__(self, proc, url, cdn_url, log_path, root, tmpdir):
+        self.proc = proc
+        self.pid = proc.pid
+        self.url = url
+        self.cdn_url = cdn_url
+        self.log_path = log_path
+        self.root = root
+        self._tmpdir = tmpdir
+
+    # -- context manager -----------------------------------------------------------------
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    # -- control -------------------------------------------------------------------------
+    def _post(self, path, obj=None, timeout=10):
+        data = json.dumps(obj or {}).encode()
+        req = urllib.request.Request(self.url + path, data=data, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return json.loads(r.read().decode() or "{}")
+        except urllib.error.HTTPError as e:
+            raise RuntimeError("test hub %s failed: %s %s" % (path, e.code, e.read().decode(errors="replace")))
+
+    def ping(self, timeout=5):
+        with urllib.request.urlopen(self.url + "/_test/ping", timeout=timeout) as r:
+            return json.loads(r.read().decode())
+
+    def fault(self, match, action, count=1, retry_after=None, delay=None, listener=None, method=None):
+        """The next `count` requests whose raw path contains `match` fail with `action`:
+        "500" | "503" | "429" | "reset" | "garbage" | "slow" | "truncate".
+        listener ("hub"/"cdn") and method ("GET"...) narrow the match."""
+        obj = {"match": match, "action": str(action), "count": count}
+        for k, v in (("retry_after", retry_after), ("delay", delay), ("listener", listener), ("method", method)):
+            if v is not None:
+                obj[k] = v
+        return self._post("/_test/fault", obj)
+
+    def clear_faults(self):
+        return self._post("/_test/clear_faults")
+
+    def set_ref(self, type, id, ref, sha):  # noqa: A002 (mirrors the JSON field names)
+        """Moves (or creates) a branch/tag/refs/... of a repo to an existing commit."""
+        return self._post("/_test/set_ref", {"type": type, "id": id, "ref": ref, "sha": sha})
+
+    def add_commit(self, type, id, sha, dir, ref=None, title=None, date=None):  # noqa: A002
+        """Adds a commit whose files are under root/dir (relative to the fixture root), optionally moving ref."""
+        obj = {"type": type, "id": id, "sha": sha, "dir": dir}
+        for k, v in (("ref", ref), ("title", title), ("date", date)):
+            if v is not None:
+                obj[k] = v
+        return self._post("/_test/add_commit", obj)
+
+    def reload(self):
+        """Re-reads repos.json; faults and the log are kept."""
+        return self._post("/_test/reload")
+
+    # -- request log -----------------------------------------------------------------------
+    def requests(self, listener=None):
+        """The request log as a list of dicts (optionally only one listener's)."""
+        out = []
+        try:
+            with open(self.log_path, "r", encoding="utf-8") as f:
+                for line in f:
+                    line = line.strip()
+                    if line:
+                        try:
+                            e = json.loads(line)
+                        except ValueError:
+                            continue  # a line being written right now
+                        if listener is None or e.get("listener") == listener:
+                            out.append(e)
+        except FileNotFoundError:
+            pass
+        return out
+
+    def clear_log(self):
+        # the server appends (O_APPEND), so truncating in place is safe
+        with open(self.log_path, "w"):
+            pass
+
+    def stderr(self):
+        """What the server printed (tracebacks of server bugs land here)."""
+        if not getattr(self, "stderr_path", None):
+            return ""
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def writes(self):
+        return [e for e in self.requests() if e.get("write")]
+
+    def cdn_auth_requests(self):
+        return [e for e in self.requests("cdn") if e.get("auth")]
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def stop(self, timeout=10):
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None
+
+    def env(self, token=None):
+        """Environment variables pointing Hugging Face clients at this hub."""
+        e = {"HF_ENDPOINT": self.url, "HF_HUB_DISABLE_XET": "1"}
+        if token:
+            e["HF_TOKEN"] = token
+        return e
+
+
+def start(root=None, log=None, ready_timeout=120, python=None, quiet=True):
+    """Starts hub.py on `root` (default: fixtures.default_root(), built if needed).
+    `log` defaults to a fresh file in a temporary directory removed by stop()."""
+    if root is None:
+        if HERE not in sys.path:
+            sys.path.insert(0, HERE)
+        import fixtures
+
+        root = fixtures.build()
+    root = os.path.abspath(root)
+    tmpdir = tempfile.TemporaryDirectory(prefix="hfshim-hub-")
+    if log is None:
+        log = os.path.join(tmpdir.name, "requests.jsonl")
+    log = os.path.abspath(log)
+    ready = os.path.join(tmpdir.name, "ready.json")
+    cmd = [python or sys.executable, HUB_PY, "--root", root, "--log", log, "--ready", ready, "--exit-with-parent"]
+    errpath = os.path.join(tmpdir.name, "hub.stderr")
+    errf = open(errpath, "wb") if quiet else None
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=errf, stderr=errf)
+    finally:
+        if errf:
+            errf.close()
+    deadline = time.time() + ready_timeout
+    while True:
+        if os.path.exists(ready):
+            with open(ready, "r", encoding="utf-8") as f:
+                info = json.load(f)
+            hub = Hub(proc, info["hub"], info["cdn"], log, root, tmpdir)
+            hub.stderr_path = errpath if quiet else None
+            return hub
+        if proc.poll() is not None:
+            tmpdir.cleanup()
+            err = open(errpath, "rb").read().decode(errors="replace") if quiet else ""
+            tmpdir.cleanup()
+            raise RuntimeError("test hub exited with %s before it was ready (cmd: %s)\n%s" % (proc.returncode, cmd, err))
+        if time.time() > deadline:
+            proc.kill()
+            proc.wait()
+            tmpdir.cleanup()
+            raise RuntimeError("test hub not ready after %ss" % ready_timeout)
+        time.sleep(0.02)
