@@ -1,0 +1,86 @@
+/* Content hashes for verifying fetched files: sha256 (what LFS and Xet files are named by) and
+ * the git blob sha1 (regular files: sha1 of "blob <size>\0" + bytes). Streamed through
+ * libcrypto's EVP so a multi-GB file never sits in memory. */
+#include "net_http.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HASH_BUF (1u << 20)
+
+/* Hashes the file at path (after `prefix` if git) into hex. 0 or -errno. */
+static int hash_file(const char *path, const EVP_MD *md, int git, char *hex, size_t hexsz)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int rc = 0;
+    unsigned char *buf = malloc(HASH_BUF);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    struct stat st;
+    if (!buf || !ctx) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (fstat(fd, &st)) {
+        rc = -errno;
+        goto out;
+    }
+    if (!EVP_DigestInit_ex(ctx, md, NULL)) {
+        rc = -EIO;
+        goto out;
+    }
+    if (git) {
+        char hdr[48];
+        int n = snprintf(hdr, sizeof hdr, "blob %lld", (long long)st.st_size);
+        /* The NUL after the size is part of what git hashes. */
+        EVP_DigestUpdate(ctx, hdr, (size_t)n + 1);
+    }
+    long long total = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf, HASH_BUF);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            rc = -errno;
+            goto out;
+        }
+        if (n == 0) break;
+        EVP_DigestUpdate(ctx, buf, (size_t)n);
+        total += n;
+    }
+    /* For git the size went into the header: a file that changed while we read is a miss. */
+    if (git && total != (long long)st.st_size) {
+        rc = -EAGAIN;
+        goto out;
+    }
+    unsigned char md_out[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    if (!EVP_DigestFinal_ex(ctx, md_out, &mdlen) || 2 * (size_t)mdlen + 1 > hexsz) {
+        rc = -EIO;
+        goto out;
+    }
+    for (unsigned i = 0; i < mdlen; i++) {
+        hex[2 * i] = "0123456789abcdef"[md_out[i] >> 4];
+        hex[2 * i + 1] = "0123456789abcdef"[md_out[i] & 15];
+    }
+    hex[2 * mdlen] = 0;
+out:
+    EVP_MD_CTX_free(ctx);
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+int hfs_net_sha256_file(const char *path, char hex_out[65])
+{
+    return hash_file(path, EVP_sha256(), 0, hex_out, 65);
+}
+
+int hfs_net_git_sha1_file(const char *path, char hex_out[41])
+{
+    return hash_file(path, EVP_sha1(), 1, hex_out, 41);
+}

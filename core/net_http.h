@@ -1,0 +1,156 @@
+/* The network module's HTTP layer on libcurl, and its module-internal declarations.
+ *
+ * Transfers run on the multi interface from a small pool of contexts (one CURLM plus its easy
+ * handles each). A context is taken by one thread for one call and returned afterwards, so its
+ * connections (kept in the CURLM) are reused by later calls from any thread, while no
+ * connection is ever used by two threads at once: libcurl does not support sharing the
+ * connection cache between concurrent threads (CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT). DNS
+ * and TLS sessions are shared by all contexts through one CURLSH with locks.
+ *
+ * Policy (what to retry, redirects, error wording) is decided by the caller in the step
+ * callback, helped by the pure functions below, which are unit-tested without a network. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "net.h"
+
+#ifndef HFS_VERSION
+#define HFS_VERSION "dev"
+#endif
+
+/* Attempts per request (first try included), and at most this many transfers in flight. */
+#define HFS_HTTP_ATTEMPTS 5
+#define HFS_HTTP_MAX_PAR 8
+/* Longest a server may make us wait between attempts (Retry-After, RateLimit). */
+#define HFS_HTTP_MAX_WAIT_MS 30000
+
+/* ---- growing byte buffer ---- */
+typedef struct {
+    char *p;
+    size_t len, cap;
+} hfs_buf;
+int hfs_buf_add(hfs_buf *b, const void *p, size_t n); /* 0 or -ENOMEM; keeps p NUL-ended */
+int hfs_buf_str(hfs_buf *b, const char *s);
+void hfs_buf_free(hfs_buf *b);
+
+/* ---- pure helpers (no network) ---- */
+
+/* `Link` header value -> the target of rel="next" (as written: absolute or relative), into
+ * out. 1 if found, 0 if none (or it does not fit). */
+int hfs_http_link_next(const char *value, char *out, size_t outsz);
+
+/* `Content-Range: bytes a-b/total` -> 0; -1 if malformed, "*" total, or b < a. */
+int hfs_http_content_range(const char *v, uint64_t *first, uint64_t *last, uint64_t *total);
+
+/* `Retry-After` (delta seconds or HTTP-date, relative to now) -> ms, or -1. */
+int64_t hfs_http_retry_after_ms(const char *v, time_t now);
+
+/* `RateLimit: "api";r=0;t=55` -> ms until the window resets when nothing remains (r=0), or -1
+ * (absent, malformed, or requests remain). */
+int64_t hfs_http_ratelimit_ms(const char *v);
+
+/* Worth another attempt: 408, 429, 500, 502, 503, 504; and transient libcurl errors
+ * (connect, resolve, reset, timeout, truncated body). */
+int hfs_http_status_retryable(long status);
+int hfs_http_curl_retryable(int curl_code);
+
+/* Wait before the next attempt after `failures` failed ones (1 = first): 0.25, 0.5, 1, 2 s.
+ * A 429 that says the window is exhausted waits min(t, 30 s) + 0.25 s; a Retry-After is
+ * honoured up to 30 s. Hints are -1 when absent. */
+int64_t hfs_http_backoff_ms(int failures, long status, int64_t retry_after_ms,
+                            int64_t ratelimit_ms);
+
+/* A final HTTP error -> negative errno and a short reason in msg:
+ *   GatedRepo -> -EACCES; 401/403 -> -EACCES (reason tells no token / invalid token /
+ *   forbidden); 404 or RevisionNotFound/EntryNotFound/RepoNotFound -> -ENOENT; 416 and other
+ *   4xx/5xx -> -EIO. xcode/xmsg are X-Error-Code / X-Error-Message (may be NULL or ""); the
+ *   body's JSON "error" is used when there is no header message. */
+int hfs_http_map_error(long status, const char *xcode, const char *xmsg, const char *body,
+                       size_t blen, int have_token, char *msg, size_t msgsz);
+
+/* ---- transfers ---- */
+typedef struct hfs_xfer hfs_xfer;
+
+struct hfs_xfer {
+    /* Request: set by the owner; may be changed by the step callback between attempts. */
+    const char *method; /* NULL = GET; "POST" sends post/post_len as post_type */
+    char *url;          /* malloc'd, owned; freed by hfs_xfer_clear */
+    const char *post;
+    size_t post_len;
+    const char *post_type;
+    int has_range;
+    uint64_t range_first, range_last;
+    long max_time_s; /* overall cap on one attempt; 0 = default for API calls */
+    size_t body_max; /* cap on a buffered 2xx body (bigger -> local_err -EFBIG) */
+    /* Streaming: when body_start is set it is called once per attempt, at the first byte of a
+     * 2xx body (or at the end when the body is empty). If it returns 0, the body goes to sink
+     * instead of the buffer. A non-zero return, or a non-zero return from sink, aborts the
+     * attempt; set local_err/local_msg there to make the failure final. */
+    int (*body_start)(hfs_xfer *x);
+    int (*sink)(hfs_xfer *x, const char *p, size_t n);
+    void *owner;
+    int64_t delay_ms; /* set by the step callback with HFS_XFER_AGAIN */
+    int failures;     /* for the step callback's retry count */
+    int redirects;    /* for the step callback's redirect count */
+
+    /* Response of the last attempt (reset when an attempt starts). */
+    long status; /* 0 if no HTTP response */
+    int curl_rc; /* CURLcode */
+    char curl_err[256];
+    hfs_buf body;  /* buffered body: 2xx without sink, or the first 64 KiB of an error */
+    uint64_t sunk; /* bytes given to sink */
+    int sinking, started;
+    int local_err; /* negative errno set by a hook: final, not retried */
+    char local_msg[200];
+    char *location, *link; /* raw header values, malloc'd */
+    int has_crange;
+    uint64_t cr_first, cr_last, cr_total;
+    int64_t content_length; /* -1 if unknown */
+    int64_t retry_after_ms, ratelimit_ms;
+    char err_code[64], err_msg[256];
+    int sent_auth; /* whether this attempt carried the token */
+};
+
+enum { HFS_XFER_DONE = 0, HFS_XFER_AGAIN = 1, HFS_XFER_STOP_ALL = 2 };
+
+/* Called from the calling thread when an attempt ends. Returns HFS_XFER_DONE (finished),
+ * HFS_XFER_AGAIN (run again after x->delay_ms; url etc. may have been changed), or
+ * HFS_XFER_STOP_ALL (finished, and abandon every other transfer of this run). */
+typedef int (*hfs_xfer_step_fn)(hfs_xfer *x, void *arg);
+/* Optional: called before an attempt starts; return 0 to hold the transfer back for now (it
+ * is asked again as other transfers progress). Also the place to (re)pick x->url. */
+typedef int (*hfs_xfer_ready_fn)(hfs_xfer *x, void *arg);
+
+/* Runs the transfers, at most max_par at once, until each is finished. 0, or -ENOMEM if no
+ * context could be set up (nothing was run). */
+int hfs_http_run(hfs_xfer **xs, int n, int max_par, hfs_xfer_step_fn step, hfs_xfer_ready_fn ready,
+                 void *arg);
+
+/* If x got a 3xx with a Location: x->url becomes the resolved target (relative Locations
+ * resolve against the current URL) and 1 is returned; 0 if there is nothing to follow. A
+ * POST becomes a GET unless the status was 307/308. */
+int hfs_http_follow(hfs_xfer *x);
+
+/* Delay before retrying x's last attempt, or -1 if it is not worth retrying. Does not look
+ * at x->failures. */
+int64_t hfs_http_retry_delay(const hfs_xfer *x);
+
+/* Frees what the xfer owns (url, body, headers) and zeroes it. */
+void hfs_xfer_clear(hfs_xfer *x);
+
+/* After fork, in the child: forget (leak) the pool and the share inherited from the parent,
+ * whose sockets and locks are not ours. */
+void hfs_http_atfork_child(void);
+
+/* ---- the module's entry points, assembled into hfs_net_ops_v1 by net_module.c ---- */
+int hfs_net_revision(const hfs_repo_id *r, const char *rev, char sha_out[41], int64_t *mtime);
+int hfs_net_bucket_info(const hfs_repo_id *r, int64_t *mtime);
+int hfs_net_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *arg);
+int hfs_net_paths_info(const hfs_repo_id *r, const char *sha, const char *const *paths, int n,
+                       hfs_entry_cb cb, void *arg);
+int hfs_net_fetch(const hfs_fetch_req *req, const hfs_range *ranges, int n, hfs_range_done_cb done,
+                  void *arg);
+int hfs_net_sha256_file(const char *path, char hex_out[65]);
+int hfs_net_git_sha1_file(const char *path, char hex_out[41]);
+void hfs_net_atfork_child(void);

@@ -1,0 +1,40 @@
+/* Parsing the Hub's JSON replies (jsmn underneath) into the shim's plain types. Pure functions:
+ * no network, no global state, so each reply shape is unit-tested from literal strings.
+ *
+ * Functions that parse a reply return 0 on success or -EIO with a one-phrase reason in
+ * err (e.g. "reply was not valid JSON"), never partially filled results. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include "types.h"
+
+/* A tree page or a paths-info reply: a JSON array of entries. cb gets every file and directory
+ * entry; entries of other types, and entries whose path is unsafe to use as a local path
+ * (absolute, empty component, "." or ".."), are skipped with a warning. Returns 0, 1 if cb
+ * asked to stop, or -EIO. `path` in the entry is valid only during the call. */
+int hfs_json_entries(const char *js, size_t len, hfs_entry_cb cb, void *arg, char *err,
+                     size_t errsz);
+
+/* GET /api/{type}s/{id}/revision/{rev}: "sha" (must be 40 hex; returned lowercase) and
+ * "lastModified" (unix seconds, 0 if absent or unparseable). */
+int hfs_json_revision(const char *js, size_t len, char sha[41], int64_t *mtime, char *err,
+                      size_t errsz);
+
+/* GET /api/buckets/{id}: "updatedAt" (unix seconds, 0 if absent). */
+int hfs_json_bucket_info(const char *js, size_t len, int64_t *mtime, char *err, size_t errsz);
+
+/* The message of an error reply: {"error":"m"}, {"error":["m",..]} or
+ * {"errors":[{"message":"m"}]}; control characters replaced, cut to fit. "" if none. */
+void hfs_json_error_message(const char *js, size_t len, char *out, size_t outsz);
+
+/* ISO 8601 date-time ("2023-07-05T16:19:17.000Z", offsets "+02:00"/"+0200", date only) ->
+ * unix seconds. 0 on success, -1 if not recognised. s need not be NUL-terminated. */
+int hfs_iso8601(const char *s, size_t len, int64_t *out);
+
+/* Unescapes the body of a JSON string (between the quotes): \" \\ \/ \b \f \n \r \t and
+ * \uXXXX including surrogate pairs, to UTF-8. out must hold len+1 bytes (the result is never
+ * longer). Returns the length, or -1 on a bad escape, a lone surrogate or an escaped NUL. */
+long hfs_json_unescape(const char *s, size_t len, char *out);
+
+/* s as a JSON string literal, quotes included; malloc'd, NULL if out of memory. */
+char *hfs_json_quote(const char *s);

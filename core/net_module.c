@@ -1,0 +1,25 @@
+/* The network module's one exported symbol: the ops table the core finds with dlsym (or links
+ * statically in hfrun and the unit tests). Everything else here is hidden. */
+#include "net.h"
+#include "net_http.h"
+
+static void atfork_child(void)
+{
+    hfs_net_atfork_child();
+}
+
+static const struct hfs_net_ops g_ops = {
+    .revision = hfs_net_revision,
+    .bucket_info = hfs_net_bucket_info,
+    .tree = hfs_net_tree,
+    .paths_info = hfs_net_paths_info,
+    .fetch = hfs_net_fetch,
+    .sha256_file = hfs_net_sha256_file,
+    .git_sha1_file = hfs_net_git_sha1_file,
+    .atfork_child = atfork_child,
+};
+
+__attribute__((visibility("default"))) const struct hfs_net_ops *hfs_net_ops_v1(void)
+{
+    return &g_ops;
+}
