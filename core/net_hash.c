@@ -75,12 +75,12 @@ out:
     return rc;
 }
 
-int hfs_net_sha256_file(const char *path, char hex_out[65])
+int hfs_hub_sha256_file(const char *path, char hex_out[65])
 {
     return hash_file(path, EVP_sha256(), 0, hex_out, 65);
 }
 
-int hfs_net_git_sha1_file(const char *path, char hex_out[41])
+int hfs_hub_git_sha1_file(const char *path, char hex_out[41])
 {
     return hash_file(path, EVP_sha1(), 1, hex_out, 41);
 }

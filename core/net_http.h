@@ -144,13 +144,13 @@ void hfs_xfer_clear(hfs_xfer *x);
 void hfs_http_atfork_child(void);
 
 /* ---- the module's entry points, assembled into hfs_net_ops_v1 by net_module.c ---- */
-int hfs_net_revision(const hfs_repo_id *r, const char *rev, char sha_out[41], int64_t *mtime);
-int hfs_net_bucket_info(const hfs_repo_id *r, int64_t *mtime);
-int hfs_net_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *arg);
-int hfs_net_paths_info(const hfs_repo_id *r, const char *sha, const char *const *paths, int n,
+int hfs_hub_revision(const hfs_repo_id *r, const char *rev, char sha_out[41], int64_t *mtime);
+int hfs_hub_bucket_info(const hfs_repo_id *r, int64_t *mtime);
+int hfs_hub_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *arg);
+int hfs_hub_paths_info(const hfs_repo_id *r, const char *sha, const char *const *paths, int n,
                        hfs_entry_cb cb, void *arg);
-int hfs_net_fetch(const hfs_fetch_req *req, const hfs_range *ranges, int n, hfs_range_done_cb done,
+int hfs_hub_fetch(const hfs_fetch_req *req, const hfs_range *ranges, int n, hfs_range_done_cb done,
                   void *arg);
-int hfs_net_sha256_file(const char *path, char hex_out[65]);
-int hfs_net_git_sha1_file(const char *path, char hex_out[41]);
-void hfs_net_atfork_child(void);
+int hfs_hub_sha256_file(const char *path, char hex_out[65]);
+int hfs_hub_git_sha1_file(const char *path, char hex_out[41]);
+void hfs_hub_atfork_child(void);

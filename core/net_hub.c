@@ -163,7 +163,7 @@ static char *api_base(const hfs_repo_id *r)
     return u;
 }
 
-int hfs_net_revision(const hfs_repo_id *r, const char *rev, char sha_out[41], int64_t *mtime)
+int hfs_hub_revision(const hfs_repo_id *r, const char *rev, char sha_out[41], int64_t *mtime)
 {
     if (!rev || !*rev) rev = "main";
     char name[HFS_ID_MAX + 16], op[HFS_REV_MAX + 32];
@@ -191,7 +191,7 @@ int hfs_net_revision(const hfs_repo_id *r, const char *rev, char sha_out[41], in
     return rc;
 }
 
-int hfs_net_bucket_info(const hfs_repo_id *r, int64_t *mtime)
+int hfs_hub_bucket_info(const hfs_repo_id *r, int64_t *mtime)
 {
     char name[HFS_ID_MAX + 16];
     const char *op = "GET bucket info";
@@ -214,7 +214,7 @@ int hfs_net_bucket_info(const hfs_repo_id *r, int64_t *mtime)
     return rc;
 }
 
-int hfs_net_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *arg)
+int hfs_hub_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *arg)
 {
     int bucket = r->type == HFS_BUCKET;
     char name[HFS_ID_MAX + 16], op[64];
@@ -273,7 +273,7 @@ int hfs_net_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *a
     return rc;
 }
 
-int hfs_net_paths_info(const hfs_repo_id *r, const char *sha, const char *const *paths, int n,
+int hfs_hub_paths_info(const hfs_repo_id *r, const char *sha, const char *const *paths, int n,
                        hfs_entry_cb cb, void *arg)
 {
     int bucket = r->type == HFS_BUCKET;
@@ -610,7 +610,7 @@ static int fetch_step(hfs_xfer *x, void *arg)
     return HFS_XFER_STOP_ALL;
 }
 
-int hfs_net_fetch(const hfs_fetch_req *req, const hfs_range *ranges, int n, hfs_range_done_cb done,
+int hfs_hub_fetch(const hfs_fetch_req *req, const hfs_range *ranges, int n, hfs_range_done_cb done,
                   void *arg)
 {
     fetch_job j;
@@ -717,7 +717,7 @@ out:
     return rc;
 }
 
-void hfs_net_atfork_child(void)
+void hfs_hub_atfork_child(void)
 {
     hfs_http_atfork_child();
     /* The cached URLs stay valid in the child; only the lock may be held by a parent thread. */

@@ -5,17 +5,17 @@
 
 static void atfork_child(void)
 {
-    hfs_net_atfork_child();
+    hfs_hub_atfork_child();
 }
 
 static const struct hfs_net_ops g_ops = {
-    .revision = hfs_net_revision,
-    .bucket_info = hfs_net_bucket_info,
-    .tree = hfs_net_tree,
-    .paths_info = hfs_net_paths_info,
-    .fetch = hfs_net_fetch,
-    .sha256_file = hfs_net_sha256_file,
-    .git_sha1_file = hfs_net_git_sha1_file,
+    .revision = hfs_hub_revision,
+    .bucket_info = hfs_hub_bucket_info,
+    .tree = hfs_hub_tree,
+    .paths_info = hfs_hub_paths_info,
+    .fetch = hfs_hub_fetch,
+    .sha256_file = hfs_hub_sha256_file,
+    .git_sha1_file = hfs_hub_git_sha1_file,
     .atfork_child = atfork_child,
 };
 
