@@ -20,6 +20,7 @@ Contents (see facts() for the exact values):
           hf_private_only reads acme/private only
 """
 
+import fcntl
 import hashlib
 import io
 import json
@@ -241,7 +242,7 @@ def _put_big(path, seed, size, state, root):
     left = size
     with open(tmp, "wb") as f:
         while left > 0:
-            n = min(left, 4 * MiB)
+            n = min(left, MiB)
             f.write(rnd.randbytes(n))
             left -= n
     os.replace(tmp, path)
@@ -372,6 +373,15 @@ def build(root=None, force=False, verbose=False):
     if not force and is_built(root):
         return root
     os.makedirs(root, exist_ok=True)
+    # several test runners may build the same root at once: one builds, the others wait
+    with open(os.path.join(root, ".fixtures.lock"), "w") as lockf:
+        fcntl.flock(lockf, fcntl.LOCK_EX)
+        if not force and is_built(root):
+            return root
+        return _build_locked(root, verbose)
+
+
+def _build_locked(root, verbose):
     try:
         os.unlink(os.path.join(root, STAMP))
     except FileNotFoundError:
@@ -464,6 +474,8 @@ def facts(root=None):
     """Everything a test may compare against: shas, refs, tokens, and per-file facts
     (size, oid, lfs, sha256, xetHash, etag, pointerSize, disk path) keyed by repo path."""
     root = os.path.abspath(root or default_root())
+    if not is_built(root):
+        build(root)
     hub = _hub_module()
     cache = hub.HashCache(root)
     lay = _layout(root)

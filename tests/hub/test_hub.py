@@ -465,6 +465,36 @@ class WritesAndLog(unittest.TestCase):
         HUB.clear_log()
 
 
+class Control(unittest.TestCase):
+    def test_set_ref_add_commit_reload(self):
+        t = F["repos"]["acme/tiny"]
+        try:
+            HUB.set_ref("model", "acme/tiny", "main", t["commits"]["A"])
+            self.assertEqual(get("/api/models/acme/tiny").json()["sha"], t["commits"]["A"])
+            self.assertEqual(get("/acme/tiny/resolve/main/" + F["paths"]["big"]).status, 404)
+        finally:
+            HUB.set_ref("model", "acme/tiny", "main", t["commits"]["B"])
+        self.assertEqual(get("/api/models/acme/tiny").json()["sha"], t["commits"]["B"])
+        scratch = os.path.join(HUB.root, ".scratch-%d" % os.getpid())
+        os.makedirs(os.path.join(scratch, "sub"))
+        try:
+            with open(os.path.join(scratch, "sub", "new.txt"), "wb") as fh:
+                fh.write(b"new content\n")
+            sha = hashlib.sha1(b"scratch").hexdigest()
+            HUB.add_commit("model", "acme/tiny", sha, os.path.basename(scratch), ref="scratch", title="Scratch")
+            self.assertEqual(get("/api/models/acme/tiny/revision/scratch").json()["sha"], sha)
+            self.assertEqual(get("/acme/tiny/resolve/scratch/sub/new.txt").body, b"new content\n")
+            r = get("/api/models/acme/tiny/tree/scratch/sub?expand=true").json()
+            self.assertEqual(r[0]["lastCommit"]["title"], "Scratch")
+            HUB.reload()  # back to repos.json: the scratch branch is gone
+            self.assertEqual(get("/api/models/acme/tiny/revision/scratch").status, 404)
+            self.assertEqual(get("/api/models/acme/tiny").json()["sha"], t["commits"]["B"])
+        finally:
+            import shutil
+
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
 class Faults(unittest.TestCase):
     def tearDown(self):
         HUB.clear_faults()
