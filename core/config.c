@@ -103,6 +103,10 @@ static void load(void)
     /* Prefix: absolute, without trailing '/'; "/" itself is refused (it would cover everything). */
     const char *pf = env("HF_SHIM_PREFIX") ? env("HF_SHIM_PREFIX") : "/hf";
     copy(c->prefix, sizeof c->prefix, pf);
+    char *w = c->prefix; /* "//data//hf" -> "/data/hf": paths are compared normalized */
+    for (const char *r = c->prefix; *r; r++)
+        if (r[0] != '/' || r[1] != '/') *w++ = *r;
+    *w = 0;
     for (size_t l = strlen(c->prefix); l > 1 && c->prefix[l - 1] == '/'; l--) c->prefix[l - 1] = 0;
     if (c->prefix[0] != '/' || !strcmp(c->prefix, "/")) copy(c->prefix, sizeof c->prefix, "/hf");
 

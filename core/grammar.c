@@ -23,6 +23,7 @@ int hfs_pct_decode(const char *in, size_t len, char *out, size_t n)
             int h = hexval(in[i + 1]), l = hexval(in[i + 2]);
             if (h < 0 || l < 0) return -EINVAL;
             c = h * 16 + l;
+            if (!c) return -EINVAL; /* "%00" would cut the string */
             i += 2;
         }
         if (o + 1 >= n) return -ENAMETOOLONG;
@@ -70,6 +71,17 @@ static int valid_name(const char *s, size_t len)
     return 1;
 }
 
+/* Has s a "." or ".." component (anywhere, also last: "x/..")? */
+static int dot_component(const char *s)
+{
+    for (const char *c = s; *c; c += strspn(c, "/")) {
+        size_t cl = strcspn(c, "/");
+        if ((cl == 1 && c[0] == '.') || (cl == 2 && c[0] == '.' && c[1] == '.')) return 1;
+        c += cl;
+    }
+    return 0;
+}
+
 /* Parses "org/name[@rev]" at s; sets *end after it. */
 static int parse_org_name(const char *s, hfs_spec *out, const char **end)
 {
@@ -84,7 +96,9 @@ static int parse_org_name(const char *s, hfs_spec *out, const char **end)
     if (*p == '@') {
         if (out->repo.type == HFS_BUCKET) return -EINVAL;
         size_t rl = strcspn(p + 1, "/");
-        if (rl == 0 || hfs_pct_decode(p + 1, rl, out->rev, sizeof out->rev)) return -EINVAL;
+        if (rl == 0 || hfs_pct_decode(p + 1, rl, out->rev, sizeof out->rev) ||
+            dot_component(out->rev)) /* the revision names a file under refs/ */
+            return -EINVAL;
         p += 1 + rl;
     }
     *end = p;
@@ -113,8 +127,7 @@ int hfs_parse_spec(const char *s, hfs_spec *out, char *sub, size_t subn)
     if (l >= subn) return -EINVAL;
     memcpy(sub, p, l);
     sub[l] = 0;
-    if (strstr(sub, "..") && (strstr(sub, "/../") || !strncmp(sub, "../", 3) || !strcmp(sub, "..")))
-        return -EINVAL;
+    if (dot_component(sub)) return -EINVAL;
     return 0;
 }
 

@@ -142,6 +142,11 @@ int hfs_ib_write(hfs_index_builder *b, const char *path, int64_t default_mtime)
 {
     int rc = 0;
     char *buf = NULL;
+    /* An empty listing (new bucket): qsort/bsearch must not see a NULL array. */
+    if (!b->v && !(b->v = malloc(sizeof *b->v))) {
+        rc = -ENOMEM;
+        goto out;
+    }
     /* Dedupe by path (a server may list a path twice) and add implied parents. */
     qsort(b->v, b->n, sizeof *b->v, cmp_path);
     size_t w = 0;
@@ -276,7 +281,10 @@ hfs_index *hfs_index_open(const char *path)
     if (memcmp(h->magic, MAGIC, 8) || h->total != (uint64_t)st.st_size ||
         h->str_off + h->str_len != h->total ||
         h->hash_off != h->entries_off + (uint64_t)h->count * sizeof(hfs_ientry) ||
-        (h->slots & (h->slots - 1)) || h->slots < h->count) {
+        (h->slots & (h->slots - 1)) || h->slots < h->count ||
+        /* every table inside the file, the root present */
+        h->count == 0 || h->entries_off < sizeof *h || h->entries_off > h->total ||
+        h->str_off > h->total || h->str_off != h->hash_off + (uint64_t)h->slots * 4) {
         munmap(m, (size_t)st.st_size);
         errno = EINVAL;
         return NULL;

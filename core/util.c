@@ -20,22 +20,31 @@ int hfs_fmt(char *out, size_t n, const char *fmt, ...)
     return (r < 0 || (size_t)r >= n) ? -ENAMETOOLONG : 0;
 }
 
+/* mkdir that accepts an existing directory (not an existing file). */
+static int mkdir1(const char *p, mode_t mode)
+{
+    struct stat st;
+    if (mkdir(p, mode) == 0) return 0;
+    int e = errno;
+    return e == EEXIST && !stat(p, &st) && S_ISDIR(st.st_mode) ? 0 : -e;
+}
+
 int hfs_mkdirs(const char *path, mode_t mode)
 {
     char p[PATH_MAX];
     if (hfs_fmt(p, sizeof p, "%s", path)) return -ENAMETOOLONG;
     size_t len = strlen(p);
     while (len > 1 && p[len - 1] == '/') p[--len] = 0;
-    if (mkdir(p, mode) == 0 || errno == EEXIST) return 0;
-    if (errno != ENOENT) return -errno;
+    int r = mkdir1(p, mode);
+    if (r != -ENOENT) return r;
     for (char *s = p + 1; *s; s++) {
         if (*s != '/') continue;
         *s = 0;
-        if (mkdir(p, mode) && errno != EEXIST) return -errno;
+        r = mkdir1(p, mode);
+        if (r) return r;
         *s = '/';
     }
-    if (mkdir(p, mode) && errno != EEXIST) return -errno;
-    return 0;
+    return mkdir1(p, mode);
 }
 
 int hfs_mkdirs_parent(const char *path, mode_t mode)
