@@ -1,19 +1,40 @@
 #!/usr/bin/env python3
 """hfshim's test Hub server (Python 3 standard library only).
 
-    python3 tests/hub/hub.py --root DIR --log FILE --ready FILE
+    python3 tests/hub/hub.py --root DIR --log FILE --ready FILE [--exit-with-parent]
 
-Serves the repos and buckets described by DIR/repos.json on two listeners bound to
-127.0.0.1 (free ports): the Hub API ("hub") and a stand-in for the signed-URL CDN
-("cdn") that LFS and bucket downloads are redirected to. When both listen, the ready
-file gets {"hub": URL, "cdn": URL, "pid": N} (written atomically). SIGTERM/SIGINT stop it.
+Serves the repos and buckets described by DIR/repos.json (see tests/hub/fixtures.py) on
+two listeners bound to 127.0.0.1 with free ports: the Hub API ("hub") and a stand-in for
+the signed-URL CDN ("cdn") that LFS and bucket downloads are redirected to. When both
+listen, the ready file gets {"hub": URL, "cdn": URL, "pid": N} (tmp + rename).
+SIGTERM/SIGINT stop it. File hashes are cached in DIR/.hub-hashcache.json.
 
-Every request (except /_test/* control calls) is appended to --log as one JSON object
-per line: t, listener, method, path (raw, without query), query, status, range, auth,
-bytes, ua, and write:true for write methods (all answered 501 for now).
+Hub listener (paths percent-decoded segment by segment; revisions as branch, tag, full
+sha, HEAD, or refs/pr/N, refs/convert/X either %2F-encoded or raw):
+  GET  /api/{models,datasets,spaces}/{id}[/revision/{rev}][?blobs=true]
+  GET  /api/{type}s/{id}/refs[?include_prs=1]          GET /api/{type}s/{id}/commits/{rev}
+  GET  /api/{type}s/{id}/tree/{rev}[/{path}]?recursive=&expand=&limit=&cursor=
+  POST /api/{type}s/{id}/paths-info/{rev}              (JSON or form body)
+  HEAD/GET /[datasets/|spaces/]{id}/(resolve|raw)/{rev}/{path}
+       regular file: 200/206/416 with ETag "<git oid>"; LFS: 302 to {cdn}/lfs/{sha256}?sig=..
+  GET  /api/buckets/{id}, /api/buckets/{id}/tree[/{prefix}], POST /api/buckets/{id}/paths-info
+  HEAD/GET /buckets/{id}/resolve/{path}                 302 to {cdn}/xet/{xetHash}?sig=..
+  GET  /api/whoami-v2
+  any other POST/PUT/DELETE/PATCH: 501, logged with "write": true
+CDN listener: GET/HEAD /lfs/{sha256}, /xet/{xetHash} (Range, 206, 416); 403 for any request
+carrying Authorization or a bad signature.
 
-See tests/hub/README-like notes in the module docstrings below and hub-api.md in the
-shared research folder for the behaviour this imitates.
+Test control (hub listener only, never logged): GET /_test/ping; POST /_test/fault
+{"match","action":"500|503|429|reset|garbage|slow|truncate","count","retry_after","delay",
+"listener"?,"method"?}; POST /_test/clear_faults; POST /_test/set_ref {"type","id","ref","sha"};
+POST /_test/add_commit {"type","id","sha","dir"(relative to DIR),"ref"?,"title"?,"date"?};
+POST /_test/reload (re-reads repos.json).
+
+Request log (--log): one JSON object per line, flushed per request: t, listener, method,
+path (raw, without query), query, status (0 for an injected reset), range, auth, bytes
+(body bytes sent), ua, dur, plus "write": true for writes and "fault": action if injected.
+
+tests/hub/hubctl.py starts and drives it from Python tests.
 """
 
 import argparse
@@ -667,6 +688,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raw = self.path
         if raw.startswith("http://") or raw.startswith("https://"):
             raw = "/" + raw.split("/", 3)[3] if raw.count("/") >= 3 else "/"
+        if not raw.isascii():  # raw UTF-8 in the request line (http.server decoded it as latin-1)
+            try:
+                raw = raw.encode("latin-1").decode("utf-8")
+            except UnicodeError:
+                pass
         path, _, query = raw.partition("?")
         method = self.command
         self.body = b""
