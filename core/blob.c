@@ -209,7 +209,8 @@ static void range_done(void *arg, uint64_t off, uint64_t len)
         /* A range covers whole chunks, except the file's last one. */
         uint64_t cend = ((uint64_t)c + 1) << HFS_CHUNK_SHIFT;
         if (cend > f->size) cend = f->size;
-        if (((uint64_t)c << HFS_CHUNK_SHIFT) >= off && cend <= off + len) hfs_chunkmap_set(&f->cm, c);
+        if (((uint64_t)c << HFS_CHUNK_SHIFT) >= off && cend <= off + len)
+            hfs_chunkmap_set(&f->cm, c);
     }
 }
 

@@ -61,19 +61,19 @@ static void load(void)
     hfs_config *c = &g_cfg;
     memset(c, 0, sizeof *c);
 
-    copy(c->endpoint, sizeof c->endpoint, env("HF_ENDPOINT") ? env("HF_ENDPOINT")
-                                          : hfs_env_true("HUGGINGFACE_CO_STAGING")
-                                              ? "https://hub-ci.huggingface.co"
-                                              : "https://huggingface.co");
-    for (size_t l = strlen(c->endpoint); l && c->endpoint[l - 1] == '/'; l--) c->endpoint[l - 1] = 0;
+    copy(c->endpoint, sizeof c->endpoint,
+         env("HF_ENDPOINT")                       ? env("HF_ENDPOINT")
+         : hfs_env_true("HUGGINGFACE_CO_STAGING") ? "https://hub-ci.huggingface.co"
+                                                  : "https://huggingface.co");
+    for (size_t l = strlen(c->endpoint); l && c->endpoint[l - 1] == '/'; l--)
+        c->endpoint[l - 1] = 0;
 
     if (env("HF_HOME"))
         copy(c->hf_home, sizeof c->hf_home, env("HF_HOME"));
     else if (env("XDG_CACHE_HOME"))
         JOIN(c->hf_home, "%s/huggingface", env("XDG_CACHE_HOME"));
     else
-        JOIN(c->hf_home, "%s/.cache/huggingface",
-                 env("HOME") ? env("HOME") : "/tmp");
+        JOIN(c->hf_home, "%s/.cache/huggingface", env("HOME") ? env("HOME") : "/tmp");
 
     if (env("HF_HUB_CACHE"))
         copy(c->hub_cache, sizeof c->hub_cache, env("HF_HUB_CACHE"));

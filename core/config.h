@@ -5,19 +5,20 @@
 #define HFS_MAX_MOUNTS 32
 
 typedef struct {
-    char endpoint[1024];     /* HF_ENDPOINT, default https://huggingface.co, no trailing '/' */
-    char token[512];         /* HF_TOKEN, else HF_TOKEN_PATH / $HF_HOME/token; "" if none */
-    char hf_home[PATH_MAX];  /* HF_HOME, default $XDG_CACHE_HOME/huggingface or ~/.cache/huggingface */
+    char endpoint[1024];    /* HF_ENDPOINT, default https://huggingface.co, no trailing '/' */
+    char token[512];        /* HF_TOKEN, else HF_TOKEN_PATH / $HF_HOME/token; "" if none */
+    char hf_home[PATH_MAX]; /* HF_HOME, default $XDG_CACHE_HOME/huggingface or ~/.cache/huggingface
+                             */
     char hub_cache[PATH_MAX];  /* HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub */
     char shim_cache[PATH_MAX]; /* HF_SHIM_CACHE, else $HF_HOME/hfshim */
-    char prefix[PATH_MAX];   /* HF_SHIM_PREFIX, default /hf, normalized, no trailing '/' */
-    char mounts[8192];       /* HF_MOUNTS raw */
-    char session[PATH_MAX];  /* HF_SHIM_SESSION: hfrun's session dir holding pinned revisions */
-    int offline;             /* HF_HUB_OFFLINE=1 */
-    int no_push;             /* HF_NO_PUSH=1 */
-    int rev_ttl;             /* HF_SHIM_REVISION_TTL seconds a branch->sha answer is reused
-                                across processes without hfrun; default 60 */
-    int timeout;             /* HF_SHIM_TIMEOUT seconds per request without progress; default 30 */
+    char prefix[PATH_MAX];     /* HF_SHIM_PREFIX, default /hf, normalized, no trailing '/' */
+    char mounts[8192];         /* HF_MOUNTS raw */
+    char session[PATH_MAX];    /* HF_SHIM_SESSION: hfrun's session dir holding pinned revisions */
+    int offline;               /* HF_HUB_OFFLINE=1 */
+    int no_push;               /* HF_NO_PUSH=1 */
+    int rev_ttl;               /* HF_SHIM_REVISION_TTL seconds a branch->sha answer is reused
+                                  across processes without hfrun; default 60 */
+    int timeout; /* HF_SHIM_TIMEOUT seconds per request without progress; default 30 */
 } hfs_config;
 
 /* Reads the environment on first call; later calls return the same object. */

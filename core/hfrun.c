@@ -136,8 +136,9 @@ int main(int argc, char **argv)
         hfs_spec sp;
         char sub[PATH_MAX];
         if (!eq || specs[k][0] != '/' || hfs_parse_spec(eq + 1, &sp, sub, sizeof sub)) {
-            fprintf(stderr, "hfrun: bad mount '%s': expected /absolute/path=[datasets/|spaces/|"
-                            "buckets/]org/name[@rev][/subfolder]\n",
+            fprintf(stderr,
+                    "hfrun: bad mount '%s': expected /absolute/path=[datasets/|spaces/|"
+                    "buckets/]org/name[@rev][/subfolder]\n",
                     specs[k]);
             return 2;
         }
@@ -198,8 +199,8 @@ int main(int argc, char **argv)
             int err = 0;
             hfs_repo *r = hfs_repo_get(&sp, &err);
             if (!r) {
-                fprintf(stderr, "hfrun: cannot mount %s at %.*s: %s\n", eq + 1,
-                        (int)(eq - item), item, strerror(-err));
+                fprintf(stderr, "hfrun: cannot mount %s at %.*s: %s\n", eq + 1, (int)(eq - item),
+                        item, strerror(-err));
                 status = 2;
             } else if (sub[0]) {
                 const hfs_ientry *e = hfs_index_lookup(r->ix, sub, strlen(sub));

@@ -83,8 +83,7 @@ int hfs_ib_add(hfs_index_builder *b, const hfs_tree_entry *t, int is_bucket)
     for (const char *s = p; s < p + len;) {
         size_t l = strcspn(s, "/");
         if (l > (size_t)(p + len - s)) l = (size_t)(p + len - s);
-        if (l == 0 || (l == 1 && s[0] == '.') || (l == 2 && s[0] == '.' && s[1] == '.'))
-            return 0;
+        if (l == 0 || (l == 1 && s[0] == '.') || (l == 2 && s[0] == '.' && s[1] == '.')) return 0;
         s += l + 1;
     }
     hfs_ientry e;
@@ -310,14 +309,26 @@ void hfs_index_close(hfs_index *ix)
     free(ix);
 }
 
-uint32_t hfs_index_count(const hfs_index *ix) { return ix->h->count; }
+uint32_t hfs_index_count(const hfs_index *ix)
+{
+    return ix->h->count;
+}
 const hfs_ientry *hfs_index_at(const hfs_index *ix, uint32_t i)
 {
     return i < ix->h->count ? &ix->e[i] : NULL;
 }
-uint32_t hfs_index_id(const hfs_index *ix, const hfs_ientry *e) { return (uint32_t)(e - ix->e); }
-const char *hfs_index_str(const hfs_index *ix, uint32_t off) { return ix->str + off; }
-int64_t hfs_index_mtime(const hfs_index *ix) { return ix->h->mtime; }
+uint32_t hfs_index_id(const hfs_index *ix, const hfs_ientry *e)
+{
+    return (uint32_t)(e - ix->e);
+}
+const char *hfs_index_str(const hfs_index *ix, uint32_t off)
+{
+    return ix->str + off;
+}
+int64_t hfs_index_mtime(const hfs_index *ix)
+{
+    return ix->h->mtime;
+}
 
 const hfs_ientry *hfs_index_lookup(const hfs_index *ix, const char *path, size_t len)
 {

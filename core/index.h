@@ -8,10 +8,10 @@
 enum { HFS_ETAG_NONE = 0, HFS_ETAG_GITSHA1, HFS_ETAG_SHA256, HFS_ETAG_XET };
 
 typedef struct {
-    uint32_t parent;      /* index of the parent directory (root: 0) */
-    uint32_t path_off;    /* into the string table; full path, "" for the root */
+    uint32_t parent;   /* index of the parent directory (root: 0) */
+    uint32_t path_off; /* into the string table; full path, "" for the root */
     uint32_t path_len;
-    uint32_t name_off;    /* last component */
+    uint32_t name_off; /* last component */
     uint32_t name_len;
     uint32_t is_dir;
     uint32_t first_child; /* directories: children are [first_child, first_child + nchildren) */

@@ -20,10 +20,14 @@ int hfs_log_level(void)
     const char *e = getenv("HF_SHIM_LOG");
     l = HFS_LOG_WARN;
     if (e && *e) {
-        if (!strcmp(e, "error")) l = HFS_LOG_ERROR;
-        else if (!strcmp(e, "warn") || !strcmp(e, "warning")) l = HFS_LOG_WARN;
-        else if (!strcmp(e, "info")) l = HFS_LOG_INFO;
-        else if (!strcmp(e, "debug")) l = HFS_LOG_DEBUG;
+        if (!strcmp(e, "error"))
+            l = HFS_LOG_ERROR;
+        else if (!strcmp(e, "warn") || !strcmp(e, "warning"))
+            l = HFS_LOG_WARN;
+        else if (!strcmp(e, "info"))
+            l = HFS_LOG_INFO;
+        else if (!strcmp(e, "debug"))
+            l = HFS_LOG_DEBUG;
     }
     __atomic_store_n(&g_level, l, __ATOMIC_RELAXED);
     return l;

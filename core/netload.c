@@ -34,9 +34,8 @@ const struct hfs_net_ops *hfs_net(void)
         else
             hfs_fmt(path, sizeof path, "libhfshim-net.so");
         void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-        const struct hfs_net_ops *(*get)(void) = h ? (const struct hfs_net_ops * (*)(void))
-                                                         dlsym(h, "hfs_net_ops_v1")
-                                                   : NULL;
+        const struct hfs_net_ops *(*get)(void) =
+            h ? (const struct hfs_net_ops *(*)(void))dlsym(h, "hfs_net_ops_v1") : NULL;
         if (get) {
             __atomic_store_n(&g_ops, get(), __ATOMIC_RELEASE);
         } else {

@@ -62,7 +62,8 @@ static void add_pin(const char *key, const char *snap)
     char *s = malloc(len);
     if (!s) return;
     snprintf(s, len, "%s%s%s=%s", old, *old ? ";" : "", key, snap);
-    __atomic_store_n(&g_pins_env, s, __ATOMIC_RELEASE); /* old one leaks: a vfork child may read it */
+    __atomic_store_n(&g_pins_env, s,
+                     __ATOMIC_RELEASE); /* old one leaks: a vfork child may read it */
 }
 
 /* File-name-safe form of a key for the session dir. */
@@ -138,7 +139,8 @@ static int resolve(hfs_repo *r, int64_t *mtime)
     }
     const struct hfs_net_ops *net = hfs_net();
     int rc;
-    if (!net) rc = -EIO;
+    if (!net)
+        rc = -EIO;
     else if (r->spec.repo.type == HFS_BUCKET) {
         rc = net->bucket_info(&r->spec.repo, mtime);
         if (!rc) snprintf(r->snap, sizeof r->snap, "b%lld", (long long)time(NULL));

@@ -16,13 +16,13 @@ typedef struct {
 
 /* One entry of a tree listing, as the Hub returns it. */
 typedef struct {
-    const char *path;     /* relative to the repo root, no leading '/' */
+    const char *path; /* relative to the repo root, no leading '/' */
     int is_dir;
     uint64_t size;
-    char oid[41];         /* git blob/tree sha1, "" for buckets */
-    char lfs_sha256[65];  /* "" unless the file is LFS */
-    char xet_hash[65];    /* "" unless known */
-    int64_t mtime;        /* unix seconds; 0 if the listing has none */
+    char oid[41];        /* git blob/tree sha1, "" for buckets */
+    char lfs_sha256[65]; /* "" unless the file is LFS */
+    char xet_hash[65];   /* "" unless known */
+    int64_t mtime;       /* unix seconds; 0 if the listing has none */
 } hfs_tree_entry;
 
 typedef struct {

@@ -110,10 +110,10 @@ int hfs_vfs_covers(const char *p)
 /* ---- locating a virtual path ---- */
 
 typedef struct {
-    int kind;               /* HFS_VL_* */
-    hfs_repo *repo;         /* HFS_VL_REPO */
-    const hfs_ientry *e;    /* HFS_VL_REPO */
-    char rpath[PATH_MAX];   /* path in the repo */
+    int kind;             /* HFS_VL_* */
+    hfs_repo *repo;       /* HFS_VL_REPO */
+    const hfs_ientry *e;  /* HFS_VL_REPO */
+    char rpath[PATH_MAX]; /* path in the repo */
 } loc;
 
 static int locate(const char *vpath, loc *L)
@@ -123,7 +123,8 @@ static int locate(const char *vpath, loc *L)
     const char *sub = NULL, *rest = NULL;
     const mount *best = NULL;
     for (int i = 0; i < g_nmounts; i++)
-        if (under(vpath, g_mounts[i].path, g_mounts[i].len) && (!best || g_mounts[i].len > best->len))
+        if (under(vpath, g_mounts[i].path, g_mounts[i].len) &&
+            (!best || g_mounts[i].len > best->len))
             best = &g_mounts[i];
     if (best) {
         spec = best->spec;
@@ -158,8 +159,8 @@ static int locate(const char *vpath, loc *L)
 
 static uint64_t ino_of(const char *a, const char *b)
 {
-    uint64_t h = XXH3_64bits_withSeed(b, strlen(b), XXH3_64bits(a, strlen(a))) &
-                 0x7fffffffffffffffull;
+    uint64_t h =
+        XXH3_64bits_withSeed(b, strlen(b), XXH3_64bits(a, strlen(a))) & 0x7fffffffffffffffull;
     return h ? h : 1;
 }
 
@@ -219,8 +220,14 @@ void hfs_vobj_unref(hfs_vobj *o)
     free(o);
 }
 
-int hfs_vobj_is_dir(const hfs_vobj *o) { return o->is_dir; }
-const char *hfs_vobj_path(const hfs_vobj *o) { return o->vpath; }
+int hfs_vobj_is_dir(const hfs_vobj *o)
+{
+    return o->is_dir;
+}
+const char *hfs_vobj_path(const hfs_vobj *o)
+{
+    return o->vpath;
+}
 
 int hfs_vobj_stat(hfs_vobj *o, struct stat *st)
 {
@@ -358,12 +365,15 @@ int hfs_vfs_statfs(const char *vpath, struct statfs *sf)
     sf->f_bsize = sf->f_frsize = 4096;
     sf->f_namelen = 255;
     sf->f_flags = ST_RDONLY | ST_NOSUID | ST_NODEV;
-    memcpy(&sf->f_fsid, &st.st_dev, sizeof sf->f_fsid < sizeof st.st_dev ? sizeof sf->f_fsid
-                                                                          : sizeof st.st_dev);
+    memcpy(&sf->f_fsid, &st.st_dev,
+           sizeof sf->f_fsid < sizeof st.st_dev ? sizeof sf->f_fsid : sizeof st.st_dev);
     return 0;
 }
 
-const char *hfs_vfs_pins_env(void) { return hfs_repo_pins_env(); }
+const char *hfs_vfs_pins_env(void)
+{
+    return hfs_repo_pins_env();
+}
 const char *hfs_vfs_self_path(void)
 {
     hfs_vfs_init();
