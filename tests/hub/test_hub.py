@@ -541,5 +541,13 @@ class Faults(unittest.TestCase):
             request("GET", loc)
 
 
+def main():
+    prog = unittest.main(exit=False, verbosity=2 if "-v" in sys.argv else 1)
+    res = prog.result
+    bad = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
+    print("hub: %d passed, %d failed" % (res.testsRun - bad - len(res.skipped), bad))
+    return 1 if bad or res.testsRun == 0 else 0
+
+
 if __name__ == "__main__":
-    unittest.main()
+    sys.exit(main())
