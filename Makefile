@@ -34,7 +34,7 @@ LIBS_CORE := -lxxhash -ldl
 LIBS_NET := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lcrypto -lxxhash
 LIBS_CHECK := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 
-.PHONY: all test unit integration jstest asan demo install clean format format-check deps bench
+.PHONY: all test unit hubtest integration jstest asan demo install clean format format-check deps bench
 all: $(BUILD)/libhfshim.so $(BUILD)/libhfshim-net.so $(BUILD)/hfrun
 
 $(BUILD)/obj/%.o: %.c $(wildcard core/*.h preload/*.h)
@@ -62,7 +62,10 @@ integration: all
 jstest:
 	$(PYTHON) tests/js/run.py
 
-test: all unit integration jstest
+hubtest:
+	$(PYTHON) tests/hub/test_hub.py
+
+test: all unit hubtest integration jstest
 
 # ASan + UBSan build of everything, and the unit and integration tests run against it.
 asan:

@@ -53,7 +53,7 @@ class ShimTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="hfshim-test-")
         self.home = os.path.join(self.tmp, "hf_home")
         os.makedirs(self.home)
-        self.hub.fault_clear()
+        self.hub.clear_faults()
         self.hub.clear_log()
 
     def tearDown(self):
@@ -96,7 +96,22 @@ class ShimTest(unittest.TestCase):
         return self.run_shim([PY, "-c", code], **kw)
 
     def fixture_path(self, repo, path="", commit=None):
-        return fixtures.fixture_file(FIXTURES, repo, path, commit)
+        """The fixture file behind repo ("acme/tiny", "datasets/acme/many", "buckets/acme/cache")
+        at a commit sha (default: the main branch)."""
+        for pfx in ("datasets/", "spaces/", "models/"):
+            if repo.startswith(pfx):
+                repo = repo[len(pfx):]
+        if repo.startswith("buckets/"):
+            base = self.facts["buckets"][repo[len("buckets/"):]]["dir_on_disk"]
+        else:
+            r = self.facts["repos"][repo]
+            if "dirs_on_disk" in r:
+                sha = commit or r["sha"]
+                label = [k for k, v in r["commits"].items() if v == sha][0]
+                base = r["dirs_on_disk"][label]
+            else:
+                base = r["dir_on_disk"]
+        return os.path.join(base, path) if path else base
 
     def fixture_bytes(self, repo, path, commit=None):
         with open(self.fixture_path(repo, path, commit), "rb") as f:

@@ -81,7 +81,7 @@ class ErrorTest(ShimTest):
         e, err = self.errno_of(f"{TINY}/config.json")
         self.assertEqual(e, "5", err)
         self.assertTrue(self.hfshim_lines(err), err)
-        self.hub.fault_clear()
+        self.hub.clear_faults()
         self.hub.fault("/resolve/", "truncate", count=1)
         out = self.run_shim(["cat", f"{TINY}/config.json"]).stdout
         self.assertEqual(out, self.fixture_bytes("acme/tiny", "config.json"))

@@ -29,7 +29,7 @@ class HfrunTest(ShimTest):
         self.assertIn(b"usage: hfrun", p.stdout)
 
     def test_one_snapshot_per_job(self):
-        f = self.facts["acme/tiny"]
+        f = self.facts["repos"]["acme/tiny"]["refs"]
         # the first process pins main; then main moves; a later child still sees the old commit
         script = ("cat /hf/acme/tiny/README.md; "
                   f"python3 -c \"import urllib.request as u; u.urlopen(u.Request('{self.hub.url}/_test/set_ref', "

@@ -58,7 +58,7 @@ class ReadTest(ShimTest):
         out = self.run_shim(["sha256sum", f"{TINY}/weights/big.bin"]).stdout.decode()
         self.assertEqual(out.split()[0], hashlib.sha256(src).hexdigest())
         # The complete file was checked and published in the huggingface_hub layout.
-        sha = self.facts["acme/tiny"]["main"]
+        sha = self.facts["repos"]["acme/tiny"]["refs"]["main"]
         snap = os.path.join(self.home, "hub", "models--acme--tiny", "snapshots", sha,
                             "weights", "big.bin")
         self.assertTrue(os.path.islink(snap), snap)
@@ -132,7 +132,7 @@ class ReadTest(ShimTest):
         self.assertTrue(out.decode().rstrip().endswith(TINY))
 
     def test_revision_tag_and_sha(self):
-        a = self.facts["acme/tiny"]["v1.0"]
+        a = self.facts["repos"]["acme/tiny"]["refs"]["v1.0"]
         old = self.fixture_bytes("acme/tiny", "README.md", commit=a)
         self.assertEqual(self.run_shim(["cat", "/hf/acme/tiny@v1.0/README.md"]).stdout, old)
         self.assertEqual(self.run_shim(["cat", f"/hf/acme/tiny@{a}/README.md"]).stdout, old)
