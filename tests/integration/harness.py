@@ -40,8 +40,14 @@ def stop_hub():
         _hub = None
 
 
+_facts = None
+
+
 def facts():
-    return fixtures.facts(FIXTURES)
+    global _facts
+    if _facts is None:
+        _facts = fixtures.facts(FIXTURES)
+    return _facts
 
 
 class ShimTest(unittest.TestCase):
