@@ -1,0 +1,49 @@
+/* Library start: real symbols, core configuration, the virtual cwd of a process started inside
+ * a mirror directory, fork handling. */
+#include "exec_env.h"
+#include "fdtab.h"
+#include "real.h"
+#include "vpath.h"
+
+#include <pthread.h>
+
+__thread int hfs_guard __attribute__((tls_model("initial-exec")));
+atomic_int hfs_state;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void atfork_child(void)
+{
+    hfs_fd_atfork_child();
+    hfs_cwd_atfork_child();
+    HFS_CORE_VOID(hfs_vfs_atfork_child());
+}
+
+static void init_once(void)
+{
+    int saved = errno;
+    hfs_guard++;
+    hfs_real_resolve_common();
+    hfs_fd_set_pid();
+    hfs_vfs_init();
+    hfs_exec_env_init();
+    pthread_atfork(NULL, NULL, atfork_child);
+    hfs_guard--;
+    hfs_cwd_recover();
+    atomic_store_explicit(&hfs_state, 2, memory_order_release);
+    errno = saved;
+}
+
+/* Called by hfs_ready() until the library is initialized (wrappers running before our
+ * constructor, e.g. from another library's). The guard keeps a recursive call on this thread
+ * out: it passes through before getting here. */
+int hfs_init_slow(void)
+{
+    if (HFS_IN_CORE()) return 0;
+    pthread_once(&once, init_once);
+    return 1;
+}
+
+__attribute__((constructor)) static void hfs_preload_init(void)
+{
+    (void)hfs_init_slow();
+}

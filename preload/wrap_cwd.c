@@ -1,0 +1,123 @@
+/* The working directory. chdir into a virtual directory moves the kernel cwd to its mirror
+ * directory (so children inherit something the core maps back) and remembers the virtual
+ * path, which getcwd and every relative path then use. */
+#include "real.h"
+#include "vpath.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int chdir_vpath(const hfs_rpath *rp, int saved)
+{
+    char real[PATH_MAX];
+    int rc = HFS_CORE(hfs_vfs_mirror_dir(rp->path, real, sizeof real));
+    if (rc < 0) return hfs_fail(rc);
+    if (HFS_REAL(chdir)(real) < 0) return -1;
+    hfs_cwd_set(rp->path);
+    errno = saved;
+    return 0;
+}
+
+HFS_EXPORT int chdir(const char *path)
+{
+    if (HFS_LIKELY(!hfs_path_maybe(path))) {
+        int rc = HFS_REAL(chdir)(path);
+        if (rc == 0 && !HFS_IN_CORE()) hfs_cwd_clear();
+        return rc;
+    }
+    int saved = errno;
+    hfs_rpath rp;
+    int v = hfs_resolve_at(AT_FDCWD, path, &rp);
+    if (v < 0) return hfs_fail(v);
+    if (v) return chdir_vpath(&rp, saved);
+    int rc = HFS_REAL(chdir)(rp.real);
+    if (rc == 0) hfs_cwd_clear();
+    return rc;
+}
+
+HFS_EXPORT int fchdir(int fd)
+{
+    hfs_fdrec *r = hfs_fd_maybe(fd) ? hfs_fd_get_checked(fd) : NULL;
+    if (HFS_LIKELY(!r)) {
+        int rc = HFS_REAL(fchdir)(fd);
+        if (rc == 0 && !HFS_IN_CORE()) hfs_cwd_clear();
+        return rc;
+    }
+    int rc;
+    if (!r->is_dir) {
+        rc = hfs_fail(-ENOTDIR);
+    } else {
+        /* The fd is already on the mirror directory. */
+        rc = HFS_REAL(fchdir)(fd);
+        if (rc == 0) hfs_cwd_set(HFS_CORE(hfs_vobj_path(r->obj)));
+    }
+    hfs_fd_put(r);
+    return rc;
+}
+
+/* getcwd with a virtual cwd: glibc's conventions (buf NULL: allocate, size 0 = as needed). */
+static char *vgetcwd(char *buf, size_t size, const char *cwd, size_t len)
+{
+    if (!buf) {
+        size_t n = size ? size : len + 1;
+        if (n < len + 1) {
+            errno = ERANGE;
+            return NULL;
+        }
+        if (!(buf = malloc(n))) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    } else if (size == 0) {
+        errno = EINVAL;
+        return NULL;
+    } else if (size < len + 1) {
+        errno = ERANGE;
+        return NULL;
+    }
+    memcpy(buf, cwd, len + 1);
+    return buf;
+}
+
+HFS_EXPORT char *getcwd(char *buf, size_t size)
+{
+    char cwd[PATH_MAX];
+    size_t len;
+    if (HFS_LIKELY(HFS_IN_CORE() ||
+                   !atomic_load_explicit(&hfs_cwd_virtual, memory_order_relaxed)) ||
+        !(len = hfs_cwd_get(cwd, sizeof cwd)))
+        return HFS_REAL(getcwd)(buf, size);
+    return vgetcwd(buf, size, cwd, len);
+}
+
+HFS_EXPORT char *__getcwd_chk(char *buf, size_t size, size_t buflen)
+{
+    if (size > buflen) return HFS_REAL(__getcwd_chk)(buf, size, buflen); /* aborts */
+    return getcwd(buf, size);
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+HFS_EXPORT char *getwd(char *buf)
+{
+    char cwd[PATH_MAX];
+    size_t len;
+    if (HFS_LIKELY(HFS_IN_CORE() ||
+                   !atomic_load_explicit(&hfs_cwd_virtual, memory_order_relaxed)) ||
+        !(len = hfs_cwd_get(cwd, sizeof cwd)))
+        return HFS_REAL(getwd)(buf);
+    memcpy(buf, cwd, len + 1); /* getwd's buffer is PATH_MAX bytes by contract */
+    return buf;
+}
+#pragma GCC diagnostic pop
+
+HFS_EXPORT char *get_current_dir_name(void)
+{
+    char cwd[PATH_MAX];
+    size_t len;
+    if (HFS_LIKELY(HFS_IN_CORE() ||
+                   !atomic_load_explicit(&hfs_cwd_virtual, memory_order_relaxed)) ||
+        !(len = hfs_cwd_get(cwd, sizeof cwd)))
+        return HFS_REAL(get_current_dir_name)();
+    return strdup(cwd);
+}

@@ -1,0 +1,122 @@
+/* open family: virtual paths are opened by the core, which returns a real fd (a read-only fd on
+ * a local backing file, or an fd on an empty mirror directory); the fd is entered in the table. */
+#include "open.h"
+#include "real.h"
+#include "vpath.h"
+
+#include <stdarg.h>
+
+#define NEEDS_MODE(fl) (((fl)&O_CREAT) || ((fl)&__O_TMPFILE) == __O_TMPFILE)
+#define GET_MODE(fl, mode)                                                                         \
+    do {                                                                                           \
+        if (NEEDS_MODE(fl)) {                                                                      \
+            va_list ap;                                                                            \
+            va_start(ap, fl);                                                                      \
+            mode = (mode_t)va_arg(ap, int);                                                        \
+            va_end(ap);                                                                            \
+        }                                                                                          \
+    } while (0)
+
+int hfs_open_vpath(const char *vpath, int flags, int saved_errno)
+{
+    if ((flags & __O_TMPFILE) == __O_TMPFILE) return hfs_fail(-EROFS);
+    if (flags & O_PATH) /* treated as a plain read-only open */
+        flags = O_RDONLY | (flags & (O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW));
+    hfs_vobj *o = NULL;
+    int fd = HFS_CORE(hfs_vfs_open(vpath, flags, &o));
+    if (fd < 0) return hfs_fail(fd);
+    int rc = hfs_fd_add(fd, o);
+    if (rc < 0) {
+        HFS_REAL(close)(fd);
+        return hfs_fail(rc);
+    }
+    errno = saved_errno;
+    return fd;
+}
+
+/* Slow path shared by the whole family. */
+static int open_slow(int dirfd, const char *path, int flags, mode_t mode)
+{
+    int saved = errno;
+    hfs_rpath rp;
+    int v = hfs_resolve_at(dirfd, path, &rp);
+    if (v < 0) return hfs_fail(v);
+    if (v == 0) {
+        errno = saved;
+        return HFS_REAL(openat)(dirfd, rp.real, flags, mode);
+    }
+    return hfs_open_vpath(rp.path, flags | (rp.trailing_slash ? O_DIRECTORY : 0), saved);
+}
+
+HFS_EXPORT int open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    GET_MODE(flags, mode);
+    if (HFS_LIKELY(!hfs_path_maybe(path))) return HFS_REAL(open)(path, flags, mode);
+    return open_slow(AT_FDCWD, path, flags, mode);
+}
+
+HFS_EXPORT int open64(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    GET_MODE(flags, mode);
+    if (HFS_LIKELY(!hfs_path_maybe(path))) return HFS_REAL(open64)(path, flags, mode);
+    return open_slow(AT_FDCWD, path, flags | O_LARGEFILE, mode);
+}
+
+HFS_EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    GET_MODE(flags, mode);
+    if (HFS_LIKELY(!hfs_path_maybe_at(dirfd, path)))
+        return HFS_REAL(openat)(dirfd, path, flags, mode);
+    return open_slow(dirfd, path, flags, mode);
+}
+
+HFS_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    GET_MODE(flags, mode);
+    if (HFS_LIKELY(!hfs_path_maybe_at(dirfd, path)))
+        return HFS_REAL(openat64)(dirfd, path, flags, mode);
+    return open_slow(dirfd, path, flags | O_LARGEFILE, mode);
+}
+
+HFS_EXPORT int creat(const char *path, mode_t mode)
+{
+    if (HFS_LIKELY(!hfs_path_maybe(path))) return HFS_REAL(creat)(path, mode);
+    return open_slow(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+HFS_EXPORT int creat64(const char *path, mode_t mode)
+{
+    if (HFS_LIKELY(!hfs_path_maybe(path))) return HFS_REAL(creat64)(path, mode);
+    return open_slow(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC | O_LARGEFILE, mode);
+}
+
+/* Fortified entry points (_FORTIFY_SOURCE builds call these when no mode is needed). */
+HFS_EXPORT int __open_2(const char *path, int flags)
+{
+    if (HFS_LIKELY(!hfs_path_maybe(path))) return HFS_REAL(__open_2)(path, flags);
+    return open_slow(AT_FDCWD, path, flags, 0);
+}
+
+HFS_EXPORT int __open64_2(const char *path, int flags)
+{
+    if (HFS_LIKELY(!hfs_path_maybe(path))) return HFS_REAL(__open64_2)(path, flags);
+    return open_slow(AT_FDCWD, path, flags | O_LARGEFILE, 0);
+}
+
+HFS_EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{
+    if (HFS_LIKELY(!hfs_path_maybe_at(dirfd, path)))
+        return HFS_REAL(__openat_2)(dirfd, path, flags);
+    return open_slow(dirfd, path, flags, 0);
+}
+
+HFS_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
+{
+    if (HFS_LIKELY(!hfs_path_maybe_at(dirfd, path)))
+        return HFS_REAL(__openat64_2)(dirfd, path, flags);
+    return open_slow(dirfd, path, flags | O_LARGEFILE, 0);
+}

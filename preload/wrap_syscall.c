@@ -1,0 +1,81 @@
+/* syscall(2): programs (libuv, Go-like runtimes, Rust std) issue some file calls through it.
+ * The ones with a virtual meaning are sent to the matching wrapper; everything else, and any
+ * call while inside the core, goes to libc's syscall(). The wrappers' libc calls return -1 and
+ * set errno exactly like syscall() does. */
+#include "real.h"
+#include "vpath.h"
+#include "wrap.h"
+
+#include <stdarg.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+HFS_EXPORT long syscall(long nr, ...)
+{
+    va_list ap;
+    va_start(ap, nr);
+    long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
+    long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
+    va_end(ap);
+    if (HFS_LIKELY(!HFS_IN_CORE())) {
+        switch (nr) {
+        case SYS_statx:
+            return statx((int)a, (const char *)b, (int)c, (unsigned)d, (struct statx *)e);
+        case SYS_newfstatat:
+            return fstatat((int)a, (const char *)b, (struct stat *)c, (int)d);
+        case SYS_fstat:
+            return fstat((int)a, (struct stat *)b);
+#ifdef SYS_stat
+        case SYS_stat:
+            return stat((const char *)a, (struct stat *)b);
+        case SYS_lstat:
+            return lstat((const char *)a, (struct stat *)b);
+#endif
+        case SYS_getdents64:
+            return getdents64((int)a, (void *)b, (size_t)c);
+        case SYS_openat:
+            return openat((int)a, (const char *)b, (int)c, (mode_t)d);
+#ifdef SYS_open
+        case SYS_open:
+            return open((const char *)a, (int)b, (mode_t)c);
+#endif
+        case SYS_close:
+            return close((int)a);
+        case SYS_close_range:
+            return close_range((unsigned)a, (unsigned)b, (int)c);
+        case SYS_read:
+            return read((int)a, (void *)b, (size_t)c);
+        case SYS_pread64:
+            return pread64((int)a, (void *)b, (size_t)c, (off64_t)d);
+        case SYS_dup:
+            return dup((int)a);
+#ifdef SYS_dup2
+        case SYS_dup2:
+            return dup2((int)a, (int)b);
+#endif
+        case SYS_dup3:
+            return dup3((int)a, (int)b, (int)c);
+        case SYS_faccessat:
+            return faccessat((int)a, (const char *)b, (int)c, 0);
+#ifdef SYS_faccessat2
+        case SYS_faccessat2:
+            return faccessat((int)a, (const char *)b, (int)c, (int)d);
+#endif
+        case SYS_readlinkat:
+            return readlinkat((int)a, (const char *)b, (char *)c, (size_t)d);
+        case SYS_chdir:
+            return chdir((const char *)a);
+        case SYS_fchdir:
+            return fchdir((int)a);
+        case SYS_mmap:
+            if (!(d & MAP_ANONYMOUS) && hfs_fd_maybe((int)e))
+                return (long)mmap((void *)a, (size_t)b, (int)c, (int)d, (int)e, (off_t)f);
+            break;
+        case SYS_execve:
+            return execve((const char *)a, (char *const *)b, (char *const *)c);
+        default:
+            break;
+        }
+    }
+    return HFS_REAL(syscall)(nr, a, b, c, d, e, f);
+}
