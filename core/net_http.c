@@ -28,8 +28,7 @@ int hfs_buf_add(hfs_buf *b, const void *p, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
+        while (cap < b->len + n + 1) cap *= 2;
         char *np = realloc(b->p, cap);
         if (!np) return -ENOMEM;
         b->p = np;
@@ -99,8 +98,7 @@ static state *st_get(void)
         if (!g_curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) g_curl_ready = 1;
         s = g_curl_ready ? calloc(1, sizeof *s) : NULL;
         if (s) {
-            for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-                pthread_mutex_init(&s->lock[i], NULL);
+            for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&s->lock[i], NULL);
             pthread_mutex_init(&s->pool_mu, NULL);
             s->share = curl_share_init();
             if (s->share) {
@@ -145,6 +143,13 @@ static ctx *ctx_get(void)
         free(c);
         return NULL;
     }
+    /* The default cache size follows the handles added at the moment (4 each), so a lone API
+     * call after a many-range fetch would evict the Hub connection. Keep room for the Hub, the
+     * CDN connections of a full fetch, and a second CDN host. */
+    curl_multi_setopt(c->m, CURLMOPT_MAXCONNECTS, (long)(4 * HFS_HTTP_MAX_PAR));
+    /* Parallel ranges are for throughput: one TCP connection each rather than streams
+     * multiplexed over one HTTP/2 connection, whose window a single loss stalls for all. */
+    curl_multi_setopt(c->m, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
     return c;
 }
 
@@ -170,8 +175,7 @@ static void ctx_put(ctx *c)
 
 static const char *skip_ws(const char *p)
 {
-    while (*p == ' ' || *p == '\t')
-        p++;
+    while (*p == ' ' || *p == '\t') p++;
     return p;
 }
 
@@ -198,8 +202,7 @@ int hfs_http_link_next(const char *v, char *out, size_t outsz)
             }
             p = skip_ws(p + 1);
             const char *n0 = p;
-            while (*p && *p != '=' && *p != ';' && *p != ',' && *p != ' ')
-                p++;
+            while (*p && *p != '=' && *p != ';' && *p != ',' && *p != ' ') p++;
             size_t nlen = (size_t)(p - n0);
             p = skip_ws(p);
             if (*p != '=') continue;
@@ -207,23 +210,19 @@ int hfs_http_link_next(const char *v, char *out, size_t outsz)
             const char *v0, *v1;
             if (*p == '"') {
                 v0 = ++p;
-                while (*p && *p != '"')
-                    p++;
+                while (*p && *p != '"') p++;
                 v1 = p;
                 if (*p) p++;
             } else {
                 v0 = p;
-                while (*p && *p != ';' && *p != ',' && *p != ' ')
-                    p++;
+                while (*p && *p != ';' && *p != ',' && *p != ' ') p++;
                 v1 = p;
             }
             if (nlen == 3 && !strncasecmp(n0, "rel", 3)) {
                 for (const char *w = v0; w < v1;) {
-                    while (w < v1 && *w == ' ')
-                        w++;
+                    while (w < v1 && *w == ' ') w++;
                     const char *we = w;
-                    while (we < v1 && *we != ' ')
-                        we++;
+                    while (we < v1 && *we != ' ') we++;
                     if (we - w == 4 && !strncasecmp(w, "next", 4)) next = 1;
                     w = we;
                 }
@@ -298,8 +297,7 @@ int64_t hfs_http_ratelimit_ms(const char *v)
         while (*p && *p != ',') {
             if (*p == '"') {
                 p++;
-                while (*p && *p != '"')
-                    p++;
+                while (*p && *p != '"') p++;
                 if (*p) p++;
                 continue;
             }
@@ -486,10 +484,8 @@ static size_t header_cb(char *p, size_t sz, size_t nm, void *ud)
     if (!colon) return n;
     size_t nlen = (size_t)(colon - p);
     const char *v = colon + 1, *end = p + n;
-    while (v < end && (*v == ' ' || *v == '\t'))
-        v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-        end--;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
     size_t vlen = (size_t)(end - v);
     char *val = strndup(v, vlen);
     if (!val) return n;
@@ -657,12 +653,14 @@ static void log_attempt(const hfs_xfer *x, CURL *e)
         snprintf(range, sizeof range, " bytes=%llu-%llu", (unsigned long long)x->range_first,
                  (unsigned long long)x->range_last);
     unsigned long long bytes = x->sinking ? x->sunk : x->body.len;
+    long conns = 0; /* shows whether connections are being reused */
+    curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &conns);
     if (x->curl_rc)
-        hfs_debug("%s %s%s -> %s, %llu bytes, %.3f s", x->method ? x->method : "GET", u, range,
-                  x->curl_err, bytes, secs);
+        hfs_debug("%s %s%s -> %s, %llu bytes, %.3f s%s", x->method ? x->method : "GET", u, range,
+                  x->curl_err, bytes, secs, conns ? ", new connection" : "");
     else
-        hfs_debug("%s %s%s -> %ld, %llu bytes, %.3f s", x->method ? x->method : "GET", u, range,
-                  x->status, bytes, secs);
+        hfs_debug("%s %s%s -> %ld, %llu bytes, %.3f s%s", x->method ? x->method : "GET", u, range,
+                  x->status, bytes, secs, conns ? ", new connection" : "");
 }
 
 /* Records the outcome of an attempt that libcurl reports finished. */
@@ -798,8 +796,7 @@ int hfs_http_run(hfs_xfer **xs, int n, int max_par, hfs_xfer_step_fn step, hfs_x
             if (!s) continue;
             hfs_xfer *x = s->x;
             int i = 0;
-            while (i < n && xs[i] != x)
-                i++;
+            while (i < n && xs[i] != x) i++;
             finish(x, e, cc);
             slot_release(c, s);
             active--;
