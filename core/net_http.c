@@ -66,6 +66,7 @@ typedef struct ctx {
 } ctx;
 
 typedef struct state {
+    char *ca_bundle; /* from the environment, read once; NULL = libcurl's default */
     pthread_mutex_t lock[CURL_LOCK_DATA_LAST];
     pthread_mutex_t pool_mu;
     CURLSH *share;
@@ -100,6 +101,14 @@ static state *st_get(void)
         if (s) {
             for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&s->lock[i], NULL);
             pthread_mutex_init(&s->pool_mu, NULL);
+            /* The CA bundle variables Python clients honour (corporate proxies, test hubs
+             * with their own CA); libcurl itself only reads them in the curl tool. */
+            static const char *const ca_env[] = {"CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
+                                                 "SSL_CERT_FILE"};
+            for (size_t i = 0; i < sizeof ca_env / sizeof *ca_env && !s->ca_bundle; i++) {
+                const char *v = getenv(ca_env[i]);
+                if (v && *v) s->ca_bundle = strdup(v);
+            }
             s->share = curl_share_init();
             if (s->share) {
                 curl_share_setopt(s->share, CURLSHOPT_LOCKFUNC, sh_lock);
@@ -571,6 +580,7 @@ static int setup(hfs_xfer *x, slot *s, state *st)
     const hfs_config *cfg = hfs_cfg();
     CURL *e = s->e;
     reset_response(x);
+    if (!x->url) return -ENOMEM; /* a failed strdup upstream */
     curl_easy_reset(e);
     curl_easy_setopt(e, CURLOPT_URL, x->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
@@ -593,6 +603,7 @@ static int setup(hfs_xfer *x, slot *s, state *st)
     curl_easy_setopt(e, CURLOPT_TIMEOUT,
                      x->max_time_s > 0 ? x->max_time_s : API_MAX_TIME_S + stall);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (st->ca_bundle) curl_easy_setopt(e, CURLOPT_CAINFO, st->ca_bundle);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);

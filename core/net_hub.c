@@ -41,8 +41,7 @@ static char *join(const char *first, ...)
     va_list ap;
     va_start(ap, first);
     int bad = 0;
-    for (const char *s = first; s; s = va_arg(ap, const char *))
-        bad |= hfs_buf_str(&b, s);
+    for (const char *s = first; s; s = va_arg(ap, const char *)) bad |= hfs_buf_str(&b, s);
     va_end(ap);
     if (bad) hfs_buf_free(&b);
     return b.p;
@@ -81,7 +80,7 @@ static int describe(const hfs_xfer *x, char *msg, size_t n)
         return -EIO;
     }
     const hfs_config *cfg = hfs_cfg();
-    int to_hub = hfs_url_same_origin(x->url, cfg->endpoint);
+    int to_hub = x->url && hfs_url_same_origin(x->url, cfg->endpoint);
     int rc = hfs_http_map_error(x->status, x->err_code, x->err_msg, x->body.p, x->body.len,
                                 cfg->token[0] != 0, msg, n);
     /* A refusal from a redirect target (CDN) is not about our token: it never saw it. */
