@@ -80,8 +80,7 @@ static void doc_free(doc *d)
 static int skip(const doc *d, int i)
 {
     int j = i + 1;
-    while (j < d->n && d->t[j].start < d->t[i].end)
-        j++;
+    while (j < d->n && d->t[j].start < d->t[i].end) j++;
     return j;
 }
 
@@ -322,8 +321,7 @@ int hfs_iso8601(const char *s, size_t len, int64_t *out)
             if (i < len && (s[i] == '.' || s[i] == ',')) {
                 i++;
                 size_t f = i;
-                while (i < len && s[i] >= '0' && s[i] <= '9')
-                    i++;
+                while (i < len && s[i] >= '0' && s[i] <= '9') i++;
                 if (i == f) return -1;
             }
         }

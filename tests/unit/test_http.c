@@ -155,8 +155,7 @@ START_TEST(buffers)
 {
     hfs_buf b = {0};
     ck_assert_int_eq(hfs_buf_str(&b, "ab"), 0);
-    for (int i = 0; i < 5000; i++)
-        ck_assert_int_eq(hfs_buf_add(&b, "x", 1), 0);
+    for (int i = 0; i < 5000; i++) ck_assert_int_eq(hfs_buf_add(&b, "x", 1), 0);
     ck_assert_uint_eq(b.len, 5002);
     ck_assert_int_eq(b.p[b.len], 0);
     hfs_buf_free(&b);
