@@ -53,10 +53,12 @@ static void repo_name(const hfs_repo_id *r, char *out, size_t n)
     snprintf(out, n, "%s%s", hfs_type_url_prefix(r->type), r->id);
 }
 
+/* One line per repo (the log prints each distinct error once), whatever was asked. */
 static int offline(const char *name, const char *op)
 {
+    (void)op;
     if (!hfs_cfg()->offline) return 0;
-    hfs_err("%s: %s: offline mode (HF_HUB_OFFLINE=1), not contacting the Hub", name, op);
+    hfs_err("%s: offline mode (HF_HUB_OFFLINE=1): not contacting the Hub", name);
     return -ENETUNREACH;
 }
 
