@@ -3,10 +3,10 @@
  *     with no shim state (fd table) behind it;
  *  2. the child's environment keeps the shim (LD_PRELOAD) and the pinned snapshot
  *     (HF_SHIM_PINS) — built on the stack, no malloc (vfork children, posix_spawn);
- *  3. a program that is itself a virtual path is opened through the core, made complete and
- *     executed as /proc/self/fd/N. The kernel then checks the backing file's own mode bits.
- *     A "#!" script keeps that fd open across exec (its interpreter opens the path); an
- *     interpreter path inside the virtual tree is not supported.
+ *  3. a program that is itself a virtual path is opened through the core and made complete,
+ *     then started from its backing file (see open_program: scripts through their interpreter,
+ *     ELF directly or through its ld.so). An interpreter inside the virtual tree is not
+ *     supported.
  * execvp/execlp/posix_spawnp search PATH in libc: virtual PATH entries are not searched.
  * system() and popen() run /bin/sh with `environ` as is (the shim stays if LD_PRELOAD is
  * there); only step 1 applies to them. */
@@ -14,6 +14,7 @@
 #include "real.h"
 #include "vpath.h"
 
+#include <elf.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,22 +53,127 @@ static int call_real(const exec_req *q, const char *path, char *const *envp)
     }
 }
 
-/* Open a virtual program: a complete backing file behind a real fd. -errno on failure. */
-static int open_program(const char *vpath)
+/* How a virtual program is started. Its backing file is complete, but is a cache file whose mode
+ * bits (usually 0644) need not allow exec, so:
+ *  - "#!" scripts: the interpreter is run directly with the virtual path as its script argument
+ *    (the interpreter runs under the shim and reads the script through it), as the kernel
+ *    would do: [interp, optional-arg, vpath, argv[1]...];
+ *  - ELF with an executable backing file: /proc/self/fd/N;
+ *  - ELF otherwise: its PT_INTERP (ld.so) runs it: [ld.so, --argv0 argv[0], /proc/self/fd/N,
+ *    argv[1]...] (--argv0: glibc's ld.so only); N stays open in the program;
+ *  - a static ELF with a non-executable backing file cannot be started: EACCES. */
+enum { P_DIRECT, P_SCRIPT, P_LDSO };
+typedef struct {
+    int mode;
+    int fd;
+    char proc[48];
+    char interp[PATH_MAX];
+    char arg[PATH_MAX]; /* the "#!" optional argument, "" if none */
+    int glibc_ldso;
+} vprog;
+
+/* PT_INTERP of a 64-bit ELF file, or "" (static, or not ELF). */
+static void elf_interp(int fd, char *out, size_t n)
 {
+    Elf64_Ehdr eh;
+    out[0] = 0;
+    if (HFS_REAL(pread)(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_phentsize != sizeof(Elf64_Phdr))
+        return;
+    for (unsigned i = 0; i < eh.e_phnum && i < 256; i++) {
+        Elf64_Phdr ph;
+        if (HFS_REAL(pread)(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + i * sizeof ph)) !=
+            (ssize_t)sizeof ph)
+            return;
+        if (ph.p_type != PT_INTERP) continue;
+        if (ph.p_filesz == 0 || ph.p_filesz >= n) return;
+        if (HFS_REAL(pread)(fd, out, ph.p_filesz, (off_t)ph.p_offset) != (ssize_t)ph.p_filesz)
+            out[0] = 0;
+        else
+            out[ph.p_filesz] = 0;
+        return;
+    }
+}
+
+/* Parse "#!interp [arg]" from the first line (the kernel's rules: one optional argument,
+ * surrounding blanks stripped). 0 or -ENOEXEC. */
+static int shebang(const char *line, size_t len, vprog *p)
+{
+    size_t i = 2, e;
+    while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
+    for (e = i; e < len && line[e] != ' ' && line[e] != '\t' && line[e] != '\n';) e++;
+    if (e == i || e - i >= sizeof p->interp) return -ENOEXEC;
+    memcpy(p->interp, line + i, e - i);
+    p->interp[e - i] = 0;
+    for (i = e; i < len && (line[i] == ' ' || line[i] == '\t');) i++;
+    for (e = i; e < len && line[e] != '\n';) e++;
+    while (e > i && (line[e - 1] == ' ' || line[e - 1] == '\t' || line[e - 1] == '\r')) e--;
+    memcpy(p->arg, line + i, e - i);
+    p->arg[e - i] = 0;
+    return 0;
+}
+
+/* Open and complete a virtual program and decide how to start it. 0 or -errno. */
+static int open_program(const char *vpath, vprog *p)
+{
+    memset(p, 0, sizeof *p);
+    p->fd = -1;
     hfs_vobj *o = NULL;
     int fd = HFS_CORE(hfs_vfs_open(vpath, O_RDONLY | O_CLOEXEC, &o));
     if (fd < 0) return fd;
     int rc = HFS_CORE(hfs_vobj_is_dir(o)) ? -EACCES : HFS_CORE(hfs_vobj_materialize(o));
-    char magic[2];
-    if (rc == 0 && HFS_REAL(pread)(fd, magic, 2, 0) == 2 && magic[0] == '#' && magic[1] == '!')
-        HFS_REAL(fcntl)(fd, F_SETFD, 0); /* the interpreter opens /proc/self/fd/N after exec */
     HFS_CORE_VOID(hfs_vobj_unref(o));
+    char head[PATH_MAX];
+    ssize_t n = rc ? -1 : HFS_REAL(pread)(fd, head, sizeof head, 0);
+    struct stat st;
+    if (rc == 0 && n >= 2 && head[0] == '#' && head[1] == '!') {
+        p->mode = P_SCRIPT;
+        rc = shebang(head, (size_t)n, p);
+        HFS_REAL(close)(fd);
+        return rc;
+    }
+    if (rc == 0 && HFS_REAL(fstat)(fd, &st) == 0 && !(st.st_mode & 0111)) {
+        elf_interp(fd, p->interp, sizeof p->interp);
+        if (!p->interp[0]) {
+            rc = -EACCES;
+        } else {
+            p->mode = P_LDSO;
+            HFS_REAL(fcntl)(fd, F_SETFD, 0); /* ld.so opens /proc/self/fd/N after exec */
+            const char *b = strrchr(p->interp, '/');
+            p->glibc_ldso = !strncmp(b ? b + 1 : p->interp, "ld-linux", 8);
+        }
+    }
     if (rc < 0) {
         HFS_REAL(close)(fd);
         return rc;
     }
-    return fd;
+    p->fd = fd;
+    snprintf(p->proc, sizeof p->proc, "/proc/self/fd/%d", fd);
+    return 0;
+}
+
+/* The argv a virtual program is started with (out: argc + 4 slots). */
+static void vprog_argv(const vprog *p, const char *vpath, char *const argv[], char **out)
+{
+    size_t k = 0, i = 1;
+    const char *argv0 = argv && argv[0] ? argv[0] : vpath;
+    if (p->mode == P_SCRIPT) {
+        out[k++] = (char *)p->interp;
+        if (p->arg[0]) out[k++] = (char *)p->arg;
+        out[k++] = (char *)vpath;
+    } else if (p->mode == P_LDSO) {
+        out[k++] = (char *)p->interp;
+        if (p->glibc_ldso) {
+            out[k++] = "--argv0";
+            out[k++] = (char *)argv0;
+        }
+        out[k++] = (char *)p->proc;
+    } else {
+        i = 0;
+    }
+    for (; argv && argv[0] && argv[i]; i++) out[k++] = argv[i];
+    out[k] = NULL;
 }
 
 static int fail(const exec_req *q, int neg)
@@ -84,31 +190,40 @@ static int run(const exec_req *q)
     int rc = hfs_fd_materialize_inheritable();
     if (rc < 0) return fail(q, rc);
 
-    const char *path = q->path;
-    int pfd = -1;
-    char proc[48];
+    exec_req r = *q;
+    vprog vp;
+    vp.fd = -1;
+    int virt = 0;
     hfs_rpath rp;
-    int empty = !path || !path[0];
+    int empty = !q->path || !q->path[0];
     if (q->kind == K_FEXECVE || (q->kind == K_EXECVEAT && empty && (q->atflags & AT_EMPTY_PATH))) {
-        hfs_fdrec *r = hfs_fd_maybe(q->fd) ? hfs_fd_get(q->fd) : NULL;
-        rc = r ? hfs_fd_materialize(r) : 0;
-        hfs_fd_put(r);
+        hfs_fdrec *fr = hfs_fd_maybe(q->fd) ? hfs_fd_get(q->fd) : NULL;
+        rc = fr ? hfs_fd_materialize(fr) : 0;
+        hfs_fd_put(fr);
         if (rc < 0) return fail(q, rc);
     } else if (!empty && (q->kind == K_EXECVE || q->kind == K_SPAWN || q->kind == K_EXECVEAT ||
-                          strchr(path, '/'))) {
+                          strchr(q->path, '/'))) {
         int dirfd = q->kind == K_EXECVEAT ? q->fd : AT_FDCWD;
-        if (hfs_path_maybe_at(dirfd, path)) {
-            int v = hfs_resolve_at(dirfd, path, &rp);
+        if (hfs_path_maybe_at(dirfd, q->path)) {
+            int v = hfs_resolve_at(dirfd, q->path, &rp);
             if (v < 0) return fail(q, v);
             if (v == 0) {
-                path = rp.real;
+                r.path = rp.real;
             } else {
-                pfd = open_program(rp.path);
-                if (pfd < 0) return fail(q, pfd);
-                snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
-                path = proc;
+                rc = open_program(rp.path, &vp);
+                if (rc < 0) return fail(q, rc);
+                virt = 1;
+                r.path = vp.mode == P_DIRECT ? vp.proc : vp.interp;
             }
         }
+    }
+
+    size_t argc = 0;
+    while (q->argv && q->argv[argc]) argc++;
+    char *argv2[virt ? argc + 5 : 1];
+    if (virt) {
+        vprog_argv(&vp, rp.path, q->argv, argv2);
+        r.argv = argv2;
     }
 
     hfs_envplan plan;
@@ -118,10 +233,10 @@ static int run(const exec_req *q)
     hfs_exec_env_build(q->envp, &plan, envp, ldbuf, pinsbuf);
 
     errno = saved;
-    rc = call_real(q, path, envp);
-    if (pfd >= 0) {
+    rc = call_real(&r, r.path, envp);
+    if (vp.fd >= 0) {
         int e = errno;
-        HFS_REAL(close)(pfd);
+        HFS_REAL(close)(vp.fd);
         errno = e;
     }
     return rc;
