@@ -17,16 +17,24 @@ class ErrorTest(ShimTest):
         return [l for l in stderr.splitlines() if l.startswith("hfshim:")]
 
     def test_missing_repo_file_revision(self):
-        for path, word in [("/hf/acme/nope/README.md", "acme/nope"),
-                           (f"{TINY}/no-such-file", None),
-                           ("/hf/acme/tiny@no-such-rev/README.md", "no-such-rev")]:
-            e, err = self.errno_of(path)
+        # The Hub cannot tell an anonymous caller whether a repo is missing or private: 401,
+        # which is EACCES. With a valid token a missing repo is a plain 404: ENOENT.
+        e, err = self.errno_of("/hf/acme/nope/README.md")
+        self.assertEqual(e, "13", err)
+        lines = self.hfshim_lines(err)
+        self.assertEqual(len(lines), 1, err)
+        self.assertIn("acme/nope", lines[0])
+        self.assertIn("not found or private", lines[0])
+        for path, word, token in [("/hf/acme/nope/README.md", "acme/nope", "hf_good_token"),
+                                  (f"{TINY}/no-such-file", None, None),
+                                  ("/hf/acme/tiny@no-such-rev/README.md", "no-such-rev", None)]:
+            e, err = self.errno_of(path, extra={"HF_TOKEN": token})
             self.assertEqual(e, "2", (path, err))
             if word:
                 lines = self.hfshim_lines(err)
                 self.assertEqual(len(lines), 1, err)
                 self.assertIn(word, lines[0])
-        p = self.run_shim(["cat", "/hf/acme/nope/x"], check=False)
+        p = self.run_shim(["cat", f"{TINY}/nope"], check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(b"No such file or directory", p.stderr)
 
