@@ -136,20 +136,27 @@ int hfs_fd_add(int fd, hfs_vobj *o)
     return 0;
 }
 
-void hfs_fd_del(int fd)
+static void del_one(int fd)
 {
-    if ((unsigned)fd >= HFS_FD_MAX || !hfs_fd_mutable()) return;
     if (!atomic_load_explicit(&hfs_fdtab[fd], memory_order_relaxed)) return;
     int saved = errno;
     hfs_fd_put(swap_slot(fd, NULL));
     errno = saved;
 }
 
+void hfs_fd_del(int fd)
+{
+    if ((unsigned)fd >= HFS_FD_MAX || !atomic_load_explicit(&hfs_fdtab[fd], memory_order_relaxed))
+        return;
+    if (hfs_fd_mutable()) del_one(fd);
+}
+
 void hfs_fd_del_range(unsigned lo, unsigned hi)
 {
     unsigned h = (unsigned)hfs_fd_hwm();
-    if (hi >= h) hi = h ? h - 1 : 0;
-    for (unsigned fd = lo; fd <= hi && fd < h; fd++) hfs_fd_del((int)fd);
+    if (lo >= h || !hfs_fd_mutable()) return;
+    if (hi >= h) hi = h - 1;
+    for (unsigned fd = lo; fd <= hi; fd++) del_one((int)fd);
 }
 
 void hfs_fd_copy(const hfs_fdrec *src, int newfd)

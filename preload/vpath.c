@@ -22,8 +22,11 @@ size_t hfs_cwd_get(char *buf, size_t n)
     return l;
 }
 
+/* The cwd state is process memory shared with a vfork child (Python's subprocess chdir()s in
+ * one): only the process that owns it changes it. */
 void hfs_cwd_set(const char *vpath)
 {
+    if (!hfs_fd_mutable()) return;
     pthread_mutex_lock(&cwd_mu);
     snprintf(cwd_buf, sizeof cwd_buf, "%s", vpath);
     atomic_store(&hfs_cwd_virtual, 1);
@@ -32,7 +35,7 @@ void hfs_cwd_set(const char *vpath)
 
 void hfs_cwd_clear(void)
 {
-    if (!atomic_load(&hfs_cwd_virtual)) return;
+    if (!atomic_load(&hfs_cwd_virtual) || !hfs_fd_mutable()) return;
     pthread_mutex_lock(&cwd_mu);
     atomic_store(&hfs_cwd_virtual, 0);
     cwd_buf[0] = 0;

@@ -17,7 +17,14 @@ static int ensure(int fd, int64_t off, uint64_t len)
         int saved = errno;
         if (off < 0) off = HFS_REAL(lseek64)(fd, 0, SEEK_CUR);
         if (off < 0) {
-            rc = hfs_fd_materialize(r);
+            /* A backing file always has an offset: the entry is stale (the fd was closed
+             * behind our back and its number reused for a pipe or socket). */
+            hfs_fd_put(r);
+            hfs_fdrec *c = hfs_fd_get_checked(fd);
+            rc = c ? hfs_fd_materialize(c) : 0;
+            hfs_fd_put(c);
+            if (rc >= 0) errno = saved;
+            return rc;
         } else {
             rc = HFS_CORE(hfs_vobj_ensure(r->obj, (uint64_t)off, len));
             if (rc == 0 && HFS_CORE(hfs_vobj_complete(r->obj))) atomic_store(&r->complete, 1);
