@@ -67,11 +67,15 @@ hubtest:
 
 test: all unit hubtest integration jstest
 
-# ASan + UBSan build of everything, and the unit and integration tests run against it.
+# ASan + UBSan build of everything, and the unit and integration tests run against it. Programs
+# under the shim get the ASan runtime preloaded first, as ASan requires.
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan:
-	$(MAKE) BUILD=build-asan OPT=-O1 \
-		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-		all unit integration
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="$(SAN_FLAGS)" all build-asan/test_unit
+	build-asan/test_unit
+	HFS_BUILD=build-asan HFS_PRELOAD_EXTRA=$$($(CC) -print-file-name=libasan.so) \
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(PYTHON) tests/integration/run.py
 
 demo: deps all
 	sh tests/demo.sh $(BUILD)

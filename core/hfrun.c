@@ -168,7 +168,8 @@ int main(int argc, char **argv)
     const char *pre = getenv("LD_PRELOAD");
     if (!pre || !strstr(pre, lib)) {
         char v[PATH_MAX * 4];
-        snprintf(v, sizeof v, "%s%s%s", lib, pre && *pre ? ":" : "", pre ? pre : "");
+        /* After the caller's own preloads: a sanitizer runtime there must stay first. */
+        snprintf(v, sizeof v, "%s%s%s", pre ? pre : "", pre && *pre ? ":" : "", lib);
         setenv("LD_PRELOAD", v, 1);
     }
 

@@ -74,9 +74,11 @@ class ShimTest(unittest.TestCase):
             "HF_SHIM_LOG": "warn",
             "LC_ALL": "C.UTF-8",
         })
+        extra_pre = os.environ.get("HFS_PRELOAD_EXTRA", "")  # the ASan runtime, for make asan
         if preload:
-            extra_pre = os.environ.get("HFS_PRELOAD_EXTRA", "")
             env["LD_PRELOAD"] = (extra_pre + ":" if extra_pre else "") + LIB
+        elif extra_pre:
+            env["LD_PRELOAD"] = extra_pre
         if extra:
             for k, v in extra.items():
                 if v is None:

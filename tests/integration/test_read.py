@@ -49,8 +49,8 @@ class ReadTest(ShimTest):
                          src[:1000])
         self.assertEqual(self.run_shim(["tail", "-c", "4097", f"{TINY}/data/medium.bin"]).stdout,
                          src[-4097:])
-        p = self.run_shim(["dd", f"if={TINY}/data/medium.bin", "bs=1", "skip=12345678",
-                           "count=777", "status=none"])
+        p = self.run_shim(["dd", f"if={TINY}/data/medium.bin", "bs=4096", "skip=12345678",
+                           "count=777", "iflag=skip_bytes,count_bytes", "status=none"])
         self.assertEqual(p.stdout, src[12345678:12345678 + 777])
 
     def test_whole_big_file_sha256(self):
