@@ -25,7 +25,7 @@ CDN listener: GET/HEAD /lfs/{sha256}, /xet/{xetHash} (Range, 206, 416); 403 for 
 carrying Authorization or a bad signature.
 
 Test control (hub listener only, never logged): GET /_test/ping; POST /_test/fault
-{"match","action":"500|503|429|reset|garbage|slow|truncate","count","retry_after","delay",
+{"match","action":"500|503|429|reset|garbage|slow|truncate|corrupt","count","retry_after","delay",
 "listener"?,"method"?}; POST /_test/clear_faults; POST /_test/set_ref {"type","id","ref","sha"};
 POST /_test/add_commit {"type","id","sha","dir"(relative to DIR),"ref"?,"title"?,"date"?};
 POST /_test/reload (re-reads repos.json).
@@ -67,7 +67,7 @@ MAX_PAGE = 10000
 READ_CHUNK = 8 * 1024 * 1024
 WRITE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
-FAULT_ACTIONS = ("500", "503", "429", "reset", "garbage", "slow", "truncate")
+FAULT_ACTIONS = ("500", "503", "429", "reset", "garbage", "slow", "truncate", "corrupt")
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -726,6 +726,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
         fault = app.take_fault(listener, method, path)
         truncate = False
+        corrupt = False
         if fault:
             entry["fault"] = fault["action"]
             act = fault["action"]
@@ -733,6 +734,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 time.sleep(float(fault.get("delay") or 1.0))
             elif act == "truncate":
                 truncate = True
+            elif act == "corrupt":  # right status and length, wrong bytes
+                corrupt = True
             elif act == "reset":
                 entry["status"] = 0
                 entry["dur"] = round(time.time() - t0, 6)
@@ -760,6 +763,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 traceback.print_exc()
                 resp = error(500, None, "test hub internal error: %r" % (e,))
         entry["status"] = resp.status
+        if corrupt and resp.file is not None and resp.length:
+            with open(resp.file, "rb") as f:
+                f.seek(resp.start)
+                body = bytes(b ^ 0x5A for b in f.read(resp.length))
+            resp = Resp(resp.status, resp.headers, body)
         entry["bytes"] = self.send(resp, method, truncate)
         entry["dur"] = round(time.time() - t0, 6)
         app.log(entry)

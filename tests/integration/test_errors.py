@@ -1,4 +1,5 @@
 """Bad input and failing servers: right errno, one clear hfshim: line, never wrong bytes."""
+import hashlib
 import os
 
 from harness import ShimTest, PY
@@ -102,3 +103,32 @@ class ErrorTest(ShimTest):
         e, err = self.errno_of(f"{TINY}/config.json", extra={"HF_HUB_OFFLINE": "1"})
         self.assertIn(e, ("2", "5"), err)
         self.assertEqual(self.requests(), [])
+
+    def test_corrupt_content_is_never_published(self):
+        for path, match in [("model.safetensors", "/lfs/"), ("config.json", "/config.json")]:
+            self.hub.clear_faults()
+            self.hub.fault(match, "corrupt", count=1)
+            e, err = self.errno_of(f"{TINY}/{path}")
+            self.assertEqual(e, "5", (path, err))
+            lines = self.hfshim_lines(err)
+            self.assertEqual(len(lines), 1, err)
+            self.assertIn("does not match", lines[0])
+            want = self.fixture_bytes("acme/tiny", path)
+            etag = (hashlib.sha256(want).hexdigest() if path.endswith(".safetensors") else
+                    hashlib.sha1(b"blob %d\0" % len(want) + want).hexdigest())
+            blob = os.path.join(self.home, "hub", "models--acme--tiny", "blobs", etag)
+            partial = os.path.join(self.home, "hfshim", "partial", "models--acme--tiny", etag)
+            self.assertFalse(os.path.exists(blob), "corrupt content published")
+            self.assertFalse(os.path.exists(partial), "corrupt partial file kept")
+            # the next attempt fetches again and gets the right bytes
+            out = self.run_shim(["cat", f"{TINY}/{path}"]).stdout
+            self.assertEqual(out, want)
+
+    def test_debug_log_traces_requests_without_token(self):
+        p = self.run_shim(["cat", "/hf/acme/private/secret.txt"],
+                          extra={"HF_TOKEN": "hf_good_token", "HF_SHIM_LOG": "debug"})
+        err = p.stderr.decode()
+        self.assertIn("GET", err)
+        self.assertIn("/api/models/acme/private/revision/main", err)
+        self.assertNotIn("hf_good_token", err)
+        self.assertTrue(all(l.startswith("hfshim:") for l in err.splitlines()), err)
