@@ -90,8 +90,7 @@ START_TEST(folder_id)
     hfs_folder_id("acme/tiny-and-more", small, 6);
     ck_assert_uint_lt(strlen(small), 6);
     ck_assert_int_eq(strncmp(small, "acme--", strlen(small)), 0);
-    for (size_t i = 6; i < sizeof small; i++)
-        ck_assert_int_eq(small[i], 'G');
+    for (size_t i = 6; i < sizeof small; i++) ck_assert_int_eq(small[i], 'G');
 }
 END_TEST
 
@@ -172,8 +171,7 @@ START_TEST(write_atomic)
     /* Binary data with NULs, larger than a pipe buffer. */
     size_t n = 1 << 20;
     unsigned char *data = malloc(n);
-    for (size_t i = 0; i < n; i++)
-        data[i] = (unsigned char)(i * 7 + (i >> 8));
+    for (size_t i = 0; i < n; i++) data[i] = (unsigned char)(i * 7 + (i >> 8));
     ck_assert_int_eq(hfs_write_atomic(p, data, n), 0);
     struct stat st;
     ck_assert_int_eq(stat(p, &st), 0);

@@ -85,8 +85,7 @@ static void fresh(uint64_t size, size_t want)
     ck_assert_ptr_nonnull(cm.map);
     ck_assert_int_eq(file_size(p), (off_t)want);
     ck_assert_uint_eq(hfs_chunkmap_missing(&cm), want);
-    for (size_t i = 0; i < want; i++)
-        ck_assert_int_eq(hfs_chunkmap_has(&cm, i), 0);
+    for (size_t i = 0; i < want; i++) ck_assert_int_eq(hfs_chunkmap_has(&cm, i), 0);
 
     hfs_chunkmap_set(&cm, want - 1);
     ck_assert_int_eq(hfs_chunkmap_has(&cm, want - 1), 1);
@@ -96,10 +95,8 @@ static void fresh(uint64_t size, size_t want)
     hfs_chunkmap_set(&cm, 0);
     ck_assert_int_eq(hfs_chunkmap_has(&cm, 0), 1);
     ck_assert_uint_eq(hfs_chunkmap_missing(&cm), want > 1 ? want - 2 : 0);
-    for (size_t i = 1; i + 1 < want; i++)
-        ck_assert_int_eq(hfs_chunkmap_has(&cm, i), 0);
-    for (size_t i = 0; i < want; i++)
-        hfs_chunkmap_set(&cm, i);
+    for (size_t i = 1; i + 1 < want; i++) ck_assert_int_eq(hfs_chunkmap_has(&cm, i), 0);
+    for (size_t i = 0; i < want; i++) hfs_chunkmap_set(&cm, i);
     ck_assert_uint_eq(hfs_chunkmap_missing(&cm), 0);
     hfs_chunkmap_close(&cm);
     ck_assert_ptr_null(cm.map);
@@ -223,8 +220,7 @@ START_TEST(resized)
     ck_assert_int_eq(hfs_chunkmap_open(p, 10 * HFS_CHUNK, &cm), 0);
     ck_assert_uint_eq(cm.nchunks, 10);
     ck_assert_int_eq(file_size(p), 10);
-    for (size_t i = 4; i < 10; i++)
-        ck_assert_int_eq(hfs_chunkmap_has(&cm, i), 0);
+    for (size_t i = 4; i < 10; i++) ck_assert_int_eq(hfs_chunkmap_has(&cm, i), 0);
     hfs_chunkmap_close(&cm);
 }
 END_TEST

@@ -136,8 +136,7 @@ static void check_structure(const hfs_index *ix)
     }
     ck_assert_uint_eq(total_children, n - 1);
     ck_assert_uint_eq(seen[0], 0);
-    for (uint32_t i = 1; i < n; i++)
-        ck_assert_uint_eq(seen[i], 1);
+    for (uint32_t i = 1; i < n; i++) ck_assert_uint_eq(seen[i], 1);
     free(seen);
 }
 

@@ -114,8 +114,7 @@ START_TEST(too_long)
     char guard[16];
     memset(guard, 'G', sizeof guard);
     ck_assert_int_eq(hfs_path_normalize(NULL, "/0123456789abcdef", guard, 8), -ENAMETOOLONG);
-    for (size_t i = 8; i < sizeof guard; i++)
-        ck_assert_int_eq(guard[i], 'G');
+    for (size_t i = 8; i < sizeof guard; i++) ck_assert_int_eq(guard[i], 'G');
 }
 END_TEST
 
