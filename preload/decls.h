@@ -2,6 +2,7 @@
  * (the __xstat family left <sys/stat.h> in glibc 2.33 but is still exported for old binaries). */
 #pragma once
 #undef _FORTIFY_SOURCE
+#undef _FILE_OFFSET_BITS
 #include <dirent.h>
 #include <fcntl.h>
 #include <stddef.h>

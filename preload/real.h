@@ -17,16 +17,17 @@
     X(open)                                                                                                                 \
     X(open64)                                                                                                               \
     X(openat)                                                                                                               \
-    X(openat64) X(creat) X(creat64) X(__open_2) X(__open64_2) X(__openat_2) X(__openat64_2) X(                              \
-        read) X(pread) X(pread64) X(readv) X(preadv) X(preadv64) X(preadv2) X(preadv64v2)                                   \
-        X(__read_chk) X(__pread_chk) X(__pread64_chk) X(lseek) X(lseek64) X(close) X(                                       \
-            close_range) X(closefrom) X(dup) X(dup2) X(dup3) X(fcntl) X(fcntl64) X(stat) X(stat64)                          \
-            X(lstat) X(lstat64) X(fstat) X(fstat64) X(fstatat) X(fstatat64) X(__xstat) X(                                   \
-                __xstat64) X(__lxstat) X(__lxstat64) X(__fxstat) X(__fxstat64) X(__fxstatat)                                \
-                X(__fxstatat64) X(statx) X(access) X(faccessat) X(euidaccess) X(eaccess) X(                                 \
-                    opendir) X(fdopendir) X(readdir) X(readdir64) X(readdir_r) X(readdir64_r)                               \
-                    X(rewinddir) X(telldir) X(seekdir) X(closedir) X(scandir) X(                                            \
-                        scandir64) X(scandirat) X(scandirat64) X(getdents64) X(glob) X(glob64) X(chdir) X(fchdir)           \
+    X(openat64)                                                                                                             \
+    X(creat) X(creat64) X(__open_2) X(__open64_2) X(__openat_2) X(__openat64_2) X(read) X(                                  \
+        pread) X(pread64) X(readv) X(preadv) X(preadv64) X(preadv2) X(preadv64v2) X(__read_chk)                             \
+        X(__pread_chk) X(__pread64_chk) X(lseek) X(lseek64) X(close) X(close_range) X(                                      \
+            closefrom) X(dup) X(dup2) X(dup3) X(fcntl) X(fcntl64) X(stat) X(stat64) X(lstat)                                \
+            X(lstat64) X(fstat) X(fstat64) X(fstatat) X(fstatat64) X(__xstat) X(__xstat64) X(                               \
+                __lxstat) X(__lxstat64) X(__fxstat) X(__fxstat64) X(__fxstatat) X(__fxstatat64)                             \
+                X(statx) X(access) X(faccessat) X(euidaccess) X(eaccess) X(opendir) X(                                      \
+                    fdopendir) X(readdir) X(readdir64) X(readdir_r) X(readdir64_r) X(rewinddir)                             \
+                    X(telldir) X(seekdir) X(closedir) X(scandir) X(scandir64) X(scandirat) X(                               \
+                        scandirat64) X(getdents64) X(glob) X(glob64) X(chdir) X(fchdir)                                     \
                         X(getcwd) X(__getcwd_chk) X(getwd) X(get_current_dir_name) X(realpath) X(                           \
                             __realpath_chk) X(canonicalize_file_name) X(readlink)                                           \
                             X(readlinkat) X(                                                                                \

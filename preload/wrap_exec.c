@@ -191,6 +191,8 @@ static int run(const exec_req *q)
     if (rc < 0) return fail(q, rc);
 
     exec_req r = *q;
+    r.path = hfs_launder(q->path); /* NULL must reach libc (EFAULT), not crash here */
+    q = &r;
     vprog vp;
     vp.fd = -1;
     int virt = 0;
@@ -219,10 +221,10 @@ static int run(const exec_req *q)
     }
 
     size_t argc = 0;
-    while (q->argv && q->argv[argc]) argc++;
+    while (r.argv && r.argv[argc]) argc++;
     char *argv2[virt ? argc + 5 : 1];
     if (virt) {
-        vprog_argv(&vp, rp.path, q->argv, argv2);
+        vprog_argv(&vp, rp.path, r.argv, argv2);
         r.argv = argv2;
     }
 
