@@ -250,6 +250,7 @@ static const struct {
 /* Functions returning a pointer fail with NULL, the others with -1. */
 static const char *const ptr_returning[] = {
     "fopen",
+    "mkdtemp",
     "fopen64",
     "freopen",
     "freopen64",
@@ -297,10 +298,13 @@ void hfs_real_resolve_common(void)
     RESOLVE(open64)
     RESOLVE(openat)
     RESOLVE(openat64)
-    RESOLVE(read) RESOLVE(pread64) RESOLVE(lseek) RESOLVE(close) RESOLVE(dup) RESOLVE(dup2)
-        RESOLVE(dup3) RESOLVE(fcntl) RESOLVE(stat) RESOLVE(lstat) RESOLVE(fstat) RESOLVE(fstatat)
-            RESOLVE(statx) RESOLVE(access) RESOLVE(faccessat) RESOLVE(opendir) RESOLVE(readdir)
-                RESOLVE(readdir64) RESOLVE(closedir) RESOLVE(getcwd) RESOLVE(chdir) RESOLVE(fchdir)
-                    RESOLVE(mmap) RESOLVE(fopen) RESOLVE(fclose) RESOLVE(execve) RESOLVE(readlink)
+    RESOLVE(read)
+    RESOLVE(pread64)
+    RESOLVE(lseek)
+    RESOLVE(close) RESOLVE(dup) RESOLVE(dup2) RESOLVE(dup3) RESOLVE(fcntl) RESOLVE(stat)
+        RESOLVE(lstat) RESOLVE(fstat) RESOLVE(fstatat) RESOLVE(statx) RESOLVE(access)
+            RESOLVE(faccessat) RESOLVE(opendir) RESOLVE(readdir) RESOLVE(readdir64)
+                RESOLVE(closedir) RESOLVE(getcwd) RESOLVE(chdir) RESOLVE(fchdir) RESOLVE(mmap)
+                    RESOLVE(fopen) RESOLVE(fclose) RESOLVE(execve) RESOLVE(readlink)
                         RESOLVE(syscall)
 }

@@ -13,53 +13,34 @@
 #define HFS_HIDDEN __attribute__((visibility("hidden")))
 
 /* Every real symbol the wrappers call. */
-#define HFS_REAL_LIST(X)                                                                                                    \
-    X(open)                                                                                                                 \
-    X(open64)                                                                                                               \
-    X(openat)                                                                                                               \
-    X(openat64)                                                                                                             \
-    X(creat) X(creat64) X(__open_2) X(__open64_2) X(__openat_2) X(__openat64_2) X(read) X(                                  \
-        pread) X(pread64) X(readv) X(preadv) X(preadv64) X(preadv2) X(preadv64v2) X(__read_chk)                             \
-        X(__pread_chk) X(__pread64_chk) X(lseek) X(lseek64) X(close) X(close_range) X(                                      \
-            closefrom) X(dup) X(dup2) X(dup3) X(fcntl) X(fcntl64) X(stat) X(stat64) X(lstat)                                \
-            X(lstat64) X(fstat) X(fstat64) X(fstatat) X(fstatat64) X(__xstat) X(__xstat64) X(                               \
-                __lxstat) X(__lxstat64) X(__fxstat) X(__fxstat64) X(__fxstatat) X(__fxstatat64)                             \
-                X(statx) X(access) X(faccessat) X(euidaccess) X(eaccess) X(opendir) X(                                      \
-                    fdopendir) X(readdir) X(readdir64) X(readdir_r) X(readdir64_r) X(rewinddir)                             \
-                    X(telldir) X(seekdir) X(closedir) X(scandir) X(scandir64) X(scandirat) X(                               \
-                        scandirat64) X(getdents64) X(glob) X(glob64) X(chdir) X(fchdir)                                     \
-                        X(getcwd) X(__getcwd_chk) X(getwd) X(get_current_dir_name) X(realpath) X(                           \
-                            __realpath_chk) X(canonicalize_file_name) X(readlink)                                           \
-                            X(readlinkat) X(                                                                                \
-                                __readlink_chk) X(__readlinkat_chk) X(mmap) X(mmap64) X(sendfile)                           \
-                                X(sendfile64) X(copy_file_range) X(                                                         \
-                                    splice) X(mkdir) X(mkdirat) X(unlink) X(unlinkat)                                       \
-                                    X(rmdir) X(remove) X(rename) X(renameat) X(renameat2) X(link) X(                        \
-                                        linkat) X(symlink) X(symlinkat) X(chmod) X(fchmodat)                                \
-                                        X(lchmod) X(chown) X(lchown) X(fchownat) X(truncate) X(                             \
-                                            truncate64) X(utime) X(utimes) X(utimensat) X(lutimes)                          \
-                                            X(futimesat) X(mknod) X(mknodat) X(                                             \
-                                                mkfifo) X(mkfifoat) X(setxattr) X(lsetxattr)                                \
-                                                X(removexattr) X(lremovexattr) X(getxattr) X(                               \
-                                                    lgetxattr) X(listxattr) X(llistxattr) X(fgetxattr)                      \
-                                                    X(flistxattr) X(fsetxattr) X(fremovexattr) X(                           \
-                                                        ftruncate) X(ftruncate64) X(fchmod)                                 \
-                                                        X(fchown) X(futimens) X(futimes) X(                                 \
-                                                            fallocate) X(fallocate64) X(posix_fallocate)                    \
-                                                            X(posix_fallocate64) X(statfs) X(statfs64) X(                   \
-                                                                fstatfs) X(fstatfs64) X(statvfs)                            \
-                                                                X(statvfs64) X(fstatvfs) X(                                 \
-                                                                    fstatvfs64) X(syscall) X(fopen)                         \
-                                                                    X(fopen64) X(freopen) X(                                \
-                                                                        freopen64) X(fdopen) X(fclose)                      \
-                                                                        X(execve) X(execvpe) X(                             \
-                                                                            fexecve) X(execveat)                            \
-                                                                            X(posix_spawn) X(                               \
-                                                                                posix_spawnp)                               \
-                                                                                X(posix_spawn_file_actions_addopen)         \
-                                                                                    X(posix_spawn_file_actions_addchdir_np) \
-                                                                                        X(system)                           \
-                                                                                            X(popen)
+// clang-format off
+#define HFS_REAL_LIST(X) \
+    X(open) X(open64) X(openat) X(openat64) X(creat) X(creat64) X(__open_2) X(__open64_2) \
+    X(__openat_2) X(__openat64_2) X(read) X(pread) X(pread64) X(readv) X(preadv) X(preadv64) \
+    X(preadv2) X(preadv64v2) X(__read_chk) X(__pread_chk) X(__pread64_chk) X(lseek) X(lseek64) \
+    X(close) X(close_range) X(closefrom) X(dup) X(dup2) X(dup3) X(fcntl) X(fcntl64) X(stat) \
+    X(stat64) X(lstat) X(lstat64) X(fstat) X(fstat64) X(fstatat) X(fstatat64) X(__xstat) \
+    X(__xstat64) X(__lxstat) X(__lxstat64) X(__fxstat) X(__fxstat64) X(__fxstatat) \
+    X(__fxstatat64) X(statx) X(access) X(faccessat) X(euidaccess) X(eaccess) X(opendir) \
+    X(fdopendir) X(readdir) X(readdir64) X(readdir_r) X(readdir64_r) X(rewinddir) X(telldir) \
+    X(seekdir) X(closedir) X(scandir) X(scandir64) X(scandirat) X(scandirat64) X(getdents64) \
+    X(glob) X(glob64) X(chdir) X(fchdir) X(getcwd) X(__getcwd_chk) X(getwd) \
+    X(get_current_dir_name) X(realpath) X(__realpath_chk) X(canonicalize_file_name) X(readlink) \
+    X(readlinkat) X(__readlink_chk) X(__readlinkat_chk) X(mmap) X(mmap64) X(sendfile) \
+    X(sendfile64) X(copy_file_range) X(splice) X(mkdir) X(mkdirat) X(unlink) X(unlinkat) \
+    X(rmdir) X(remove) X(rename) X(renameat) X(renameat2) X(link) X(linkat) X(symlink) \
+    X(symlinkat) X(chmod) X(fchmodat) X(lchmod) X(chown) X(lchown) X(fchownat) X(truncate) \
+    X(truncate64) X(utime) X(utimes) X(utimensat) X(lutimes) X(futimesat) X(mknod) X(mknodat) \
+    X(mkfifo) X(mkfifoat) X(setxattr) X(lsetxattr) X(removexattr) X(lremovexattr) X(getxattr) \
+    X(lgetxattr) X(listxattr) X(llistxattr) X(fgetxattr) X(flistxattr) X(fsetxattr) \
+    X(fremovexattr) X(ftruncate) X(ftruncate64) X(fchmod) X(fchown) X(futimens) X(futimes) \
+    X(fallocate) X(fallocate64) X(posix_fallocate) X(posix_fallocate64) X(statfs) X(statfs64) \
+    X(fstatfs) X(fstatfs64) X(statvfs) X(statvfs64) X(fstatvfs) X(fstatvfs64) X(syscall) \
+    X(fopen) X(fopen64) X(freopen) X(freopen64) X(fdopen) X(fclose) X(execve) X(execvpe) \
+    X(fexecve) X(execveat) X(posix_spawn) X(posix_spawnp) X(posix_spawn_file_actions_addopen) \
+    X(posix_spawn_file_actions_addchdir_np) X(system) X(popen) X(mkstemp) X(mkstemp64) \
+    X(mkostemp) X(mkostemp64) X(mkstemps) X(mkstemps64) X(mkostemps) X(mkostemps64) X(mkdtemp)
+// clang-format on
 
 #define HFS_DECL_SLOT(n) extern _Atomic(void *) hfs_real_slot_##n HFS_HIDDEN;
 HFS_REAL_LIST(HFS_DECL_SLOT)

@@ -6,6 +6,8 @@
 #include "vpath.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/time.h>
 #include <sys/xattr.h>
 #include <utime.h>
@@ -344,4 +346,91 @@ HFS_EXPORT int posix_fallocate64(int fd, off64_t off, off64_t len)
     if (HFS_LIKELY(!hfs_fd_maybe(fd)) || !fd_itself_virtual(fd))
         return HFS_REAL(posix_fallocate64)(fd, off, len);
     return EROFS;
+}
+
+/* ---- temporary files: libc opens them internally, so a virtual template is caught here ---- */
+
+/* 1: answered (EROFS / EEXIST... via errno); 0: pass through; the real call then works on
+ * `use` (the template itself, or a normalized copy in rp->path whose tail is copied back). */
+static int tmp_slow(char *tmpl, hfs_rpath *rp, char **use)
+{
+    *use = tmpl;
+    int v = hfs_resolve_at(AT_FDCWD, tmpl, rp);
+    if (v == 0) {
+        if (rp->real != tmpl) *use = rp->path;
+        return 0;
+    }
+    errno = v < 0 ? -v : EROFS;
+    return 1;
+}
+
+/* After the real call on a normalized copy: the random part (the tail) goes back. */
+static void tmp_copy_back(char *tmpl, const char *used)
+{
+    if (used == tmpl) return;
+    size_t tl = strlen(tmpl), ul = strlen(used), n = tl < ul ? tl : ul;
+    memcpy(tmpl + tl - n, used + ul - n, n < 64 ? n : 64);
+}
+
+#define TMP_FD(tmpl, call_real)                                                                    \
+    do {                                                                                           \
+        if (HFS_LIKELY(!hfs_path_maybe(tmpl))) {                                                   \
+            char *use = tmpl;                                                                      \
+            return call_real;                                                                      \
+        }                                                                                          \
+        hfs_rpath rp;                                                                              \
+        char *use;                                                                                 \
+        if (tmp_slow((tmpl), &rp, &use)) return -1;                                                \
+        int fd_ = call_real;                                                                       \
+        if (fd_ >= 0) tmp_copy_back((tmpl), use);                                                  \
+        return fd_;                                                                                \
+    } while (0)
+
+HFS_EXPORT int mkstemp(char *tmpl)
+{
+    TMP_FD(tmpl, HFS_REAL(mkstemp)(use));
+}
+HFS_EXPORT int mkstemp64(char *tmpl)
+{
+    TMP_FD(tmpl, HFS_REAL(mkstemp64)(use));
+}
+HFS_EXPORT int mkostemp(char *tmpl, int flags)
+{
+    TMP_FD(tmpl, HFS_REAL(mkostemp)(use, flags));
+}
+HFS_EXPORT int mkostemp64(char *tmpl, int flags)
+{
+    TMP_FD(tmpl, HFS_REAL(mkostemp64)(use, flags));
+}
+HFS_EXPORT int mkstemps(char *tmpl, int suffixlen)
+{
+    TMP_FD(tmpl, HFS_REAL(mkstemps)(use, suffixlen));
+}
+HFS_EXPORT int mkstemps64(char *tmpl, int suffixlen)
+{
+    TMP_FD(tmpl, HFS_REAL(mkstemps64)(use, suffixlen));
+}
+HFS_EXPORT int mkostemps(char *tmpl, int suffixlen, int flags)
+{
+    TMP_FD(tmpl, HFS_REAL(mkostemps)(use, suffixlen, flags));
+}
+HFS_EXPORT int mkostemps64(char *tmpl, int suffixlen, int flags)
+{
+    TMP_FD(tmpl, HFS_REAL(mkostemps64)(use, suffixlen, flags));
+}
+/* 0 or -1 (errno); the template is filled in place. */
+static int mkdtemp_slow(char *tmpl)
+{
+    hfs_rpath rp;
+    char *use;
+    if (tmp_slow(tmpl, &rp, &use)) return -1;
+    if (!HFS_REAL(mkdtemp)(use)) return -1;
+    tmp_copy_back(tmpl, use);
+    return 0;
+}
+
+HFS_EXPORT char *mkdtemp(char *tmpl)
+{
+    if (HFS_LIKELY(!hfs_path_maybe(tmpl))) return HFS_REAL(mkdtemp)(tmpl);
+    return mkdtemp_slow(tmpl) < 0 ? NULL : tmpl;
 }
