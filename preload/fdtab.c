@@ -23,11 +23,18 @@ int hfs_fd_mutable(void)
     return getpid() == owner_pid;
 }
 
+/* In the child of fork only the forking thread exists: locks another thread held are reset. */
 void hfs_fd_atfork_child(void)
 {
     pthread_rwlock_t fresh = PTHREAD_RWLOCK_INITIALIZER;
     memcpy(&lock, &fresh, sizeof lock);
     hfs_fd_set_pid();
+    int h = hfs_fd_hwm();
+    for (int fd = 0; fd < h; fd++) {
+        hfs_fdrec *r = atomic_load_explicit(&hfs_fdtab[fd], memory_order_relaxed);
+        hfs_dirrec *d = r ? atomic_load(&r->dir) : NULL;
+        if (d) pthread_mutex_init(&d->mu, NULL);
+    }
 }
 
 int hfs_fd_hwm(void)
