@@ -252,12 +252,14 @@ HFS_EXPORT int closedir(DIR *d)
                 }                                                                                  \
                 v = nv;                                                                            \
             }                                                                                      \
+            /* d_reclen bytes, as glibc allocates (callers and sanitizers rely on it) */           \
             size_t sz = offsetof(DT, d_name) + strlen(e->d_name) + 1;                              \
-            if (!(v[n] = malloc(sz < sizeof(DT) ? sz : sizeof(DT)))) {                             \
+            size_t al = e->d_reclen > sz ? e->d_reclen : sz;                                       \
+            if (!(v[n] = calloc(1, al))) {                                                         \
                 err = ENOMEM;                                                                      \
                 break;                                                                             \
             }                                                                                      \
-            memcpy(v[n++], e, sz < sizeof(DT) ? sz : sizeof(DT));                                  \
+            memcpy(v[n++], e, sz);                                                                 \
             errno = 0;                                                                             \
         }                                                                                          \
         if (!err && errno) err = errno;                                                            \
