@@ -15,9 +15,12 @@ static const char *const carry_names[] = {
 #define NCARRY (sizeof carry_names / sizeof carry_names[0])
 static char carry_buf[16384];
 static const char *carry[NCARRY]; /* "NAME=value" in carry_buf, NULL when unset at start */
+static char start_ld[4096];       /* LD_PRELOAD when this process started */
 
 void hfs_exec_env_init(void)
 {
+    const char *ld = getenv("LD_PRELOAD");
+    if (ld && strlen(ld) < sizeof start_ld) memcpy(start_ld, ld, strlen(ld) + 1);
     size_t used = 0;
     for (size_t i = 0; i < NCARRY; i++) {
         const char *v = getenv(carry_names[i]);
@@ -75,8 +78,17 @@ void hfs_exec_env_plan(char *const envp[], hfs_envplan *p)
     size_t n = 0;
     for (; envp && envp[n]; n++)
         if (!p->old_ld && is_var(envp[n], "LD_PRELOAD", 10)) p->old_ld = envp[n];
-    if (p->self[0] && !(p->old_ld && lists_self(p->old_ld + 11, p->self)))
-        p->ld_len = 11 + strlen(p->self) + (p->old_ld ? 1 + strlen(p->old_ld + 11) : 0) + 1;
+    if (p->self[0] && !(p->old_ld && lists_self(p->old_ld + 11, p->self))) {
+        if (p->old_ld && p->old_ld[11]) { /* theirs, then the shim (as hfrun orders them) */
+            p->ld_a = p->old_ld + 11;
+            p->ld_b = p->self;
+        } else if (start_ld[0] && lists_self(start_ld, p->self)) {
+            p->ld_a = start_ld; /* ours as we started, e.g. with a sanitizer runtime first */
+        } else {
+            p->ld_a = p->self;
+        }
+        p->ld_len = 11 + strlen(p->ld_a) + (p->ld_b ? 1 + strlen(p->ld_b) : 0) + 1;
+    }
     if (p->pins[0]) p->pins_len = 13 + strlen(p->pins) + 1;
     p->n_out = n + 2 + NCARRY + 1;
 }
@@ -90,14 +102,14 @@ void hfs_exec_env_build(char *const envp[], const hfs_envplan *p, char **out, ch
         char *s = ldbuf;
         memcpy(s, "LD_PRELOAD=", 11);
         s += 11;
-        size_t sl = strlen(p->self);
-        memcpy(s, p->self, sl);
-        s += sl;
-        if (p->old_ld && p->old_ld[11]) {
+        size_t al = strlen(p->ld_a);
+        memcpy(s, p->ld_a, al);
+        s += al;
+        if (p->ld_b) {
             *s++ = ':';
-            size_t ol = strlen(p->old_ld + 11);
-            memcpy(s, p->old_ld + 11, ol);
-            s += ol;
+            size_t bl = strlen(p->ld_b);
+            memcpy(s, p->ld_b, bl);
+            s += bl;
         }
         *s = 0;
     }

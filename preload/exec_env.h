@@ -12,6 +12,8 @@ typedef struct {
     const char *self;
     const char *pins;
     const char *old_ld; /* the caller's LD_PRELOAD entry, or NULL */
+    const char *ld_a;   /* the new LD_PRELOAD value is ld_a[:ld_b] */
+    const char *ld_b;
 } hfs_envplan;
 
 #pragma GCC visibility push(hidden)
