@@ -37,7 +37,7 @@
     X(fallocate) X(fallocate64) X(posix_fallocate) X(posix_fallocate64) X(statfs) X(statfs64) \
     X(fstatfs) X(fstatfs64) X(statvfs) X(statvfs64) X(fstatvfs) X(fstatvfs64) X(syscall) \
     X(fopen) X(fopen64) X(freopen) X(freopen64) X(fdopen) X(fclose) X(execve) X(execvpe) \
-    X(fexecve) X(execveat) X(posix_spawn) X(posix_spawnp) X(posix_spawn_file_actions_addopen) \
+    X(fexecve) X(execveat) X(posix_spawn) X(posix_spawnp) X(posix_spawn_file_actions_addopen) X(posix_spawn_file_actions_adddup2) \
     X(posix_spawn_file_actions_addchdir_np) X(system) X(popen) X(mkstemp) X(mkstemp64) \
     X(mkostemp) X(mkostemp64) X(mkstemps) X(mkstemps64) X(mkostemps) X(mkostemps64) X(mkdtemp)
 // clang-format on

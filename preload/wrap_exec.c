@@ -386,6 +386,19 @@ HFS_EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, 
                                                       mode);
 }
 
+/* The child will dup2 fd (clearing FD_CLOEXEC) and read it without the shim: complete it now. */
+HFS_EXPORT int posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa, int fd, int newfd)
+{
+    if (HFS_UNLIKELY(hfs_fd_maybe(fd))) {
+        hfs_fdrec *r = hfs_fd_get(fd);
+        int saved = errno, rc = r ? hfs_fd_materialize(r) : 0;
+        hfs_fd_put(r);
+        errno = saved;
+        if (rc < 0) return -rc;
+    }
+    return HFS_REAL(posix_spawn_file_actions_adddup2)(fa, fd, newfd);
+}
+
 HFS_EXPORT int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *fa,
                                                     const char *path)
 {
