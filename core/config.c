@@ -11,6 +11,8 @@
 
 static hfs_config g_cfg;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static int g_token_loaded;
+static pthread_mutex_t g_token_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int hfs_env_true(const char *name)
 {
@@ -87,18 +89,7 @@ static void load(void)
     else
         JOIN(c->shim_cache, "%s/hfshim", c->hf_home);
 
-    if (env("HF_TOKEN"))
-        copy(c->token, sizeof c->token, env("HF_TOKEN"));
-    else if (env("HUGGING_FACE_HUB_TOKEN"))
-        copy(c->token, sizeof c->token, env("HUGGING_FACE_HUB_TOKEN"));
-    else if (env("HF_TOKEN_PATH"))
-        read_token_file(env("HF_TOKEN_PATH"), c->token, sizeof c->token);
-    else {
-        char p[PATH_MAX + 8];
-        JOIN(p, "%s/token", c->hf_home);
-        read_token_file(p, c->token, sizeof c->token);
-    }
-    clean_token(c->token);
+    g_token_loaded = 0; /* read on first use: a process that never uses the Hub reads no file */
 
     /* Prefix: absolute, without trailing '/'; "/" itself is refused (it would cover everything). */
     const char *pf = env("HF_SHIM_PREFIX") ? env("HF_SHIM_PREFIX") : "/hf";
@@ -130,4 +121,29 @@ void hfs_cfg_reload(void)
 {
     pthread_once(&g_once, load);
     load();
+}
+
+const char *hfs_cfg_token(void)
+{
+    hfs_config *c = (hfs_config *)hfs_cfg();
+    if (__atomic_load_n(&g_token_loaded, __ATOMIC_ACQUIRE)) return c->token;
+    pthread_mutex_lock(&g_token_lock);
+    if (!g_token_loaded) {
+        c->token[0] = 0;
+        if (env("HF_TOKEN"))
+            copy(c->token, sizeof c->token, env("HF_TOKEN"));
+        else if (env("HUGGING_FACE_HUB_TOKEN"))
+            copy(c->token, sizeof c->token, env("HUGGING_FACE_HUB_TOKEN"));
+        else if (env("HF_TOKEN_PATH"))
+            read_token_file(env("HF_TOKEN_PATH"), c->token, sizeof c->token);
+        else {
+            char p[PATH_MAX + 8];
+            JOIN(p, "%s/token", c->hf_home);
+            read_token_file(p, c->token, sizeof c->token);
+        }
+        clean_token(c->token);
+        __atomic_store_n(&g_token_loaded, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&g_token_lock);
+    return c->token;
 }

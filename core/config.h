@@ -23,6 +23,9 @@ typedef struct {
 
 /* Reads the environment on first call; later calls return the same object. */
 const hfs_config *hfs_cfg(void);
+/* HF_TOKEN (or HUGGING_FACE_HUB_TOKEN), else the file HF_TOKEN_PATH, else $HF_HOME/token;
+ * "" if none. Read on first use only. */
+const char *hfs_cfg_token(void);
 /* Re-read (tests, and after the program changes its environment before first use). */
 void hfs_cfg_reload(void);
 int hfs_env_true(const char *name);

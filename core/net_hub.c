@@ -84,7 +84,7 @@ static int describe(const hfs_xfer *x, char *msg, size_t n)
     const hfs_config *cfg = hfs_cfg();
     int to_hub = x->url && hfs_url_same_origin(x->url, cfg->endpoint);
     int rc = hfs_http_map_error(x->status, x->err_code, x->err_msg, x->body.p, x->body.len,
-                                cfg->token[0] != 0, msg, n);
+                                hfs_cfg_token()[0] != 0, msg, n);
     /* A refusal from a redirect target (CDN) is not about our token: it never saw it. */
     if (!to_hub && x->status >= 400 && x->status < 500 && x->status != 429)
         snprintf(msg, n, "download server (redirect target) answered HTTP %ld", x->status);

@@ -2,6 +2,7 @@
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 import io
@@ -157,6 +158,17 @@ class ReadTest(ShimTest):
         self.assertEqual(self.requests(), [], "a warm process should make no request")
 
     def test_process_without_virtual_paths_does_nothing(self):
-        self.run_shim(["sh", "-c", "cat /etc/hostname >/dev/null; ls / >/dev/null"])
+        with open(os.path.join(self.home, "token"), "w") as f:
+            f.write("hf_good_token")
+        cmd = ["sh", "-c", "cat /etc/hostname >/dev/null; ls / >/dev/null"]
+        trace = os.path.join(self.tmp, "strace.log")
+        if shutil.which("strace"):
+            cmd = ["strace", "-f", "-qq", "-e", "trace=%file", "-o", trace] + cmd
+        self.run_shim(cmd)
         self.assertEqual(self.requests(), [])
-        self.assertEqual(os.listdir(self.home), [], "no cache file should be created")
+        self.assertEqual(os.listdir(self.home), ["token"], "no cache file should be created")
+        if os.path.exists(trace):
+            with open(trace) as f:
+                touched = [l for l in f if self.home in l]
+            self.assertEqual(touched, [], "a process that touches no virtual path reads no "
+                             "hfshim or Hub file (not even the token)")

@@ -100,7 +100,7 @@ START_TEST(defaults)
     ck_assert_str_eq(c->hub_cache, want);
     snprintf(want, sizeof want, "%s/.cache/huggingface/hfshim", g_dir);
     ck_assert_str_eq(c->shim_cache, want);
-    ck_assert_str_eq(c->token, "");
+    ck_assert_str_eq(hfs_cfg_token(), "");
     ck_assert_str_eq(c->prefix, "/hf");
     ck_assert_str_eq(c->mounts, "");
     ck_assert_str_eq(c->session, "");
@@ -182,17 +182,17 @@ START_TEST(token_env)
     put(tok, "hf_from_home_file\n");
 
     setenv("HF_TOKEN", "hf_from_env", 1); /* the variable wins over any file */
-    ck_assert_str_eq(reload()->token, "hf_from_env");
+    ck_assert_str_eq((reload(), hfs_cfg_token()), "hf_from_env");
     setenv("HF_TOKEN", "  hf_padded \n", 1);
-    ck_assert_str_eq(reload()->token, "hf_padded");
+    ck_assert_str_eq((reload(), hfs_cfg_token()), "hf_padded");
     unsetenv("HF_TOKEN");
     setenv("HUGGING_FACE_HUB_TOKEN", "hf_legacy", 1);
-    ck_assert_str_eq(reload()->token, "hf_legacy");
+    ck_assert_str_eq((reload(), hfs_cfg_token()), "hf_legacy");
     setenv("HF_TOKEN", "hf_new", 1);
-    ck_assert_str_eq(reload()->token, "hf_new");
+    ck_assert_str_eq((reload(), hfs_cfg_token()), "hf_new");
     setenv("HF_TOKEN", "", 1); /* empty is unset */
     unsetenv("HUGGING_FACE_HUB_TOKEN");
-    ck_assert_str_eq(reload()->token, "hf_from_home_file");
+    ck_assert_str_eq((reload(), hfs_cfg_token()), "hf_from_home_file");
 }
 END_TEST
 
@@ -202,32 +202,32 @@ START_TEST(token_files)
     sub(home, sizeof home, "home");
     ck_assert_int_eq(mkdir(home, 0700), 0);
     setenv("HF_HOME", home, 1);
-    const hfs_config *c = reload();
-    ck_assert_str_eq(c->token, ""); /* no file yet */
+    reload();
+    ck_assert_str_eq(hfs_cfg_token(), ""); /* no file yet */
 
     snprintf(tok, sizeof tok, "%s/token", home);
     put(tok, "hf_home_tok\r\n");
-    ck_assert_str_eq(reload()->token, "hf_home_tok");
+    ck_assert_str_eq((reload(), hfs_cfg_token()), "hf_home_tok");
 
     sub(other, sizeof other, "elsewhere-token");
     put(other, " \t hf_path_tok \n\n");
     setenv("HF_TOKEN_PATH", other, 1); /* wins over $HF_HOME/token */
-    ck_assert_str_eq(reload()->token, "hf_path_tok");
+    ck_assert_str_eq((reload(), hfs_cfg_token()), "hf_path_tok");
 
     put(other, "hf_no_newline");
-    ck_assert_str_eq(reload()->token, "hf_no_newline");
+    ck_assert_str_eq((reload(), hfs_cfg_token()), "hf_no_newline");
 
     put(other, "\n\n  \n");
-    ck_assert_str_eq(reload()->token, "");
+    ck_assert_str_eq((reload(), hfs_cfg_token()), "");
 
     /* HF_TOKEN_PATH names the one file to read (as huggingface_hub): a missing one means no
      * token, not a fallback to $HF_HOME/token. */
     unlink(other);
-    ck_assert_str_eq(reload()->token, "");
+    ck_assert_str_eq((reload(), hfs_cfg_token()), "");
 
     setenv("HF_TOKEN", "hf_env", 1);
     put(other, "hf_path_tok");
-    ck_assert_str_eq(reload()->token, "hf_env");
+    ck_assert_str_eq((reload(), hfs_cfg_token()), "hf_env");
 
     /* The default HF_HOME's token file. */
     unsetenv("HF_TOKEN");
@@ -240,7 +240,7 @@ START_TEST(token_files)
     ck_assert_int_eq(mkdir(dflt, 0700), 0);
     snprintf(dflt, sizeof dflt, "%s/.cache/huggingface/token", g_dir);
     put(dflt, "hf_default_home\n");
-    ck_assert_str_eq(reload()->token, "hf_default_home");
+    ck_assert_str_eq((reload(), hfs_cfg_token()), "hf_default_home");
 }
 END_TEST
 
