@@ -292,6 +292,7 @@ void *hfs_real_resolve(_Atomic(void *) *slot, const char *name)
 }
 
 #define RESOLVE(n) (void)HFS_REAL(n);
+/* clang-format off */
 void hfs_real_resolve_common(void)
 {
     RESOLVE(open)
@@ -307,8 +308,24 @@ void hfs_real_resolve_common(void)
     RESOLVE(dup3)
     RESOLVE(fcntl)
     RESOLVE(stat)
-    RESOLVE(lstat) RESOLVE(fstat) RESOLVE(fstatat) RESOLVE(statx) RESOLVE(access) RESOLVE(faccessat)
-        RESOLVE(opendir) RESOLVE(readdir) RESOLVE(readdir64) RESOLVE(closedir) RESOLVE(getcwd)
-            RESOLVE(chdir) RESOLVE(fchdir) RESOLVE(mmap) RESOLVE(fopen) RESOLVE(fclose)
-                RESOLVE(execve) RESOLVE(readlink) RESOLVE(syscall)
+    RESOLVE(lstat)
+    RESOLVE(fstat)
+    RESOLVE(fstatat)
+    RESOLVE(statx)
+    RESOLVE(access)
+    RESOLVE(faccessat)
+    RESOLVE(opendir)
+    RESOLVE(readdir)
+    RESOLVE(readdir64)
+    RESOLVE(closedir)
+    RESOLVE(getcwd)
+    RESOLVE(chdir)
+    RESOLVE(fchdir)
+    RESOLVE(mmap)
+    RESOLVE(fopen)
+    RESOLVE(fclose)
+    RESOLVE(execve)
+    RESOLVE(readlink)
+    RESOLVE(syscall)
 }
+/* clang-format on */
