@@ -132,3 +132,12 @@ class ErrorTest(ShimTest):
         self.assertIn("/api/models/acme/private/revision/main", err)
         self.assertNotIn("hf_good_token", err)
         self.assertTrue(all(l.startswith("hfshim:") for l in err.splitlines()), err)
+
+    def test_rate_limit_is_honoured(self):
+        self.hub.fault("/tree/", "429", count=1, retry_after=1)
+        out = self.run_shim(["cat", f"{TINY}/README.md"]).stdout
+        self.assertEqual(out, self.fixture_bytes("acme/tiny", "README.md"))
+        trees = [r for r in self.requests() if "/tree/" in r["path"]]
+        self.assertEqual([r["status"] for r in trees][:2], [429, 200])
+        self.assertGreaterEqual(trees[1]["t"] - trees[0]["t"], 0.9, "Retry-After: 1 not honoured")
+        self.assertTrue(all((r["ua"] or "").startswith("hfshim/") for r in self.requests()))

@@ -172,3 +172,16 @@ class ReadTest(ShimTest):
                 touched = [l for l in f if self.home in l]
             self.assertEqual(touched, [], "a process that touches no virtual path reads no "
                              "hfshim or Hub file (not even the token)")
+
+    def test_chunks_are_shared_between_processes(self):
+        # One process reads a range of a big file; another reads the same range and fetches
+        # nothing, then a neighbouring range and fetches only that.
+        dd = lambda skip: ["dd", f"if={TINY}/weights/big.bin", "bs=1M", f"skip={skip}",
+                           "count=2", "status=none"]
+        src = self.fixture_bytes("acme/tiny", "weights/big.bin")
+        self.assertEqual(self.run_shim(dd(100)).stdout, src[100 << 20:102 << 20])
+        self.hub.clear_log()
+        self.assertEqual(self.run_shim(dd(100)).stdout, src[100 << 20:102 << 20])
+        self.assertEqual(self.bytes_fetched(), 0)
+        self.assertEqual(self.run_shim(dd(102)).stdout, src[102 << 20:104 << 20])
+        self.assertLessEqual(self.bytes_fetched(), 4 << 20)
