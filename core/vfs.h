@@ -76,6 +76,45 @@ int hfs_vfs_statfs(const char *vpath, struct statfs *sf);
 int hfs_vfs_mirror_dir(const char *vpath, char *out, size_t n);
 int hfs_vfs_unmirror(const char *real, char *vout, size_t n);
 
+/* ---- Writes: the local staging overlay (issue 3) ----
+ * Every change under a mount lands in a local overlay that mirrors repo paths, keyed by repo (not
+ * by session or inode), and persists: <overlay base>/<type>s--<org>--<name>/upper/<repo path>.
+ * Remote entries are only ever hidden (whiteouts ".wh.<name>", opaque dirs ".wh..wh..opq"),
+ * never changed on the Hub here. All functions take normalized virtual paths and return 0 (or a
+ * length / fd) or a negative errno with the semantics of a local file system (EEXIST, ENOENT,
+ * ENOTDIR, EISDIR, ENOTEMPTY, EXDEV across repos, ...). */
+
+/* open(2) with write intents allowed: O_CREAT (with `mode`, minus nothing: the caller applies
+ * its umask first), O_EXCL, O_TRUNC, O_APPEND, O_WRONLY/O_RDWR. Opening a remote file for
+ * writing copies it up first (whole content fetched; O_TRUNC skips the fetch). The fd is a real
+ * fd on the overlay file (or, read-only on a remote file, the cache file as before). */
+int hfs_vfs_open2(const char *vpath, int flags, mode_t mode, hfs_vobj **out);
+/* 1 if the object is a local overlay file: the fd can be used directly for everything (write,
+ * fchmod, ftruncate, fsync, flock...), nothing to fetch. */
+int hfs_vobj_is_local(const hfs_vobj *o);
+
+/* stat without following an overlay symlink (virtual entries are never symlinks otherwise). */
+int hfs_vfs_lstat(const char *vpath, struct stat *st);
+int hfs_vfs_mkdir(const char *vpath, mode_t mode);
+int hfs_vfs_unlink(const char *vpath);
+int hfs_vfs_rmdir(const char *vpath);
+/* flags: 0, RENAME_NOREPLACE, RENAME_EXCHANGE. Both paths virtual and in the same repo
+ * (else -EXDEV, so mv falls back to copy + delete). */
+int hfs_vfs_rename(const char *from, const char *to, unsigned flags);
+int hfs_vfs_symlink(const char *target, const char *linkpath);
+/* Returns the length (not NUL-terminated, like readlink(2)); -EINVAL if not a symlink. */
+int hfs_vfs_readlink(const char *vpath, char *buf, size_t n);
+/* Hard link inside the overlay (a remote source is copied up first). */
+int hfs_vfs_link(const char *from, const char *to);
+int hfs_vfs_chmod(const char *vpath, mode_t mode, int nofollow);
+int hfs_vfs_chown(const char *vpath, uid_t uid, gid_t gid, int nofollow);
+int hfs_vfs_utimens(const char *vpath, const struct timespec ts[2], int nofollow);
+int hfs_vfs_truncate(const char *vpath, off_t len);
+/* For calls with no virtual meaning of their own (xattrs, mknod): copy the entry up if needed
+ * and give the real overlay path to apply the call to. With create=1 the entry may be missing
+ * (its parent must exist) and the path is where it would be created. */
+int hfs_vfs_local_path(const char *vpath, int create, char *out, size_t n);
+
 /* Pinned revisions of this process, as the value of HF_SHIM_PINS ("key=sha;key=sha"), so that
  * children started with exec keep one snapshot. Points at a static buffer that is only ever
  * replaced, never freed; safe to read in a vfork child. "" when nothing is pinned. */
