@@ -1336,6 +1336,8 @@ def main(argv=None):
     ap.add_argument("--cdn-port", type=int, default=0)
     ap.add_argument("--exit-with-parent", action="store_true",
                     help="exit when the parent process goes away (used by hubctl)")
+    ap.add_argument("--cdn-base", default=None,
+                    help="LFS/bucket redirects go to {URL}/lfs/{sha256}, {URL}/xet/{xetHash} (e.g. nginx)")
     args = ap.parse_args(argv)
 
     parent = os.getppid()
@@ -1343,7 +1345,7 @@ def main(argv=None):
     hub = Server((args.host, args.hub_port), Handler, app, "hub")
     cdn = Server((args.host, args.cdn_port), Handler, app, "cdn")
     app.hub_url = "http://%s:%d" % (args.host, hub.server_address[1])
-    app.cdn_url = "http://%s:%d" % (args.host, cdn.server_address[1])
+    app.cdn_url = args.cdn_base.rstrip("/") if args.cdn_base else "http://%s:%d" % (args.host, cdn.server_address[1])
     threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
                for s in (hub, cdn)]
     for t in threads:
