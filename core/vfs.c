@@ -7,6 +7,7 @@
 #include "net.h"
 #include "repo.h"
 #include "util.h"
+#include "vfs_int.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -107,19 +108,11 @@ int hfs_vfs_covers(const char *p)
     return 0;
 }
 
-/* ---- locating a virtual path ---- */
+/* ---- routing a virtual path to a repo ---- */
 
-typedef struct {
-    int kind;             /* HFS_VL_* */
-    hfs_repo *repo;       /* HFS_VL_REPO */
-    const hfs_ientry *e;  /* HFS_VL_REPO */
-    char rpath[PATH_MAX]; /* path in the repo */
-} loc;
-
-static int locate(const char *vpath, loc *L)
+/* Mount or prefix: fills L->kind, L->rpath, L->is_root and *spec (for HFS_VL_REPO). */
+int hfs_route(const char *vpath, hfs_loc *L, hfs_spec *spec)
 {
-    memset(L, 0, sizeof(*L));
-    hfs_spec spec;
     const char *sub = NULL, *rest = NULL;
     const mount *best = NULL;
     for (int i = 0; i < g_nmounts; i++)
@@ -127,7 +120,7 @@ static int locate(const char *vpath, loc *L)
             (!best || g_mounts[i].len > best->len))
             best = &g_mounts[i];
     if (best) {
-        spec = best->spec;
+        *spec = best->spec;
         sub = best->sub;
         rest = vpath + best->len;
         if (*rest == '/') rest++;
@@ -138,101 +131,25 @@ static int locate(const char *vpath, loc *L)
         if (hfs_parse_vpath(rel, &vl)) return -ENOENT;
         L->kind = vl.kind;
         if (vl.kind != HFS_VL_REPO) return 0;
-        spec = vl.spec;
+        *spec = vl.spec;
         sub = "";
         rest = vl.path;
     } else
         return -ENOENT;
     L->kind = HFS_VL_REPO;
-    if (hfs_fmt(L->rpath, sizeof L->rpath, "%s%s%s", sub, *sub && *rest ? "/" : "", rest))
-        return -ENAMETOOLONG;
-    int err = 0;
-    L->repo = hfs_repo_get(&spec, &err);
-    if (!L->repo) return err;
-    L->e = hfs_index_lookup(L->repo->ix, L->rpath, strlen(L->rpath));
-    if (!L->e) {
-        hfs_debug("%s: %s: no such file in snapshot %s", L->repo->key, L->rpath, L->repo->snap);
-        return -ENOENT;
-    }
-    return 0;
+    L->is_root = !*rest;
+    return hfs_fmt(L->rpath, sizeof L->rpath, "%s%s%s", sub, *sub && *rest ? "/" : "", rest);
 }
 
-static uint64_t ino_of(const char *a, const char *b)
+const char *hfs_prefix(void)
 {
-    uint64_t h =
-        XXH3_64bits_withSeed(b, strlen(b), XXH3_64bits(a, strlen(a))) & 0x7fffffffffffffffull;
-    return h ? h : 1;
+    return g_prefix;
 }
 
-static void fill_stat(const loc *L, const char *vpath, struct stat *st)
+int hfs_mirror_path(const char *vpath, char *out, size_t n)
 {
-    memset(st, 0, sizeof *st);
-    st->st_uid = getuid();
-    st->st_gid = getgid();
-    st->st_blksize = 128 * 1024;
-    if (L->kind != HFS_VL_REPO) {
-        st->st_mode = S_IFDIR | 0555;
-        st->st_nlink = 2;
-        st->st_dev = 0x4846000000000000ull;
-        st->st_ino = ino_of(g_prefix, vpath);
-        return;
-    }
-    const hfs_ientry *e = L->e;
-    st->st_dev = L->repo->dev;
-    st->st_ino = ino_of(L->repo->key, L->rpath);
-    st->st_mode = e->is_dir ? (S_IFDIR | 0555) : (S_IFREG | 0444);
-    st->st_nlink = e->is_dir ? 2 : 1;
-    st->st_size = (off_t)e->size;
-    st->st_blocks = (blkcnt_t)((e->size + 511) / 512);
-    st->st_mtim.tv_sec = st->st_atim.tv_sec = st->st_ctim.tv_sec = e->mtime;
-}
-
-int hfs_vfs_stat(const char *vpath, struct stat *st)
-{
-    hfs_vfs_init();
-    loc L;
-    int rc = locate(vpath, &L);
-    if (rc) return rc;
-    fill_stat(&L, vpath, st);
-    return 0;
-}
-
-/* ---- open objects ---- */
-
-struct hfs_vobj {
-    int refs;
-    int is_dir;
-    char *vpath;
-    loc L;
-    hfs_file *file;
-};
-
-void hfs_vobj_ref(hfs_vobj *o)
-{
-    __atomic_add_fetch(&o->refs, 1, __ATOMIC_ACQ_REL);
-}
-
-void hfs_vobj_unref(hfs_vobj *o)
-{
-    if (!o || __atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL)) return;
-    hfs_file_free(o->file);
-    free(o->vpath);
-    free(o);
-}
-
-int hfs_vobj_is_dir(const hfs_vobj *o)
-{
-    return o->is_dir;
-}
-const char *hfs_vobj_path(const hfs_vobj *o)
-{
-    return o->vpath;
-}
-
-int hfs_vobj_stat(hfs_vobj *o, struct stat *st)
-{
-    fill_stat(&o->L, o->vpath, st);
-    return 0;
+    if (hfs_fmt(out, n, "%s%s", g_mirror, vpath)) return -ENAMETOOLONG;
+    return hfs_mkdirs(out, 0755);
 }
 
 int hfs_vfs_mirror_dir(const char *vpath, char *out, size_t n)
@@ -253,93 +170,6 @@ int hfs_vfs_unmirror(const char *real, char *vout, size_t n)
     if (!g_mlen || strncmp(real, g_mirror, g_mlen) || real[g_mlen] != '/') return 0;
     if (hfs_fmt(vout, n, "%s", real + g_mlen)) return 0;
     return hfs_vfs_covers(vout);
-}
-
-int hfs_vfs_open(const char *vpath, int flags, hfs_vobj **out)
-{
-    hfs_vfs_init();
-    loc L;
-    int rc = locate(vpath, &L);
-    int acc = flags & O_ACCMODE;
-    if (rc == -ENOENT && (flags & O_CREAT)) return -EROFS;
-    if (rc) return rc;
-    int is_dir = L.kind != HFS_VL_REPO || L.e->is_dir;
-    if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;
-    if (is_dir && (acc != O_RDONLY || (flags & O_TRUNC))) return -EISDIR;
-    if (acc != O_RDONLY || (flags & (O_TRUNC | O_APPEND))) return -EROFS;
-    if (!is_dir && (flags & O_DIRECTORY)) return -ENOTDIR;
-
-    hfs_vobj *o = calloc(1, sizeof *o);
-    if (!o || !(o->vpath = strdup(vpath))) {
-        free(o);
-        return -ENOMEM;
-    }
-    o->refs = 1;
-    o->is_dir = is_dir;
-    o->L = L;
-    int fd;
-    if (is_dir) {
-        char m[PATH_MAX];
-        rc = hfs_fmt(m, sizeof m, "%s%s", g_mirror, vpath);
-        if (!rc) rc = hfs_mkdirs(m, 0755);
-        fd = rc ? rc : open(m, O_RDONLY | O_DIRECTORY | (flags & (O_CLOEXEC | O_NONBLOCK)));
-        if (fd < 0 && !rc) fd = -errno;
-    } else {
-        fd = hfs_file_open(L.repo, L.e, L.rpath, flags, &o->file);
-    }
-    if (fd < 0) {
-        hfs_vobj_unref(o);
-        return fd;
-    }
-    *out = o;
-    return fd;
-}
-
-int hfs_vobj_ensure(hfs_vobj *o, uint64_t off, uint64_t len)
-{
-    if (!o->file) return 0;
-    return hfs_file_ensure(o->file, off, len);
-}
-
-int hfs_vobj_materialize(hfs_vobj *o)
-{
-    if (!o->file || hfs_file_complete(o->file)) return 0;
-    return hfs_file_ensure(o->file, 0, o->L.e->size);
-}
-
-int hfs_vobj_complete(hfs_vobj *o)
-{
-    return !o->file || hfs_file_complete(o->file);
-}
-
-int hfs_vobj_readdir(hfs_vobj *o, uint64_t pos, hfs_dirent *e)
-{
-    if (!o->is_dir) return -ENOTDIR;
-    if (pos < 2) {
-        e->name = pos == 0 ? "." : "..";
-        e->d_type = DT_DIR;
-        e->ino = pos == 0 ? ino_of(o->L.repo ? o->L.repo->key : g_prefix, o->vpath) : 1;
-        return 1;
-    }
-    uint64_t i = pos - 2;
-    if (o->L.kind == HFS_VL_ROOT) {
-        static const char *top[] = {"buckets", "datasets", "spaces"};
-        if (i >= 3) return 0;
-        e->name = top[i];
-        e->d_type = DT_DIR;
-        e->ino = ino_of(g_prefix, top[i]);
-        return 1;
-    }
-    if (o->L.kind != HFS_VL_REPO) return 0; /* organisations cannot be enumerated */
-    const hfs_ientry *d = o->L.e;
-    if (i >= d->nchildren) return 0;
-    const hfs_index *ix = o->L.repo->ix;
-    const hfs_ientry *c = hfs_index_at(ix, d->first_child + (uint32_t)i);
-    if (!c) return 0;
-    e->name = hfs_index_str(ix, c->name_off);
-    e->d_type = c->is_dir ? DT_DIR : DT_REG;
-    e->ino = ino_of(o->L.repo->key, hfs_index_str(ix, c->path_off));
-    return 1;
 }
 
 int hfs_vfs_statvfs(const char *vpath, struct statvfs *sv)

@@ -92,6 +92,9 @@ int hfs_vfs_open2(const char *vpath, int flags, mode_t mode, hfs_vobj **out);
 /* 1 if the object is a local overlay file: the fd can be used directly for everything (write,
  * fchmod, ftruncate, fsync, flock...), nothing to fetch. */
 int hfs_vobj_is_local(const hfs_vobj *o);
+/* fstat for an fd the interposer registered: for local files the real fstat of `fd` (so size
+ * and times follow writes) on the repo's device; otherwise as hfs_vobj_stat. */
+int hfs_vobj_stat_fd(hfs_vobj *o, int fd, struct stat *st);
 
 /* stat without following an overlay symlink (virtual entries are never symlinks otherwise). */
 int hfs_vfs_lstat(const char *vpath, struct stat *st);

@@ -1,0 +1,49 @@
+/* Internals shared by the vfs_*.c files: where a virtual path points, remote and local. */
+#pragma once
+#include <limits.h>
+#include <sys/stat.h>
+#include "index.h"
+#include "repo.h"
+
+enum { HFS_VL_EXTERNAL = 100 }; /* an overlay symlink led outside the virtual tree */
+
+typedef struct {
+    int kind;             /* HFS_VL_* from grammar.h, or HFS_VL_EXTERNAL */
+    hfs_repo *repo;       /* HFS_VL_REPO */
+    const hfs_ientry *e;  /* the remote entry, when visible (not hidden by a whiteout) */
+    char vpath[PATH_MAX]; /* the virtual path this describes (after following symlinks) */
+    char rpath[PATH_MAX]; /* path in the repo */
+    char uroot[PATH_MAX]; /* the repo's overlay upper/ directory */
+    char upper[PATH_MAX]; /* uroot/rpath */
+    int local;            /* something exists at `upper` */
+    struct stat ust;      /* its lstat */
+    int hidden;           /* a whiteout or an opaque ancestor hides the remote entry */
+    int is_root;          /* the repo root or a mount root */
+} hfs_loc;
+
+/* Find vpath; follow: resolve an overlay symlink in the last component too. 0 when it exists;
+ * -ENOENT when it does not (L is still filled as far as the parent, so callers can create it);
+ * other -errno on errors. */
+int hfs_locate(const char *vpath, int follow, hfs_loc *L);
+static inline int hfs_loc_is_dir(const hfs_loc *L)
+{
+    if (L->kind != HFS_VL_REPO) return L->kind != HFS_VL_EXTERNAL;
+    if (L->local) return S_ISDIR(L->ust.st_mode);
+    return L->e && L->e->is_dir;
+}
+void hfs_fill_stat(const hfs_loc *L, struct stat *st);
+uint64_t hfs_ino_of(const char *a, const char *b);
+/* True for names the overlay reserves (".wh.*"). */
+int hfs_reserved_name(const char *name);
+/* Mirror directory of a virtual directory (created). */
+int hfs_mirror_path(const char *vpath, char *out, size_t n);
+
+/* Overlay primitives (vfs_write.c) used by open. */
+int hfs_ov_prepare_parent(const hfs_loc *L);
+int hfs_ov_copy_up(hfs_loc *L, int truncate);
+/* Remove a whiteout for L's name; 1 if there was one. */
+int hfs_ov_drop_whiteout(const hfs_loc *L);
+
+/* vfs.c */
+int hfs_route(const char *vpath, hfs_loc *L, hfs_spec *spec);
+const char *hfs_prefix(void);

@@ -1,0 +1,311 @@
+/* Open virtual files and directories: remote files read through their cache backing, local
+ * (overlay) files as plain fds, directories as fds on mirror dirs with merged listings. */
+#include "blob.h"
+#include "log.h"
+#include "overlay.h"
+#include "util.h"
+#include "vfs.h"
+#include "vfs_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    char *name;
+    unsigned char type;
+    uint64_t ino;
+} dent;
+
+struct hfs_vobj {
+    int refs;
+    int is_dir;
+    int local; /* an overlay (or external) file: the fd is all there is */
+    hfs_loc L;
+    hfs_file *file;
+    dent *ents; /* merged listing of a directory with an overlay part */
+    size_t nents;
+    int merged;
+};
+
+void hfs_vobj_ref(hfs_vobj *o)
+{
+    __atomic_add_fetch(&o->refs, 1, __ATOMIC_ACQ_REL);
+}
+
+void hfs_vobj_unref(hfs_vobj *o)
+{
+    if (!o || __atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL)) return;
+    hfs_file_free(o->file);
+    for (size_t i = 0; i < o->nents; i++) free(o->ents[i].name);
+    free(o->ents);
+    free(o);
+}
+
+int hfs_vobj_is_dir(const hfs_vobj *o)
+{
+    return o->is_dir;
+}
+int hfs_vobj_is_local(const hfs_vobj *o)
+{
+    return o->local;
+}
+const char *hfs_vobj_path(const hfs_vobj *o)
+{
+    return o->L.vpath;
+}
+
+int hfs_vobj_stat(hfs_vobj *o, struct stat *st)
+{
+    if (o->local && !o->is_dir) {
+        /* Best effort without the fd: the path as it was opened. */
+        struct stat s;
+        if (stat(o->L.upper, &s) == 0) o->L.ust = s;
+    }
+    hfs_fill_stat(&o->L, st);
+    return 0;
+}
+
+int hfs_vobj_stat_fd(hfs_vobj *o, int fd, struct stat *st)
+{
+    if (o->local && !o->is_dir) {
+        if (fstat(fd, st)) return -errno;
+        if (o->L.kind == HFS_VL_REPO) st->st_dev = o->L.repo->dev;
+        return 0;
+    }
+    return hfs_vobj_stat(o, st);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(((const dent *)a)->name, ((const dent *)b)->name);
+}
+
+static int push_ent(hfs_vobj *o, size_t *cap, const char *name, unsigned char type, uint64_t ino)
+{
+    if (o->nents == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        dent *v = realloc(o->ents, c * sizeof *v);
+        if (!v) return -ENOMEM;
+        o->ents = v;
+        *cap = c;
+    }
+    char *n = strdup(name);
+    if (!n) return -ENOMEM;
+    o->ents[o->nents++] = (dent){n, type, ino};
+    return 0;
+}
+
+/* Overlay entries (whiteouts hidden) plus remote children that are neither shadowed nor
+ * whited out; nothing remote below an opaque directory. */
+static int merge_listing(hfs_vobj *o)
+{
+    hfs_loc *L = &o->L;
+    size_t cap = 0, nlocal;
+    char **wh = NULL;
+    size_t nwh = 0, whcap = 0;
+    int opaque = L->hidden, rc = 0;
+    DIR *d = opendir(L->upper);
+    if (!d) return -errno;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, "..")) continue;
+        if (hfs_reserved_name(n)) {
+            if (!strcmp(n, HFS_WH_OPAQUE))
+                opaque = 1;
+            else if (strncmp(n, ".wh..", 5)) { /* ".wh..*" are internal temp files */
+                if (nwh == whcap) {
+                    whcap = whcap ? whcap * 2 : 16;
+                    char **v = realloc(wh, whcap * sizeof *v);
+                    if (!v) {
+                        rc = -ENOMEM;
+                        break;
+                    }
+                    wh = v;
+                }
+                if (!(wh[nwh] = strdup(n + sizeof HFS_WH_PREFIX - 1))) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                nwh++;
+            }
+            continue;
+        }
+        char child[PATH_MAX];
+        hfs_fmt(child, sizeof child, "%s%s%s", L->rpath, *L->rpath ? "/" : "", n);
+        uint64_t ino = de->d_type == DT_DIR ? hfs_ino_of(L->repo->key, child) : de->d_ino;
+        if ((rc = push_ent(o, &cap, n, de->d_type, ino))) break;
+    }
+    closedir(d);
+    nlocal = o->nents;
+    qsort(o->ents, nlocal, sizeof *o->ents, cmp_name);
+    if (!rc && !opaque && L->e && L->e->is_dir) {
+        const hfs_index *ix = L->repo->ix;
+        for (uint32_t i = 0; i < L->e->nchildren && !rc; i++) {
+            const hfs_ientry *c = hfs_index_at(ix, L->e->first_child + i);
+            const char *n = hfs_index_str(ix, c->name_off);
+            dent key = {(char *)n, 0, 0};
+            if (bsearch(&key, o->ents, nlocal, sizeof *o->ents, cmp_name)) continue;
+            int gone = 0;
+            for (size_t k = 0; k < nwh && !gone; k++) gone = !strcmp(wh[k], n);
+            if (gone) continue;
+            rc = push_ent(o, &cap, n, c->is_dir ? DT_DIR : DT_REG,
+                          hfs_ino_of(L->repo->key, hfs_index_str(ix, c->path_off)));
+        }
+    }
+    for (size_t k = 0; k < nwh; k++) free(wh[k]);
+    free(wh);
+    o->merged = 1;
+    return rc;
+}
+
+static hfs_vobj *new_vobj(const hfs_loc *L)
+{
+    hfs_vobj *o = calloc(1, sizeof *o);
+    if (!o) return NULL;
+    o->refs = 1;
+    o->L = *L;
+    return o;
+}
+
+static int keep_flags(int flags)
+{
+    return flags & (O_CLOEXEC | O_NONBLOCK | O_NOATIME | O_NOCTTY);
+}
+
+int hfs_vfs_open2(const char *vpath, int flags, mode_t mode, hfs_vobj **out)
+{
+    hfs_loc L;
+    int rc = hfs_locate(vpath, !(flags & O_NOFOLLOW), &L);
+    int acc = flags & O_ACCMODE;
+    int wr = acc != O_RDONLY || (flags & O_TRUNC);
+    int fd;
+    if (rc == -ENOENT && (flags & O_CREAT)) {
+        if (L.kind != HFS_VL_REPO) return -EROFS;
+        const char *base = strrchr(L.vpath, '/');
+        if (base && hfs_reserved_name(base + 1)) return -EINVAL;
+        if ((rc = hfs_ov_prepare_parent(&L))) return rc;
+        hfs_ov_drop_whiteout(&L);
+        fd = open(L.upper, flags, mode);
+        if (fd < 0) return -errno;
+        fstat(fd, &L.ust);
+        L.local = 1;
+        goto local;
+    }
+    if (rc) return rc;
+    if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;
+    int is_dir = hfs_loc_is_dir(&L);
+    if (is_dir) {
+        if (wr) return -EISDIR;
+        hfs_vobj *o = new_vobj(&L);
+        if (!o) return -ENOMEM;
+        o->is_dir = 1;
+        char m[PATH_MAX];
+        rc = L.kind == HFS_VL_REPO && L.local ? merge_listing(o) : 0;
+        if (!rc) rc = hfs_mirror_path(L.vpath, m, sizeof m);
+        fd = rc ? rc : open(m, O_RDONLY | O_DIRECTORY | keep_flags(flags));
+        if (fd < 0) {
+            if (!rc) fd = -errno;
+            hfs_vobj_unref(o);
+            return fd;
+        }
+        *out = o;
+        return fd;
+    }
+    if (flags & O_DIRECTORY) return -ENOTDIR;
+    if (L.local) {
+        fd = open(L.upper, flags & ~(O_CREAT | O_EXCL), mode);
+        if (fd < 0) return -errno;
+        goto local;
+    }
+    if (wr) {
+        if ((rc = hfs_ov_copy_up(&L, (flags & O_TRUNC) != 0))) return rc;
+        fd = open(L.upper, flags & ~(O_CREAT | O_EXCL), mode);
+        if (fd < 0) return -errno;
+        goto local;
+    }
+    {
+        hfs_vobj *o = new_vobj(&L);
+        if (!o) return -ENOMEM;
+        fd = hfs_file_open(L.repo, L.e, L.rpath, flags, &o->file);
+        if (fd < 0) {
+            hfs_vobj_unref(o);
+            return fd;
+        }
+        *out = o;
+        return fd;
+    }
+local : {
+    hfs_vobj *o = new_vobj(&L);
+    if (!o) {
+        close(fd);
+        return -ENOMEM;
+    }
+    o->local = 1;
+    *out = o;
+    return fd;
+}
+}
+
+int hfs_vfs_open(const char *vpath, int flags, hfs_vobj **out)
+{
+    return hfs_vfs_open2(vpath, flags, 0666, out);
+}
+
+int hfs_vobj_ensure(hfs_vobj *o, uint64_t off, uint64_t len)
+{
+    return o->file ? hfs_file_ensure(o->file, off, len) : 0;
+}
+
+int hfs_vobj_materialize(hfs_vobj *o)
+{
+    if (!o->file || hfs_file_complete(o->file)) return 0;
+    return hfs_file_ensure(o->file, 0, o->L.e->size);
+}
+
+int hfs_vobj_complete(hfs_vobj *o)
+{
+    return !o->file || hfs_file_complete(o->file);
+}
+
+int hfs_vobj_readdir(hfs_vobj *o, uint64_t pos, hfs_dirent *e)
+{
+    const hfs_loc *L = &o->L;
+    if (!o->is_dir) return -ENOTDIR;
+    const char *key = L->repo ? L->repo->key : hfs_prefix();
+    if (pos < 2) {
+        e->name = pos == 0 ? "." : "..";
+        e->d_type = DT_DIR;
+        e->ino = pos == 0 ? hfs_ino_of(key, L->kind == HFS_VL_REPO ? L->rpath : L->vpath) : 1;
+        return 1;
+    }
+    uint64_t i = pos - 2;
+    if (o->merged) {
+        if (i >= o->nents) return 0;
+        e->name = o->ents[i].name;
+        e->d_type = o->ents[i].type;
+        e->ino = o->ents[i].ino;
+        return 1;
+    }
+    if (L->kind == HFS_VL_ROOT) {
+        static const char *top[] = {"buckets", "datasets", "spaces"};
+        if (i >= 3) return 0;
+        e->name = top[i];
+        e->d_type = DT_DIR;
+        e->ino = hfs_ino_of(key, top[i]);
+        return 1;
+    }
+    if (L->kind != HFS_VL_REPO || !L->e) return 0; /* organisations cannot be enumerated */
+    if (i >= L->e->nchildren) return 0;
+    const hfs_index *ix = L->repo->ix;
+    const hfs_ientry *c = hfs_index_at(ix, L->e->first_child + (uint32_t)i);
+    if (!c) return 0;
+    e->name = hfs_index_str(ix, c->name_off);
+    e->d_type = c->is_dir ? DT_DIR : DT_REG;
+    e->ino = hfs_ino_of(L->repo->key, hfs_index_str(ix, c->path_off));
+    return 1;
+}

@@ -1,0 +1,424 @@
+/* Writes under a mount: everything lands in the repo's overlay (upper/), remote entries are
+ * hidden with whiteouts, and nothing here ever talks to the Hub except to fetch a file that is
+ * being copied up. */
+#include "blob.h"
+#include "log.h"
+#include "overlay.h"
+#include "util.h"
+#include "vfs.h"
+#include "vfs_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static int parent_of(const char *p, char *out, size_t n)
+{
+    if (hfs_fmt(out, n, "%s", p)) return -ENAMETOOLONG;
+    char *s = strrchr(out, '/');
+    if (!s) return -EINVAL;
+    *(s == out ? s + 1 : s) = 0;
+    return 0;
+}
+
+static int wh_path(const hfs_loc *L, char *out, size_t n)
+{
+    char dir[PATH_MAX];
+    int rc = parent_of(L->upper, dir, sizeof dir);
+    return rc ? rc : hfs_fmt(out, n, "%s/" HFS_WH_PREFIX "%s", dir, base_name(L->upper));
+}
+
+static int touch(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return -errno;
+    close(fd);
+    return 0;
+}
+
+static int mutable_loc(const hfs_loc *L)
+{
+    if (L->kind == HFS_VL_EXTERNAL) return -EXDEV;
+    if (L->kind != HFS_VL_REPO) return -EROFS;
+    return 0;
+}
+
+/* Make the directory chain above L->upper exist in upper/ (copying up directories that exist
+ * remotely). The parent must exist in the merged view. */
+int hfs_ov_prepare_parent(const hfs_loc *L)
+{
+    int rc = mutable_loc(L);
+    if (rc) return rc;
+    if (L->is_root) return -EEXIST;
+    char vparent[PATH_MAX], uparent[PATH_MAX];
+    if ((rc = parent_of(L->vpath, vparent, sizeof vparent))) return rc;
+    hfs_loc P;
+    if ((rc = hfs_locate(vparent, 1, &P))) return rc;
+    if (!hfs_loc_is_dir(&P)) return -ENOTDIR;
+    if (P.kind != HFS_VL_REPO) return -EROFS;
+    if ((rc = parent_of(L->upper, uparent, sizeof uparent))) return rc;
+    if (P.local) return 0;
+    return hfs_mkdirs(uparent, 0755);
+}
+
+int hfs_ov_drop_whiteout(const hfs_loc *L)
+{
+    char wh[PATH_MAX];
+    if (wh_path(L, wh, sizeof wh)) return 0;
+    return unlink(wh) == 0;
+}
+
+static int whiteout(const hfs_loc *L)
+{
+    char wh[PATH_MAX], dir[PATH_MAX];
+    int rc = wh_path(L, wh, sizeof wh);
+    if (!rc) rc = parent_of(wh, dir, sizeof dir);
+    if (!rc) rc = hfs_mkdirs(dir, 0755);
+    return rc ? rc : touch(wh);
+}
+
+/* Copy a remote file's content into upper/ (fetching what is missing), atomically. */
+static int copy_file_up(hfs_loc *L, int truncate)
+{
+    char tmp[PATH_MAX], dir[PATH_MAX];
+    int rc = parent_of(L->upper, dir, sizeof dir);
+    if (!rc) rc = hfs_fmt(tmp, sizeof tmp, "%s/.wh..tmp.%d.%lx", dir, (int)getpid(), random());
+    if (rc) return rc;
+    int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0) return -errno;
+    if (!truncate && L->e->size) {
+        hfs_file *f = NULL;
+        int in = hfs_file_open(L->repo, L->e, L->rpath, O_CLOEXEC, &f);
+        if (in < 0) {
+            rc = in;
+            goto fail;
+        }
+        rc = hfs_file_ensure(f, 0, L->e->size);
+        off_t off = 0;
+        while (!rc && (uint64_t)off < L->e->size) {
+            ssize_t n =
+                copy_file_range(in, &off, out, NULL, (size_t)(L->e->size - (uint64_t)off), 0);
+            if (n <= 0) {
+                if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL)) {
+                    char buf[65536];
+                    n = pread(in, buf, sizeof buf, off);
+                    if (n > 0 && write(out, buf, (size_t)n) != n) n = -1;
+                    if (n > 0) off += n;
+                }
+                if (n <= 0) rc = n < 0 ? -errno : -EIO;
+            }
+        }
+        close(in);
+        hfs_file_free(f);
+        if (rc) goto fail;
+    }
+    struct timespec ts[2] = {{.tv_sec = L->e->mtime}, {.tv_sec = L->e->mtime}};
+    if (!truncate) futimens(out, ts);
+    if (close(out)) {
+        rc = -errno;
+        unlink(tmp);
+        return rc;
+    }
+    if (rename(tmp, L->upper)) {
+        rc = -errno;
+        unlink(tmp);
+        return rc;
+    }
+    return 0;
+fail:
+    close(out);
+    unlink(tmp);
+    hfs_err("%s: %s: cannot copy the remote file into the overlay: %s", L->repo->key, L->rpath,
+            strerror(-rc));
+    return rc;
+}
+
+int hfs_ov_copy_up(hfs_loc *L, int truncate)
+{
+    if (L->local) return 0;
+    int rc = hfs_ov_prepare_parent(L);
+    if (rc) return rc;
+    if (L->e->is_dir) {
+        if (mkdir(L->upper, 0755) && errno != EEXIST) return -errno;
+        struct timespec ts[2] = {{.tv_sec = L->e->mtime}, {.tv_sec = L->e->mtime}};
+        utimensat(AT_FDCWD, L->upper, ts, 0);
+    } else if ((rc = copy_file_up(L, truncate)))
+        return rc;
+    L->local = 1;
+    return lstat(L->upper, &L->ust) ? -errno : 0;
+}
+
+/* Calls cb for every visible child name of directory L (merged view). */
+typedef int (*child_cb)(const char *name, int is_dir, void *arg);
+static int each_child(const hfs_loc *L, child_cb cb, void *arg)
+{
+    hfs_vobj *o;
+    int fd = hfs_vfs_open2(L->vpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &o);
+    if (fd < 0) return fd;
+    close(fd);
+    hfs_dirent e;
+    int rc = 0;
+    for (uint64_t pos = 2; !rc && hfs_vobj_readdir(o, pos, &e) == 1; pos++)
+        rc = cb(e.name, e.d_type == DT_DIR, arg);
+    hfs_vobj_unref(o);
+    return rc;
+}
+
+static int any_child(const char *name, int is_dir, void *arg)
+{
+    (void)name, (void)is_dir, (void)arg;
+    return -ENOTEMPTY;
+}
+
+static int merged_empty(const hfs_loc *L)
+{
+    return each_child(L, any_child, NULL);
+}
+
+/* Remove a local directory that holds nothing but overlay bookkeeping. */
+static int rmdir_upper(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -errno;
+    struct dirent *de;
+    char p[PATH_MAX];
+    while ((de = readdir(d)))
+        if (hfs_reserved_name(de->d_name) && !hfs_fmt(p, sizeof p, "%s/%s", dir, de->d_name))
+            unlink(p);
+    closedir(d);
+    return rmdir(dir) ? -errno : 0;
+}
+
+/* Copy a whole directory subtree up (for renames of directories with remote content). */
+struct tree_ctx {
+    const char *vdir;
+};
+static int copy_tree_up(const char *vpath);
+static int copy_child(const char *name, int is_dir, void *arg)
+{
+    (void)is_dir;
+    struct tree_ctx *t = arg;
+    char v[PATH_MAX];
+    if (hfs_fmt(v, sizeof v, "%s/%s", t->vdir, name)) return -ENAMETOOLONG;
+    return copy_tree_up(v);
+}
+static int copy_tree_up(const char *vpath)
+{
+    hfs_loc L;
+    int rc = hfs_locate(vpath, 0, &L);
+    if (rc) return rc;
+    if ((rc = hfs_ov_copy_up(&L, 0))) return rc;
+    if (!S_ISDIR(L.ust.st_mode)) return 0;
+    struct tree_ctx t = {vpath};
+    rc = each_child(&L, copy_child, &t);
+    if (rc) return rc;
+    /* Everything is local now: the copy must not merge with remote content again. */
+    char op[PATH_MAX];
+    return hfs_fmt(op, sizeof op, "%s/" HFS_WH_OPAQUE, L.upper) ? -ENAMETOOLONG : touch(op);
+}
+
+static int check_create_name(const hfs_loc *L)
+{
+    return hfs_reserved_name(base_name(L->vpath)) ? -EINVAL : 0;
+}
+
+int hfs_vfs_mkdir(const char *vpath, mode_t mode)
+{
+    hfs_loc L;
+    int rc = hfs_locate(vpath, 0, &L);
+    if (!rc) return -EEXIST;
+    if (rc != -ENOENT) return rc;
+    if ((rc = mutable_loc(&L)) || (rc = check_create_name(&L))) return rc;
+    if ((rc = hfs_ov_prepare_parent(&L))) return rc;
+    int had_wh = hfs_ov_drop_whiteout(&L);
+    if (mkdir(L.upper, mode)) return -errno;
+    if (had_wh || L.hidden) {
+        /* A remote directory of that name was deleted: the new one starts empty. */
+        char op[PATH_MAX];
+        if (!hfs_fmt(op, sizeof op, "%s/" HFS_WH_OPAQUE, L.upper)) touch(op);
+    }
+    return 0;
+}
+
+int hfs_vfs_unlink(const char *vpath)
+{
+    hfs_loc L;
+    int rc = hfs_locate(vpath, 0, &L);
+    if (rc) return rc;
+    if ((rc = mutable_loc(&L))) return rc;
+    if (hfs_loc_is_dir(&L)) return -EISDIR;
+    if (L.local && unlink(L.upper)) return -errno;
+    return L.e ? whiteout(&L) : 0;
+}
+
+int hfs_vfs_rmdir(const char *vpath)
+{
+    hfs_loc L;
+    int rc = hfs_locate(vpath, 0, &L);
+    if (rc) return rc;
+    if ((rc = mutable_loc(&L))) return rc;
+    if (!hfs_loc_is_dir(&L)) return -ENOTDIR;
+    if (L.is_root) return -EBUSY;
+    if ((rc = merged_empty(&L))) return rc;
+    if (L.local && (rc = rmdir_upper(L.upper))) return rc;
+    return L.e ? whiteout(&L) : 0;
+}
+
+static int same_repo(const hfs_loc *a, const hfs_loc *b)
+{
+    return a->kind == HFS_VL_REPO && b->kind == HFS_VL_REPO && !strcmp(a->uroot, b->uroot);
+}
+
+int hfs_vfs_rename(const char *from, const char *to, unsigned flags)
+{
+    hfs_loc F, T;
+    int rc = hfs_locate(from, 0, &F);
+    if (rc) return rc;
+    int trc = hfs_locate(to, 0, &T);
+    if (trc && trc != -ENOENT) return trc;
+    if ((rc = mutable_loc(&F)) || (rc = mutable_loc(&T))) return rc;
+    if (!same_repo(&F, &T)) return -EXDEV;
+    if (F.is_root || T.is_root) return -EBUSY;
+    if (!strcmp(F.vpath, T.vpath)) return 0;
+    size_t fl = strlen(F.vpath);
+    if (!strncmp(T.vpath, F.vpath, fl) && T.vpath[fl] == '/') return -EINVAL;
+    if ((rc = check_create_name(&T))) return rc;
+    int fdir = hfs_loc_is_dir(&F), texists = trc == 0, tdir = texists && hfs_loc_is_dir(&T);
+    if ((flags & RENAME_NOREPLACE) && texists) return -EEXIST;
+    if ((flags & RENAME_EXCHANGE) && !texists) return -ENOENT;
+    if (!(flags & RENAME_EXCHANGE) && texists) {
+        if (fdir && !tdir) return -ENOTDIR;
+        if (!fdir && tdir) return -EISDIR;
+        if (tdir && (rc = merged_empty(&T))) return rc;
+    }
+    /* Bring the source (and, for an exchange, the target) fully into upper/. */
+    if ((rc = fdir ? copy_tree_up(F.vpath) : hfs_ov_copy_up(&F, 0))) return rc;
+    if (flags & RENAME_EXCHANGE) {
+        if ((rc = tdir ? copy_tree_up(T.vpath) : hfs_ov_copy_up(&T, 0))) return rc;
+    } else {
+        if ((rc = hfs_ov_prepare_parent(&T))) return rc;
+        if (T.local && tdir && (rc = rmdir_upper(T.upper))) return rc;
+        hfs_ov_drop_whiteout(&T);
+    }
+    if ((rc = hfs_locate(from, 0, &F))) return rc; /* paths in upper/ may have appeared */
+    if (renameat2(AT_FDCWD, F.upper, AT_FDCWD, T.upper, flags)) return -errno;
+    if (fdir && !(flags & RENAME_EXCHANGE)) {
+        char op[PATH_MAX];
+        if (!hfs_fmt(op, sizeof op, "%s/" HFS_WH_OPAQUE, T.upper)) touch(op);
+    }
+    /* The source name must not show the remote entry again. */
+    if (!(flags & RENAME_EXCHANGE) && F.e) return whiteout(&F);
+    return 0;
+}
+
+int hfs_vfs_symlink(const char *target, const char *linkpath)
+{
+    hfs_loc L;
+    int rc = hfs_locate(linkpath, 0, &L);
+    if (!rc) return -EEXIST;
+    if (rc != -ENOENT) return rc;
+    if ((rc = mutable_loc(&L)) || (rc = check_create_name(&L))) return rc;
+    if ((rc = hfs_ov_prepare_parent(&L))) return rc;
+    hfs_ov_drop_whiteout(&L);
+    return symlink(target, L.upper) ? -errno : 0;
+}
+
+int hfs_vfs_readlink(const char *vpath, char *buf, size_t n)
+{
+    hfs_loc L;
+    int rc = hfs_locate(vpath, 0, &L);
+    if (rc) return rc;
+    if (!L.local || !S_ISLNK(L.ust.st_mode)) return -EINVAL;
+    ssize_t r = readlink(L.upper, buf, n);
+    return r < 0 ? -errno : (int)r;
+}
+
+int hfs_vfs_link(const char *from, const char *to)
+{
+    hfs_loc F, T;
+    int rc = hfs_locate(from, 0, &F);
+    if (rc) return rc;
+    int trc = hfs_locate(to, 0, &T);
+    if (!trc) return -EEXIST;
+    if (trc != -ENOENT) return trc;
+    if ((rc = mutable_loc(&F)) || (rc = mutable_loc(&T))) return rc;
+    if (!same_repo(&F, &T)) return -EXDEV;
+    if (hfs_loc_is_dir(&F)) return -EPERM;
+    if ((rc = check_create_name(&T))) return rc;
+    if ((rc = hfs_ov_copy_up(&F, 0)) || (rc = hfs_ov_prepare_parent(&T))) return rc;
+    hfs_ov_drop_whiteout(&T);
+    return link(F.upper, T.upper) ? -errno : 0;
+}
+
+/* Locate and copy up, for calls that change metadata or content in place. */
+static int local_loc(const char *vpath, int follow, hfs_loc *L)
+{
+    int rc = hfs_locate(vpath, follow, L);
+    if (rc) return rc;
+    if (L->kind == HFS_VL_EXTERNAL) return 0;
+    if ((rc = mutable_loc(L))) return rc;
+    return hfs_ov_copy_up(L, 0);
+}
+
+int hfs_vfs_chmod(const char *vpath, mode_t mode, int nofollow)
+{
+    hfs_loc L;
+    int rc = local_loc(vpath, !nofollow, &L);
+    if (rc) return rc;
+    if (S_ISLNK(L.ust.st_mode)) return -EOPNOTSUPP; /* as Linux does for lchmod */
+    return chmod(L.upper, mode) ? -errno : 0;
+}
+
+int hfs_vfs_chown(const char *vpath, uid_t uid, gid_t gid, int nofollow)
+{
+    hfs_loc L;
+    int rc = local_loc(vpath, !nofollow, &L);
+    if (rc) return rc;
+    return (nofollow ? lchown(L.upper, uid, gid) : chown(L.upper, uid, gid)) ? -errno : 0;
+}
+
+int hfs_vfs_utimens(const char *vpath, const struct timespec ts[2], int nofollow)
+{
+    hfs_loc L;
+    int rc = local_loc(vpath, !nofollow, &L);
+    if (rc) return rc;
+    return utimensat(AT_FDCWD, L.upper, ts, nofollow ? AT_SYMLINK_NOFOLLOW : 0) ? -errno : 0;
+}
+
+int hfs_vfs_truncate(const char *vpath, off_t len)
+{
+    hfs_loc L;
+    int rc = hfs_locate(vpath, 1, &L);
+    if (rc) return rc;
+    if (hfs_loc_is_dir(&L)) return -EISDIR;
+    if (L.kind != HFS_VL_EXTERNAL) {
+        if ((rc = mutable_loc(&L)) || (rc = hfs_ov_copy_up(&L, len == 0))) return rc;
+    }
+    return truncate(L.upper, len) ? -errno : 0;
+}
+
+int hfs_vfs_local_path(const char *vpath, int create, char *out, size_t n)
+{
+    hfs_loc L;
+    int rc = hfs_locate(vpath, 1, &L);
+    if (rc == -ENOENT && create) {
+        if ((rc = mutable_loc(&L)) || (rc = check_create_name(&L))) return rc;
+        if ((rc = hfs_ov_prepare_parent(&L))) return rc;
+        hfs_ov_drop_whiteout(&L);
+    } else if (rc)
+        return rc;
+    else if (L.kind != HFS_VL_EXTERNAL && ((rc = mutable_loc(&L)) || (rc = hfs_ov_copy_up(&L, 0))))
+        return rc;
+    return hfs_fmt(out, n, "%s", L.upper);
+}
