@@ -57,13 +57,23 @@ class ErrorTest(ShimTest):
         self.assertEqual(out, self.fixture_bytes("acme/private", "secret.txt"))
         self.assert_no_auth_to_cdn()
 
-    def test_writes_are_read_only(self):
+    def test_writes_stay_local(self):
+        no_push = {"HF_NO_PUSH": "1"}
         for cmd in [f"echo x > {TINY}/new.txt", f"rm {TINY}/README.md", f"mkdir {TINY}/d",
-                    f"touch {TINY}/README.md", f"mv {TINY}/README.md {TINY}/R"]:
-            p = self.run_shim(cmd, check=False)
+                    f"touch {TINY}/config.json", f"mv {TINY}/config.json {TINY}/cfg.json"]:
+            self.run_shim(cmd, extra=no_push)
+        ls = self.run_shim(["ls", "-a", TINY], extra=no_push).stdout.decode().split()
+        self.assertIn("new.txt", ls)
+        self.assertIn("cfg.json", ls)
+        self.assertNotIn("README.md", ls)
+        self.assertNotIn("config.json", ls)
+        self.assertFalse([n for n in ls if n.startswith(".wh.")], ls)
+        self.assert_no_writes()
+        # places that are not inside a repo stay read-only
+        for cmd in ["echo x > /hf/acme/file", "mkdir /hf/newdir"]:
+            p = self.run_shim(cmd, check=False, extra=no_push)
             self.assertNotEqual(p.returncode, 0, cmd)
             self.assertIn(b"Read-only file system", p.stderr, cmd)
-        self.assert_no_writes()
 
     def test_path_with_dotdot(self):
         out = self.run_shim(["cat", f"{TINY}/a/../README.md"]).stdout
