@@ -185,7 +185,8 @@ int hfs_vfs_open2(const char *vpath, int flags, mode_t mode, hfs_vobj **out)
     int wr = acc != O_RDONLY || (flags & O_TRUNC);
     int fd;
     if (rc == -ENOENT && (flags & O_CREAT)) {
-        if (L.kind != HFS_VL_REPO) return -EROFS;
+        if (L.kind != HFS_VL_REPO || !L.repo)
+            return L.kind != HFS_VL_REPO || L.is_root ? -EROFS : rc;
         const char *base = strrchr(L.vpath, '/');
         if (base && hfs_reserved_name(base + 1)) return -EINVAL;
         if ((rc = hfs_ov_prepare_parent(&L))) return rc;

@@ -51,6 +51,8 @@ static int mutable_loc(const hfs_loc *L)
 {
     if (L->kind == HFS_VL_EXTERNAL) return -EXDEV;
     if (L->kind != HFS_VL_REPO) return -EROFS;
+    /* The repo itself is missing or unreadable: repos are not created here. */
+    if (!L->repo) return L->is_root ? -EROFS : -ENOENT;
     return 0;
 }
 

@@ -11,7 +11,8 @@
     X(config)                                                                                      \
     X(json)                                                                                        \
     X(urlenc)                                                                                      \
-    X(http)
+    X(http)                                                                                        \
+    X(overlay)
 
 #define HFS_DECL(n) Suite *suite_##n(void) __attribute__((weak));
 HFS_SUITES(HFS_DECL)
