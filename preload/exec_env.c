@@ -10,7 +10,7 @@
  * token is deliberately not carried (HF_TOKEN_PATH / $HF_HOME/token still work). */
 static const char *const carry_names[] = {
     "HF_SHIM_PREFIX", "HF_MOUNTS",   "HF_SHIM_SESSION", "HF_SHIM_CACHE",  "HF_HOME",
-    "HF_HUB_CACHE",   "HF_ENDPOINT", "HF_NO_PUSH",      "HF_HUB_OFFLINE",
+    "HF_HUB_CACHE",   "HF_ENDPOINT", "HF_NO_PUSH",      "HF_HUB_OFFLINE", "HF_SHIM_OVERLAY",
 };
 #define NCARRY (sizeof carry_names / sizeof carry_names[0])
 static char carry_buf[16384];
