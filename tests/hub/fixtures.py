@@ -16,7 +16,8 @@ Contents (see facts() for the exact values):
   dataset acme/many     10,000 small files in 100 directories, each holding its own path
   model   acme/private  private; model acme/gated gated; space acme/space
   bucket  acme/cache    a Neuron-compile-cache-like tree
-  tokens  hf_good_token reads everything, hf_other_token nothing private,
+  tokens  hf_good_token reads and writes everything, hf_other_token reads nothing private
+          and writes nothing,
           hf_private_only reads acme/private only
 """
 
@@ -31,7 +32,7 @@ import struct
 import sys
 import zipfile
 
-VERSION = "1"
+VERSION = "2"  # 2: hf_good_token may write
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 STAMP = ".fixtures-stamp"
@@ -341,7 +342,7 @@ def repos_json(root):
              "createdAt": "2025-12-01T00:00:00.000Z", "updatedAt": "2026-01-02T03:04:05.000Z"},
         ],
         "tokens": {
-            TOKENS["good"]: {"read": ["*"]},
+            TOKENS["good"]: {"read": ["*"], "write": ["*"]},
             TOKENS["other"]: {"read": []},
             TOKENS["private_only"]: {"read": ["acme/private"]},
         },

@@ -20,15 +20,18 @@ sha, HEAD, or refs/pr/N, refs/convert/X either %2F-encoded or raw):
   GET  /api/buckets/{id}, /api/buckets/{id}/tree[/{prefix}], POST /api/buckets/{id}/paths-info
   HEAD/GET /buckets/{id}/resolve/{path}                 302 to {cdn}/xet/{xetHash}?sig=..
   GET  /api/whoami-v2
+  write endpoints (preupload, LFS batch/verify, NDJSON commit, bucket batch): see hub_write.py
   any other POST/PUT/DELETE/PATCH: 501, logged with "write": true
-CDN listener: GET/HEAD /lfs/{sha256}, /xet/{xetHash} (Range, 206, 416); 403 for any request
-carrying Authorization or a bad signature.
+CDN listener: GET/HEAD /lfs/{sha256}, /xet/{xetHash} (Range, 206, 416), PUT /upload/{sha256}
+(LFS uploads, see hub_write.py); 403 for any request carrying Authorization or a bad signature.
+Writes are kept in --state DIR (default: a temporary dir removed at exit), never in --root.
 
 Test control (hub listener only, never logged): GET /_test/ping; POST /_test/fault
 {"match","action":"500|503|429|reset|garbage|slow|truncate|corrupt","count","retry_after","delay",
 "listener"?,"method"?}; POST /_test/clear_faults; POST /_test/set_ref {"type","id","ref","sha"};
 POST /_test/add_commit {"type","id","sha","dir"(relative to DIR),"ref"?,"title"?,"date"?};
-POST /_test/reload (re-reads repos.json).
+POST /_test/reload (re-reads repos.json, then replays what clients wrote); POST /_test/create_repo,
+POST /_test/repo (see hub_write.py).
 
 Request log (--log): one JSON object per line, flushed per request: t, listener, method,
 path (raw, without query), query, status (0 for an injected reset), range, auth, bytes
@@ -56,6 +59,10 @@ import threading
 import time
 import urllib.parse
 
+import hub_write
+
+hub_write.H = sys.modules[__name__]  # the write side (hub_write.py) uses this module's types
+
 LFS_THRESHOLD = 10 * 1024 * 1024
 LFS_PATTERNS = ("*.bin", "*.safetensors", "*.zip", "*.neff", "*.pb", "*.gguf", "*.tar")
 HASHCACHE_NAME = ".hub-hashcache.json"
@@ -66,6 +73,7 @@ DEFAULT_PAGE_EXPAND = 50
 MAX_PAGE = 10000
 READ_CHUNK = 8 * 1024 * 1024
 WRITE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
+MAX_WRITE_BODY = 1 << 30  # a commit's inline (base64) files; the Hub's limit is 1 GB
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 FAULT_ACTIONS = ("500", "503", "429", "reset", "garbage", "slow", "truncate", "corrupt")
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -479,10 +487,12 @@ class State:
 
 
 class App:
-    def __init__(self, root, log_path):
+    def __init__(self, root, log_path, state_dir=None):
         self.root = os.path.abspath(root)
         self.cache = HashCache(self.root)
+        self.store = hub_write.Store(state_dir)
         self.state = State(self.root, self.cache)
+        self.store.replay(self.state)
         self.cache.save(prune=True)
         self.lock = threading.Lock()
         self.faults = []
@@ -516,6 +526,8 @@ class App:
 
     def reload(self):
         st = State(self.root, self.cache)
+        with self.store.lock:
+            self.store.replay(st)
         self.cache.save()
         with self.lock:
             self.state = st
@@ -627,7 +639,7 @@ class Server(http.server.ThreadingHTTPServer):
         super().__init__(addr, handler)
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
     protocol_version = "HTTP/1.1"
     server_version = "hfshim-test-hub/1"
     sys_version = ""
@@ -646,7 +658,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # -- request body ------------------------------------------------------------------
     def read_body(self, keep=16 * 1024 * 1024):
-        """Reads the whole request body; returns at most `keep` bytes of it."""
+        """Reads the whole request body; returns at most `keep` bytes of it (body_overflow
+        tells whether there was more)."""
+        self.body_overflow = False
         out = bytearray()
         te = (self.headers.get("Transfer-Encoding") or "").lower()
         if "chunked" in te:
@@ -666,6 +680,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     if not chunk:
                         break
                     n -= len(chunk)
+                    self.body_overflow |= len(out) + len(chunk) > keep
                     if len(out) < keep:
                         out += chunk[: keep - len(out)]
                 self.rfile.readline(3)
@@ -676,6 +691,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not chunk:
                 break
             n -= len(chunk)
+            self.body_overflow |= len(out) + len(chunk) > keep
             if len(out) < keep:
                 out += chunk[: keep - len(out)]
         return bytes(out)
@@ -696,9 +712,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path, _, query = raw.partition("?")
         method = self.command
         self.body = b""
-        if method in WRITE_METHODS or self.headers.get("Content-Length") or self.headers.get("Transfer-Encoding"):
+        # LFS uploads to the CDN are streamed to disk by hub_write.cdn_put, not buffered here
+        self.body_pending = listener == "cdn" and method == "PUT"
+        if not self.body_pending and (method in WRITE_METHODS or self.headers.get("Content-Length")
+                                      or self.headers.get("Transfer-Encoding")):
             try:
-                self.body = self.read_body()
+                self.body = self.read_body(keep=MAX_WRITE_BODY if listener == "hub" else 16 * 1024 * 1024)
             except (OSError, ValueError):
                 self.close_connection = True
                 return
@@ -720,7 +739,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "bytes": 0,
             "ua": self.headers.get("User-Agent"),
         }
-        is_write = method in WRITE_METHODS and not re.search(r"/paths-info(/|$)", path)
+        is_write = ((method in WRITE_METHODS and not re.search(r"/paths-info(/|$)", path))
+                    or "/xet-write-token" in path)
         if is_write:
             entry["write"] = True
 
@@ -768,6 +788,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 f.seek(resp.start)
                 body = bytes(b ^ 0x5A for b in f.read(resp.length))
             resp = Resp(resp.status, resp.headers, body)
+        if self.body_pending:  # an unread request body would be taken for the next request
+            self.close_connection = True
         entry["bytes"] = self.send(resp, method, truncate)
         entry["dur"] = round(time.time() - t0, 6)
         app.log(entry)
@@ -891,7 +913,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except (OSError, ValueError, KeyError) as e:
                 return json_resp(400, {"error": str(e)})
             return json_resp(200, {"ok": True})
-        return json_resp(404, {"error": "unknown control endpoint"})
+        return self.write_control(path, args) or json_resp(404, {"error": "unknown control endpoint"})
 
     # -- auth ----------------------------------------------------------------------------
     def token(self):
@@ -905,7 +927,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not tok or tok not in grants:
             raise Abort(error(401, None, "Invalid credentials in Authorization header"))
         g = grants[tok] or {}
-        return {"name": tok, "read": g.get("read", [])}
+        return {"name": tok, "read": g.get("read", []), "write": g.get("write", [])}
 
     @staticmethod
     def can_read(grant, kind, rid):
@@ -967,7 +989,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
         if is_write:
             self.token()
-            return error(501, "NotImplemented", "Write endpoints are not implemented by the test hub yet")
+            resp = self.route_write(path, dsegs, method)
+            return resp or error(501, "NotImplemented", "This write endpoint is not implemented by the test hub")
         if method not in ("GET", "HEAD", "POST"):
             return error(405, None, "Method not allowed")
 
@@ -1295,6 +1318,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return Resp(403, [("Content-Type", "application/xml")],
                         b"<Error><Code>AccessDenied</Code><Message>Authorization header is not allowed "
                         b"on signed URLs</Message></Error>")
+        if method == "PUT":
+            return self.cdn_put(path, query)
         if method not in ("GET", "HEAD"):
             return Resp(405, [("Content-Type", "application/xml")], b"<Error><Code>MethodNotAllowed</Code></Error>")
         segs = path.split("/")[1:]
@@ -1336,16 +1361,19 @@ def main(argv=None):
     ap.add_argument("--cdn-port", type=int, default=0)
     ap.add_argument("--exit-with-parent", action="store_true",
                     help="exit when the parent process goes away (used by hubctl)")
+    ap.add_argument("--state", default=None,
+                    help="writable dir for uploads and new commits (default: a temporary dir removed at exit)")
     ap.add_argument("--cdn-base", default=None,
                     help="LFS/bucket redirects go to {URL}/lfs/{sha256}, {URL}/xet/{xetHash} (e.g. nginx)")
     args = ap.parse_args(argv)
 
     parent = os.getppid()
-    app = App(args.root, args.log)
+    app = App(args.root, args.log, args.state)
     hub = Server((args.host, args.hub_port), Handler, app, "hub")
     cdn = Server((args.host, args.cdn_port), Handler, app, "cdn")
     app.hub_url = "http://%s:%d" % (args.host, hub.server_address[1])
     app.cdn_url = args.cdn_base.rstrip("/") if args.cdn_base else "http://%s:%d" % (args.host, cdn.server_address[1])
+    app.cdn_upload_url = "http://%s:%d" % (args.host, cdn.server_address[1])  # uploads always come here
     threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
                for s in (hub, cdn)]
     for t in threads:
@@ -1371,6 +1399,7 @@ def main(argv=None):
     cdn.server_close()
     if app.log_file:
         app.log_file.close()
+    app.store.cleanup()
     return 0
 
 

@@ -90,6 +90,36 @@ class Hub:
         """Re-reads repos.json; faults and the log are kept."""
         return self._post("/_test/reload")
 
+    # -- writes (see hub_write.py) -----------------------------------------------------------
+    def create_repo(self, type, id, from_id=None, from_rev=None, from_type="model", private=False):  # noqa: A002
+        """A new writable repo whose main is a copy of from_id@from_rev (or empty); its sha."""
+        obj = {"type": type, "id": id, "private": private}
+        if from_id:
+            obj["from"] = {"type": from_type, "id": from_id, "rev": from_rev}
+        return self._post("/_test/create_repo", obj)["sha"]
+
+    def repo_info(self, type, id, sha=None):  # noqa: A002
+        """{"branches","tags","commits"(oldest first)[,"sha","files"]} straight from the hub's state."""
+        obj = {"type": type, "id": id}
+        if sha:
+            obj["sha"] = sha
+        return self._post("/_test/repo", obj)
+
+    def head(self, type, id, branch="main"):  # noqa: A002
+        return self.repo_info(type, id)["branches"][branch]
+
+    def commits(self, type, id):  # noqa: A002
+        return self.repo_info(type, id)["commits"]
+
+    def files_at(self, type, id, rev):  # noqa: A002
+        """path -> {"size","lfs","oid","sha256","disk"} of a commit (branch, tag or sha)."""
+        return self.repo_info(type, id, rev)["files"]
+
+    def read_at(self, type, id, rev, path):  # noqa: A002
+        """The bytes of a file at a revision, read from the hub's own storage."""
+        with open(self.files_at(type, id, rev)[path]["disk"], "rb") as f:
+            return f.read()
+
     # -- request log -----------------------------------------------------------------------
     def requests(self, listener=None):
         """The request log as a list of dicts (optionally only one listener's)."""
@@ -151,9 +181,10 @@ class Hub:
         return e
 
 
-def start(root=None, log=None, ready_timeout=120, python=None, quiet=True):
+def start(root=None, log=None, ready_timeout=120, python=None, quiet=True, state=None):
     """Starts hub.py on `root` (default: fixtures.default_root(), built if needed).
-    `log` defaults to a fresh file in a temporary directory removed by stop()."""
+    `log` defaults to a fresh file in a temporary directory removed by stop(); `state` is the
+    dir for what clients write (default: a temporary dir the hub removes when it exits)."""
     if root is None:
         if HERE not in sys.path:
             sys.path.insert(0, HERE)
@@ -167,6 +198,8 @@ def start(root=None, log=None, ready_timeout=120, python=None, quiet=True):
     log = os.path.abspath(log)
     ready = os.path.join(tmpdir.name, "ready.json")
     cmd = [python or sys.executable, HUB_PY, "--root", root, "--log", log, "--ready", ready, "--exit-with-parent"]
+    if state:
+        cmd += ["--state", os.path.abspath(state)]
     errpath = os.path.join(tmpdir.name, "hub.stderr")
     errf = open(errpath, "wb") if quiet else None
     try:

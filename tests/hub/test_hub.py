@@ -432,11 +432,11 @@ class Buckets(unittest.TestCase):
 
 
 class WritesAndLog(unittest.TestCase):
-    def test_writes_are_501_and_logged(self):
+    def test_writes_are_logged(self):
         HUB.clear_log()
         r = request("POST", HUB.url + "/api/models/acme/tiny/commit/main", headers={"Content-Type": "application/x-ndjson"},
                     body=b'{"key":"header","value":{"summary":"x"}}\n')
-        self.assertEqual(r.status, 501)
+        self.assertEqual(r.status, 401)  # anonymous writes are refused
         r = request("POST", HUB.url + "/api/models/acme/tiny/paths-info/main", headers={"Content-Type": "application/json"},
                     body=b'{"paths":["config.json"]}')
         self.assertEqual(r.status, 200)
@@ -463,6 +463,171 @@ class WritesAndLog(unittest.TestCase):
         self.assertEqual(e["path"], "/acme/tiny/resolve/main/" + q(F["paths"]["unicode"]))
         self.assertIsInstance(e["t"], float)
         HUB.clear_log()
+
+
+def ndjson(*lines):
+    return b"".join(json.dumps(x).encode() + b"\n" for x in lines)
+
+
+def b64(data):
+    import base64
+
+    return base64.b64encode(data).decode()
+
+
+class Writes(unittest.TestCase):
+    """preupload, LFS batch + CDN PUT + verify, NDJSON commit, 412, refusals (hub_write.py)."""
+
+    n = 0
+
+    def new_repo(self):
+        Writes.n += 1
+        rid = "acme/w-%d-%d" % (os.getpid(), Writes.n)
+        sha = HUB.create_repo("model", rid, from_id="acme/tiny", from_rev="main")
+        return rid, sha
+
+    def post(self, path, obj, tok="good", ctype="application/json", raw=None):
+        h = {"Content-Type": ctype}
+        if tok:
+            h.update(bearer(F["tokens"][tok]))
+        return request("POST", HUB.url + path, headers=h, body=raw if raw is not None else json.dumps(obj).encode())
+
+    def commit(self, rid, *ops, parent=None, rev="main", tok="good", summary="test commit"):
+        hdr = {"summary": summary, "description": ""}
+        if parent:
+            hdr["parentCommit"] = parent
+        return self.post("/api/models/%s/commit/%s" % (rid, rev), None, tok, "application/x-ndjson",
+                         ndjson({"key": "header", "value": hdr}, *ops))
+
+    def test_preupload(self):
+        rid, head = self.new_repo()
+        files = [
+            {"path": "notes.txt", "sample": b64(b"hello\n"), "size": 6},
+            {"path": "blob.dat", "sample": b64(bytes(range(256)) * 2), "size": 4096},
+            {"path": "w/x.bin", "sample": b64(b"text in a .bin"), "size": 14},
+            {"path": "huge.txt", "sample": b64(b"a" * 512), "size": 11 * 1024 * 1024},
+            {"path": "empty.bin", "sample": "", "size": 0},
+            {"path": "utf8.txt", "sample": b64("é".encode() * 300), "size": 1000},  # sample cut mid-character
+            {"path": "README.md", "sample": b64(b"# x\n"), "size": 4},
+            {"path": "model.safetensors", "sample": b64(b"\0" * 8), "size": 9},
+        ]
+        r = self.post("/api/models/%s/preupload/main" % rid, {"files": files})
+        self.assertEqual(r.status, 200, r.body)
+        got = {f["path"]: f for f in r.json()["files"]}
+        self.assertEqual(r.json()["commitOid"], head)
+        self.assertEqual({p: f["uploadMode"] for p, f in got.items()},
+                         {"notes.txt": "regular", "blob.dat": "lfs", "w/x.bin": "lfs", "huge.txt": "lfs",
+                          "empty.bin": "regular", "utf8.txt": "regular", "README.md": "regular",
+                          "model.safetensors": "lfs"})
+        self.assertEqual(got["README.md"]["oid"], tiny("README.md")["oid"])
+        self.assertEqual(got["model.safetensors"]["oid"], tiny("model.safetensors")["sha256"])
+        self.assertNotIn("oid", got["notes.txt"])
+        self.assertEqual(self.post("/api/models/%s/preupload/main" % rid, {"files": files}, tok="other").status, 403)
+        self.assertEqual(self.post("/api/models/%s/preupload/main" % rid, {"files": files}, tok=None).status, 401)
+        self.assertEqual(self.post("/api/models/%s/preupload/nope" % rid, {"files": files}).h("X-Error-Code"),
+                         "RevisionNotFound")
+
+    def test_lfs_upload_and_commit(self):
+        HUB.clear_log()
+        rid, head = self.new_repo()
+        big = os.urandom(300 * 1024)
+        oid = hashlib.sha256(big).hexdigest()
+        batch = {"operation": "upload", "transfers": ["basic", "multipart"], "hash_algo": "sha256",
+                 "objects": [{"oid": oid, "size": len(big)}, {"oid": tiny("model.safetensors")["sha256"],
+                                                              "size": tiny("model.safetensors")["size"]}],
+                 "ref": {"name": "main"}}
+        r = self.post("/%s.git/info/lfs/objects/batch" % rid, batch, ctype="application/vnd.git-lfs+json")
+        self.assertEqual(r.status, 200, r.body)
+        objs = r.json()["objects"]
+        self.assertNotIn("actions", objs[1])  # the Hub has it already
+        up, verify = objs[0]["actions"]["upload"]["href"], objs[0]["actions"]["verify"]["href"]
+        self.assertTrue(up.startswith(HUB.cdn_url + "/upload/" + oid), up)
+        self.assertTrue(verify.startswith(HUB.url + "/"), verify)
+        # the CDN refuses the token and wrong bytes, takes the right ones
+        self.assertEqual(request("PUT", up, body=big, headers=bearer(F["tokens"]["good"])).status, 403)
+        self.assertEqual(request("PUT", up, body=big[:-1] + b"x").status, 400)
+        self.assertEqual(request("PUT", up.replace("sig=", "sig=0"), body=big).status, 403)
+        self.assertEqual(self.post(verify[len(HUB.url):], {"oid": oid, "size": len(big)}).status, 404)
+        self.assertEqual(request("PUT", up, body=big).status, 200)
+        self.assertEqual(self.post(verify[len(HUB.url):], {"oid": oid, "size": len(big)}).status, 200)
+        r = self.post("/%s.git/info/lfs/objects/batch" % rid, batch, ctype="application/vnd.git-lfs+json")
+        self.assertNotIn("actions", r.json()["objects"][0])
+        # one commit: inline file, LFS file, deleted file and folder
+        r = self.commit(rid,
+                        {"key": "file", "value": {"content": b64(b"new text\n"), "path": "new/n.txt", "encoding": "base64"}},
+                        {"key": "lfsFile", "value": {"path": "weights/added.bin", "algo": "sha256", "oid": oid, "size": len(big)}},
+                        {"key": "deletedFile", "value": {"path": "README.md"}},
+                        {"key": "deletedFolder", "value": {"path": "a"}},
+                        {"key": "file", "value": {"content": "utf-8 text", "path": "config.json", "encoding": "utf-8"}},
+                        parent=head)
+        self.assertEqual(r.status, 200, r.body)
+        new = r.json()["commitOid"]
+        self.assertTrue(r.json()["success"])
+        self.assertRegex(new, "^[0-9a-f]{40}$")
+        self.assertTrue(r.json()["commitUrl"].endswith("/%s/commit/%s" % (rid, new)))
+        self.assertEqual(HUB.head("model", rid), new)
+        self.assertEqual(get("/api/models/%s" % rid).json()["sha"], new)
+        self.assertEqual(get("/%s/resolve/main/new/n.txt" % rid).body, b"new text\n")
+        self.assertEqual(get("/%s/resolve/main/config.json" % rid).body, b"utf-8 text")
+        loc = request("HEAD", HUB.url + "/%s/resolve/%s/weights/added.bin" % (rid, new)).h("Location")
+        self.assertEqual(request("GET", loc).body, big)
+        self.assertEqual(get("/%s/resolve/main/README.md" % rid).status, 404)
+        self.assertEqual(get("/%s/resolve/main/a/top.txt" % rid).status, 404)
+        self.assertEqual(get("/%s/resolve/%s/README.md" % (rid, head)).status, 200)  # the old commit stays
+        paths = {e["path"] for e in get("/api/models/%s/tree/main?recursive=true" % rid).json()}
+        self.assertIn("weights/added.bin", paths)
+        self.assertNotIn("a", paths)
+        files = HUB.files_at("model", rid, new)
+        self.assertTrue(files["weights/added.bin"]["lfs"])
+        self.assertEqual(HUB.read_at("model", rid, new, "new/n.txt"), b"new text\n")
+        # a stale parent: 412; no parent: accepted
+        r = self.commit(rid, {"key": "deletedFile", "value": {"path": "config.json"}}, parent=head)
+        self.assertEqual(r.status, 412)
+        self.assertEqual(r.json()["error"], "A commit has happened since. Please refresh and try again.")
+        r = self.commit(rid, {"key": "deletedFile", "value": {"path": "config.json"}})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(HUB.commits("model", rid)[-2:], [new, r.json()["commitOid"]])
+        writes = [(e["listener"], e["method"]) for e in HUB.writes()]
+        self.assertIn(("cdn", "PUT"), writes)
+        self.assertEqual([e for e in HUB.requests("cdn") if e["method"] == "PUT" and e["auth"] and e["status"] != 403], [])
+        # the hub keeps pushed commits across a reload
+        HUB.reload()
+        self.assertEqual(get("/%s/resolve/%s/new/n.txt" % (rid, new)).body, b"new text\n")
+        self.assertEqual(HUB.head("model", rid), r.json()["commitOid"])
+
+    def test_commit_errors(self):
+        rid, head = self.new_repo()
+        f = {"key": "file", "value": {"content": b64(b"x"), "path": "x.txt", "encoding": "base64"}}
+        cases = [
+            (self.commit(rid, f, tok="other"), 403),
+            (self.commit(rid, f, tok=None), 401),
+            (self.commit(rid, f, rev=head), 400),  # commits go to branches only
+            (self.commit(rid, f, rev="nope"), 404),
+            (self.commit(rid, {"key": "deletedFile", "value": {"path": "nope.txt"}}), 404),
+            (self.commit(rid, {"key": "deletedFolder", "value": {"path": "nope"}}), 404),
+            (self.commit(rid, {"key": "lfsFile", "value": {"path": "y.bin", "algo": "sha256", "oid": "0" * 64, "size": 1}}), 422),
+            (self.commit(rid, {"key": "file", "value": {"content": b64(b"x"), "path": "../x", "encoding": "base64"}}), 400),
+            (self.commit(rid, {"key": "file", "value": {"content": b64(b"x"), "path": "a", "encoding": "base64"}}), 400),
+            (self.commit(rid, {"key": "file", "value": {"content": b64(b"x"), "path": "README.md/x", "encoding": "base64"}}), 400),
+            (self.commit(rid, {"key": "file", "value": {"content": b64(b"x" * (10 * 1024 * 1024 + 1)), "path": "big.txt"}}), 400),
+            (self.commit(rid, {"key": "copyFile", "value": {"path": "z"}}), 400),
+            (self.commit(rid, f, parent="zz"), 400),
+            (self.post("/api/models/%s/commit/main" % rid, None, ctype="application/x-ndjson",
+                       raw=ndjson({"key": "file", "value": f["value"]})), 400),
+        ]
+        self.assertEqual([r.status for r, _ in cases], [want for _, want in cases], [r.body[:200] for r, _ in cases])
+        self.assertEqual(HUB.head("model", rid), head)  # nothing was committed
+
+    def test_bucket_writes_refused(self):
+        r = self.post("/api/buckets/acme/cache/batch", None, ctype="application/x-ndjson",
+                      raw=ndjson({"type": "addFile", "path": "x.neff", "xetHash": "0" * 64, "mtime": 1}))
+        self.assertEqual(r.status, 422)
+        self.assertEqual(r.json()["failed"][0]["path"], "x.neff")
+        self.assertIn("Xet", r.json()["failed"][0]["error"])
+        r = request("GET", HUB.url + "/api/buckets/acme/cache/xet-write-token", headers=bearer(F["tokens"]["good"]))
+        self.assertEqual(r.status, 501)
+        self.assertIn("Xet", r.h("X-Error-Message"))
+        self.assertEqual(self.post("/api/buckets/acme/cache/batch", None, tok="other", raw=b"").status, 403)
 
 
 class Control(unittest.TestCase):
