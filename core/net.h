@@ -13,6 +13,7 @@
  */
 #pragma once
 #include "types.h"
+#include "net_commit.h"
 
 typedef struct hfs_fetch_req {
     hfs_repo_id repo;
@@ -56,6 +57,21 @@ struct hfs_net_ops {
 
     /* Drop connections inherited from the parent; called in the child after fork. */
     void (*atfork_child)(void);
+
+    /* ---- writes (net_commit.h; added after the read ops so older tables keep their layout) */
+    /* POST /api/{type}s/{id}/preupload/{rev}: the upload mode of each file (sets lfs, ignore,
+     * remote_oid) and the branch head (head_out, "" if not given). */
+    int (*preupload)(const hfs_repo_id *r, const char *rev, hfs_upload_file *f, int n,
+                     char head_out[41]);
+    /* LFS batch (upload operation, basic transfer) for the files with lfs set, then a PUT of
+     * each missing object to the href the Hub gives (no Authorization header off the Hub's
+     * origin) and its verify call. Sets uploaded. */
+    int (*lfs_upload)(const hfs_repo_id *r, const char *rev, hfs_upload_file *f, int n);
+    /* POST /api/{type}s/{id}/commit/{branch} (NDJSON) with parentCommit = parent (NULL: none).
+     * The new commit's sha in sha_out. -ESTALE, silently, if the branch moved (412). */
+    int (*commit)(const hfs_repo_id *r, const char *branch, const char *summary,
+                  const char *description, const char *parent, const hfs_commit_op *ops, int n,
+                  char sha_out[41]);
 };
 
 /* Exported by libhfshim-net.so (the only default-visibility symbol there). */

@@ -623,14 +623,26 @@ static int setup(hfs_xfer *x, slot *s, state *st)
         h = t;                                                                                     \
     } while (0)
     ADD("Accept-Encoding: identity");
-    if (x->method && !strcmp(x->method, "POST")) {
+    int put = x->method && !strcmp(x->method, "PUT");
+    if (put || (x->method && !strcmp(x->method, "POST"))) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->post_len);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->post ? x->post : "");
+        /* An upload to a signed URL is a PUT of raw bytes: no form Content-Type, which a
+         * signature over the headers might not cover. */
+        if (put) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
         char ct[128];
-        snprintf(ct, sizeof ct, "Content-Type: %s",
-                 x->post_type ? x->post_type : "application/json");
+        if (put && !x->post_type)
+            snprintf(ct, sizeof ct, "Content-Type:");
+        else
+            snprintf(ct, sizeof ct, "Content-Type: %s",
+                     x->post_type ? x->post_type : "application/json");
         ADD(ct);
         ADD("Expect:");
+    }
+    if (x->accept) {
+        char acc[128];
+        snprintf(acc, sizeof acc, "Accept: %s", x->accept);
+        ADD(acc);
     }
     /* The token goes to HF_ENDPOINT's origin only (scheme, host and port), never elsewhere. */
     x->sent_auth = hfs_cfg_token()[0] && hfs_url_same_origin(x->url, cfg->endpoint);

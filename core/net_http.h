@@ -74,11 +74,13 @@ typedef struct hfs_xfer hfs_xfer;
 
 struct hfs_xfer {
     /* Request: set by the owner; may be changed by the step callback between attempts. */
-    const char *method; /* NULL = GET; "POST" sends post/post_len as post_type */
+    const char *method; /* NULL = GET; "POST" sends post/post_len as post_type; "PUT" sends
+                           them too (no Content-Type unless post_type is set) */
     char *url;          /* malloc'd, owned; freed by hfs_xfer_clear */
     const char *post;
     size_t post_len;
     const char *post_type;
+    const char *accept; /* Accept header value; NULL = libcurl's default */
     int has_range;
     uint64_t range_first, range_last;
     long max_time_s; /* overall cap on one attempt; 0 = default for API calls */

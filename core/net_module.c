@@ -17,6 +17,9 @@ static const struct hfs_net_ops g_ops = {
     .sha256_file = hfs_hub_sha256_file,
     .git_sha1_file = hfs_hub_git_sha1_file,
     .atfork_child = atfork_child,
+    .preupload = hfs_hub_preupload,
+    .lfs_upload = hfs_hub_lfs_upload,
+    .commit = hfs_hub_commit,
 };
 
 __attribute__((visibility("default"))) const struct hfs_net_ops *hfs_net_ops_v1(void)
