@@ -111,7 +111,8 @@ static hfs_fdrec *rec_new(int fd, hfs_vobj *o)
     atomic_init(&r->refs, 1);
     r->obj = o;
     r->is_dir = HFS_CORE(hfs_vobj_is_dir(o));
-    atomic_init(&r->complete, r->is_dir);
+    r->is_local = !r->is_dir && HFS_CORE(hfs_vobj_is_local(o));
+    atomic_init(&r->complete, r->is_dir || r->is_local);
     struct stat st;
     if (HFS_REAL(fstat)(fd, &st) == 0) {
         r->bdev = st.st_dev;
@@ -156,6 +157,28 @@ void hfs_fd_del(int fd)
     if ((unsigned)fd >= HFS_FD_MAX || !atomic_load_explicit(&hfs_fdtab[fd], memory_order_relaxed))
         return;
     if (hfs_fd_mutable()) del_one(fd);
+}
+
+hfs_fdrec *hfs_fd_take(int fd)
+{
+    if ((unsigned)fd >= HFS_FD_MAX || !atomic_load_explicit(&hfs_fdtab[fd], memory_order_relaxed))
+        return NULL;
+    hfs_fdrec *r = hfs_fd_get(fd);
+    hfs_fd_del(fd);
+    return r;
+}
+
+int hfs_fd_passthrough(int fd)
+{
+    hfs_fdrec *r = hfs_fd_get(fd);
+    if (!r) return 1;
+    int local = r->is_local;
+    hfs_fd_put(r);
+    if (local) return 1;
+    /* A remote or directory record: make sure it is not stale before refusing anything. */
+    r = hfs_fd_get_checked(fd);
+    hfs_fd_put(r);
+    return r == NULL;
 }
 
 void hfs_fd_del_range(unsigned lo, unsigned hi)

@@ -28,6 +28,7 @@ typedef struct hfs_fdrec {
     atomic_int refs;
     int is_dir;
     atomic_int complete; /* the backing file is known to be complete: no more ensure calls */
+    int is_local;        /* a local overlay file: a plain writable fd, every call passes through */
     hfs_vobj *obj;       /* one reference held by this record */
     dev_t bdev;          /* identity of the real fd's file, to detect a stale entry */
     ino_t bino;
@@ -58,6 +59,12 @@ void hfs_fd_put(hfs_fdrec *r);
 int hfs_fd_add(int fd, hfs_vobj *o);
 /* Forget fd (before it is closed). */
 void hfs_fd_del(int fd);
+/* Forget fd and hand back its record (NULL if none): the caller closes the real fd, then puts
+ * the record, so the object's last reference goes after the kernel close (and stdio's flush). */
+hfs_fdrec *hfs_fd_take(int fd);
+/* Is fd a virtual fd on a local overlay file (or not virtual at all)? Then fd mutators and
+ * writes pass straight through. 0 only for a (checked) virtual remote file or directory. */
+int hfs_fd_passthrough(int fd);
 /* Forget fds lo..hi (inclusive). */
 void hfs_fd_del_range(unsigned lo, unsigned hi);
 /* newfd now refers to what src refers to (src NULL: to something not virtual). */

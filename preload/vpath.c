@@ -3,6 +3,7 @@
 #include "real.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 atomic_int hfs_cwd_virtual;
@@ -108,4 +109,61 @@ int hfs_vstat(const hfs_rpath *rp, struct stat *st)
     int rc = HFS_CORE(hfs_vfs_stat(rp->path, st));
     if (rc == 0 && rp->trailing_slash && !S_ISDIR(st->st_mode)) rc = -ENOTDIR;
     return rc;
+}
+
+int hfs_vlstat(const hfs_rpath *rp, struct stat *st)
+{
+    if (rp->trailing_slash) return hfs_vstat(rp, st);
+    return HFS_CORE(hfs_vfs_lstat(rp->path, st));
+}
+
+int hfs_vresolve(const char *vpath, char *out, size_t n)
+{
+    char work[PATH_MAX], next[PATH_MAX], link[PATH_MAX];
+    if (snprintf(work, sizeof work, "%s", vpath) >= (int)sizeof work) return -ENAMETOOLONG;
+    for (int hops = 0;;) {
+        size_t len = strlen(work), i = 1;
+        int restarted = 0;
+        while (i <= len && !restarted) {
+            while (i < len && work[i] != '/') i++;
+            char c = work[i];
+            work[i] = 0; /* work is now the prefix up to this component */
+            struct stat st;
+            int rc = 0;
+            if (HFS_CORE(hfs_vfs_covers(work)))
+                rc = HFS_CORE(hfs_vfs_lstat(work, &st));
+            else
+                st.st_mode = S_IFDIR; /* above a mount: a real directory, left as is */
+            if (rc == 0 && S_ISLNK(st.st_mode)) {
+                if (++hops > 40) return -ELOOP;
+                int l = HFS_CORE(hfs_vfs_readlink(work, link, sizeof link - 1));
+                if (l < 0) return l;
+                link[l] = 0;
+                char *slash = strrchr(work, '/');
+                *slash = 0; /* the directory holding the link */
+                const char *rest = c ? work + i + 1 : "";
+                char joined[PATH_MAX];
+                if (snprintf(joined, sizeof joined, "%s%s%s", link, *rest ? "/" : "", rest) >=
+                    (int)sizeof joined)
+                    return -ENAMETOOLONG;
+                int nl =
+                    HFS_CORE(hfs_path_normalize(work[0] ? work : "/", joined, next, sizeof next));
+                if (nl < 0) return nl;
+                memcpy(work, next, (size_t)nl + 1);
+                if (!HFS_CORE(hfs_vfs_covers(work))) {
+                    if (snprintf(out, n, "%s", work) >= (int)n) return -ENAMETOOLONG;
+                    return 0;
+                }
+                restarted = 1;
+                break;
+            }
+            work[i] = c;
+            if (rc < 0) return rc;
+            if (c && !S_ISDIR(st.st_mode)) return -ENOTDIR;
+            i++;
+        }
+        if (!restarted) break;
+    }
+    if (snprintf(out, n, "%s", work) >= (int)n) return -ENAMETOOLONG;
+    return 1;
 }

@@ -64,5 +64,12 @@ static inline int hfs_fail(int neg)
 
 /* stat a virtual path, with the trailing-slash rule. 0 or -errno. */
 int hfs_vstat(const hfs_rpath *rp, struct stat *st);
+/* Same without following a final overlay symlink (a trailing '/' still follows it). */
+int hfs_vlstat(const hfs_rpath *rp, struct stat *st);
+
+/* Follow the overlay's symlinks in a virtual path, component by component (realpath, the
+ * following xattr calls). Writes the result to out: 1 = still virtual, 0 = it left the virtual
+ * tree (out is a real path, not yet resolved further), or -errno (ENOENT, ENOTDIR, ELOOP). */
+int hfs_vresolve(const char *vpath, char *out, size_t n);
 
 #pragma GCC visibility pop

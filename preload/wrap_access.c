@@ -1,5 +1,6 @@
-/* access family: from the virtual stat. Nothing virtual is writable (EROFS); regular files
- * are not executable (EACCES); directories are searchable. */
+/* access family: from the virtual stat. Everything that exists is readable and writable (a
+ * write goes to the local overlay); X_OK needs an execute bit in the mode (remote files have
+ * none, remote directories all). */
 #include "real.h"
 #include "vpath.h"
 #include "wrap.h"
@@ -9,14 +10,13 @@ static int access_slow(int dirfd, const char *path, int mode, int flags, hfs_rpa
 {
     struct stat st;
     int saved = errno;
-    if (!hfs_stat_at(dirfd, path, flags & AT_EMPTY_PATH, &st, rp, ret)) return 0;
+    if (!hfs_stat_at(dirfd, path, flags & (AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW), &st, rp, ret))
+        return 0;
     if (*ret < 0) return 1;
     int rc = 0;
     if (mode & ~(R_OK | W_OK | X_OK))
         rc = -EINVAL;
-    else if (mode & W_OK)
-        rc = -EROFS;
-    else if ((mode & X_OK) && !S_ISDIR(st.st_mode))
+    else if ((mode & X_OK) && !(st.st_mode & 0111))
         rc = -EACCES;
     if (rc) {
         *ret = hfs_fail(rc);

@@ -57,7 +57,7 @@ static struct dirent64 *vreaddir(hfs_fdrec *r, hfs_dirrec *dr)
 static DIR *opendir_vpath(const char *vpath)
 {
     int saved = errno;
-    int fd = hfs_open_vpath(vpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC, saved);
+    int fd = hfs_open_vpath(vpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, saved);
     if (fd < 0) return NULL;
     DIR *d = HFS_REAL(fdopendir)(fd);
     int rc = d ? hfs_dir_attach(fd, d) : -errno;

@@ -13,6 +13,7 @@
 #include "exec_env.h"
 #include "real.h"
 #include "vpath.h"
+#include "write.h"
 
 #include <elf.h>
 #include <spawn.h>
@@ -367,7 +368,13 @@ HFS_EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, 
     if (v < 0) return -v;
     if (v == 0) return HFS_REAL(posix_spawn_file_actions_addopen)(fa, fd, rp.real, oflag, mode);
     hfs_vobj *o = NULL;
-    int vfd = HFS_CORE(hfs_vfs_open(rp.path, oflag | O_CLOEXEC, &o));
+    int vfd;
+    if (HFS_WRITE_INTENT(oflag)) { /* the overlay file is made now; the child opens it */
+        mode_t m = (oflag & O_CREAT) ? (mode & 07777 & ~hfs_umask_get()) : 0;
+        vfd = HFS_CORE(hfs_vfs_open2(rp.path, oflag | O_CLOEXEC, m, &o));
+    } else {
+        vfd = HFS_CORE(hfs_vfs_open(rp.path, oflag | O_CLOEXEC, &o));
+    }
     if (vfd < 0) return -vfd;
     int rc = HFS_CORE(hfs_vobj_materialize(o));
     char proc[48], backing[PATH_MAX];

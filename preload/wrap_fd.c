@@ -8,8 +8,12 @@
 
 HFS_EXPORT int close(int fd)
 {
-    if (HFS_UNLIKELY(hfs_fd_maybe(fd))) hfs_fd_del(fd);
-    return HFS_REAL(close)(fd);
+    if (HFS_LIKELY(!hfs_fd_maybe(fd))) return HFS_REAL(close)(fd);
+    hfs_fdrec *r = hfs_fd_take(fd);
+    int rc = HFS_REAL(close)(fd), e = errno;
+    hfs_fd_put(r);
+    errno = e;
+    return rc;
 }
 
 HFS_EXPORT int close_range(unsigned first, unsigned last, int flags)

@@ -1,436 +1,382 @@
-/* Everything that would change a virtual object fails with EROFS and has no side effect.
- * Like a read-only mount: creating an entry that exists gives EEXIST (mkdir -p relies on it),
- * changing one that does not exist gives ENOENT (rm -f relies on it). Extended attributes:
- * virtual objects have none. */
+/* Path mutators. On a virtual path each one is handed to the core's write API, which keeps the
+ * change in the local overlay (remote entries are only ever hidden, by whiteouts). Two-path
+ * calls (rename, link) with one side virtual and the other not fail with EXDEV, like a rename
+ * across mounts: mv and shutil.move then copy and delete. Modes given to the core have the
+ * umask applied (the kernel would). The core refuses names starting with ".wh." (EINVAL). */
 #include "real.h"
 #include "vpath.h"
+#include "write.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <sys/xattr.h>
 #include <utime.h>
 
-enum { M_CREATE, M_CHANGE };
-
-/* Is the object named by (dirfd, "", AT_EMPTY_PATH) or (dirfd, NULL) virtual? */
-static int fd_itself_virtual(int dirfd)
+/* The virtual path of the object named by (dirfd, NULL or "") for the AT_EMPTY_PATH forms:
+ * 1 = virtual, in *rec (a checked reference: the caller puts it) or, for a virtual cwd, in
+ * rp->path; 0 = not virtual. */
+static int self_at(int dirfd, hfs_rpath *rp, hfs_fdrec **rec)
 {
-    if (dirfd == AT_FDCWD) return atomic_load(&hfs_cwd_virtual);
-    hfs_fdrec *r = hfs_fd_maybe(dirfd) ? hfs_fd_get_checked(dirfd) : NULL;
-    hfs_fd_put(r);
-    return r != NULL;
-}
-
-/* 1: answered (errno set, the caller returns -1); 0: pass through with rp->real. */
-static int mut_at(int dirfd, const char *path, int kind, int empty_means_fd, hfs_rpath *rp)
-{
-    rp->real = path;
-    if (empty_means_fd && (!path || !path[0])) {
-        if (!fd_itself_virtual(dirfd)) return 0;
-        errno = EROFS;
-        return 1;
-    }
-    int v = hfs_resolve_at(dirfd, path, rp);
-    if (v == 0) return 0;
-    if (v > 0) {
-        struct stat st;
-        int e = hfs_vstat(rp, &st);
-        if (kind == M_CREATE)
-            v = e == 0 ? -EEXIST : -EROFS;
-        else
-            v = e < 0 ? e : -EROFS;
-    }
-    errno = -v;
+    *rec = NULL;
+    rp->trailing_slash = 0;
+    if (dirfd == AT_FDCWD) return hfs_cwd_get(rp->path, sizeof rp->path) > 0;
+    if (!hfs_fd_maybe(dirfd)) return 0;
+    *rec = hfs_fd_get_checked(dirfd);
+    if (!*rec) return 0;
+    snprintf(rp->path, sizeof rp->path, "%s", HFS_CORE(hfs_vobj_path((*rec)->obj)));
     return 1;
 }
 
-#define MUT(dirfd, path, kind, empty_fd, call_real)                                                \
+/* A trailing '/' on an existing object's name: it must be a directory. 0 or -errno. */
+static int slash_check(const hfs_rpath *rp)
+{
+    struct stat st;
+    return rp->trailing_slash ? hfs_vstat(rp, &st) : 0;
+}
+
+/* Body of a one-path wrapper: fast test, resolution, then `vexpr` (an int, 0 or -errno, using
+ * rp.path) for a virtual path, or the real call on rp.real. */
+#define PATH_CALL(dirfd, path, vexpr, call_real)                                                   \
     do {                                                                                           \
         const char *lp_ = hfs_launder(path);                                                       \
         if (HFS_LIKELY(!hfs_path_maybe_at((dirfd), lp_ ? lp_ : ""))) return call_real;             \
+        int saved_ = errno;                                                                        \
         hfs_rpath rp;                                                                              \
-        if (mut_at((dirfd), lp_, (kind), (empty_fd), &rp)) return -1;                              \
-        path = rp.real;                                                                            \
-        return call_real;                                                                          \
+        int v_ = hfs_resolve_at((dirfd), lp_, &rp);                                                \
+        if (v_ == 0) {                                                                             \
+            path = rp.real;                                                                        \
+            return call_real;                                                                      \
+        }                                                                                          \
+        if (v_ > 0) v_ = (vexpr);                                                                  \
+        if (v_ < 0) return hfs_fail(v_);                                                           \
+        errno = saved_;                                                                            \
+        return 0;                                                                                  \
     } while (0)
 
-/* Two-path calls (rename, link): EROFS when either side is virtual; ENOENT for a missing
- * virtual source. */
-static int two_at(int od, const char *old, int nd, const char *new, hfs_rpath *ro, hfs_rpath *rn)
+/* Same for the *at calls whose NULL or "" path (with AT_EMPTY_PATH, or always for futimesat and
+ * utimensat) means the dirfd itself: a local overlay fd gets the real call, any other virtual
+ * object (a remote file, a directory, the virtual cwd) `vexpr` on its virtual path. */
+#define SELF_CALL(dirfd, path, is_self, vexpr, call_real)                                          \
+    do {                                                                                           \
+        if (!(is_self)) PATH_CALL(dirfd, path, vexpr, call_real);                                  \
+        if (HFS_LIKELY(!hfs_path_maybe_at((dirfd), ""))) return call_real;                         \
+        int saved_ = errno;                                                                        \
+        hfs_rpath rp;                                                                              \
+        hfs_fdrec *rec_;                                                                           \
+        if (!self_at((dirfd), &rp, &rec_)) return call_real;                                       \
+        int local_ = rec_ && rec_->is_local;                                                       \
+        hfs_fd_put(rec_);                                                                          \
+        if (local_) return call_real;                                                              \
+        int v_ = (vexpr);                                                                          \
+        if (v_ < 0) return hfs_fail(v_);                                                           \
+        errno = saved_;                                                                            \
+        return 0;                                                                                  \
+    } while (0)
+
+#define EMPTY(p) (!hfs_launder(p) || !hfs_launder(p)[0])
+
+/* ---- creating ---- */
+
+static int v_mkdir(const hfs_rpath *rp, mode_t mode)
 {
-    int vo = hfs_resolve_at(od, old, ro);
-    int vn = hfs_resolve_at(nd, new, rn);
+    return HFS_CORE(hfs_vfs_mkdir(rp->path, mode & 07777 & ~hfs_umask_get()));
+}
+
+HFS_EXPORT int mkdir(const char *path, mode_t mode)
+{
+    PATH_CALL(AT_FDCWD, path, v_mkdir(&rp, mode), HFS_REAL(mkdir)(path, mode));
+}
+HFS_EXPORT int mkdirat(int dirfd, const char *path, mode_t mode)
+{
+    PATH_CALL(dirfd, path, v_mkdir(&rp, mode), HFS_REAL(mkdirat)(dirfd, path, mode));
+}
+
+/* Special files have no virtual meaning: they are made in the overlay, where the core says the
+ * entry would go (the kernel applies the umask itself). */
+static int v_mknod(const hfs_rpath *rp, mode_t mode, dev_t dev)
+{
+    struct stat st;
+    char local[PATH_MAX];
+    int rc = HFS_CORE(hfs_vfs_lstat(rp->path, &st)) == 0 ? -EEXIST : 0;
+    if (rc == 0) rc = HFS_CORE(hfs_vfs_local_path(rp->path, 1, local, sizeof local));
+    if (rc < 0) return rc;
+    return HFS_REAL(mknod)(local, mode, dev) < 0 ? -errno : 0;
+}
+
+HFS_EXPORT int mknod(const char *path, mode_t mode, dev_t dev)
+{
+    PATH_CALL(AT_FDCWD, path, v_mknod(&rp, mode, dev), HFS_REAL(mknod)(path, mode, dev));
+}
+HFS_EXPORT int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
+{
+    PATH_CALL(dirfd, path, v_mknod(&rp, mode, dev), HFS_REAL(mknodat)(dirfd, path, mode, dev));
+}
+HFS_EXPORT int mkfifo(const char *path, mode_t mode)
+{
+    PATH_CALL(AT_FDCWD, path, v_mknod(&rp, S_IFIFO | (mode & 07777), 0),
+              HFS_REAL(mkfifo)(path, mode));
+}
+HFS_EXPORT int mkfifoat(int dirfd, const char *path, mode_t mode)
+{
+    PATH_CALL(dirfd, path, v_mknod(&rp, S_IFIFO | (mode & 07777), 0),
+              HFS_REAL(mkfifoat)(dirfd, path, mode));
+}
+
+/* The target string is stored as given (it is not a path argument of the call). */
+static int v_symlink(const char *target, const hfs_rpath *rp)
+{
+    if (!hfs_launder(target)) return -EFAULT;
+    return HFS_CORE(hfs_vfs_symlink(target, rp->path));
+}
+
+HFS_EXPORT int symlink(const char *target, const char *path)
+{
+    PATH_CALL(AT_FDCWD, path, v_symlink(target, &rp), HFS_REAL(symlink)(target, path));
+}
+HFS_EXPORT int symlinkat(const char *target, int dirfd, const char *path)
+{
+    PATH_CALL(dirfd, path, v_symlink(target, &rp), HFS_REAL(symlinkat)(target, dirfd, path));
+}
+
+/* ---- removing ---- */
+
+static int v_unlink(const hfs_rpath *rp)
+{
+    if (rp->trailing_slash) { /* like the kernel: a directory is EISDIR, anything else ENOTDIR */
+        struct stat st;
+        int rc = hfs_vstat(rp, &st);
+        return rc < 0 ? rc : -EISDIR;
+    }
+    return HFS_CORE(hfs_vfs_unlink(rp->path));
+}
+
+static int v_rmdir(const hfs_rpath *rp)
+{
+    return HFS_CORE(hfs_vfs_rmdir(rp->path));
+}
+
+/* remove(3): unlink, or rmdir for a directory. */
+static int v_remove(const hfs_rpath *rp)
+{
+    int rc = v_unlink(rp);
+    return rc == -EISDIR || rc == -EPERM ? v_rmdir(rp) : rc;
+}
+
+HFS_EXPORT int unlink(const char *path)
+{
+    PATH_CALL(AT_FDCWD, path, v_unlink(&rp), HFS_REAL(unlink)(path));
+}
+HFS_EXPORT int unlinkat(int dirfd, const char *path, int flags)
+{
+    PATH_CALL(dirfd, path,
+              (flags & ~AT_REMOVEDIR)  ? -EINVAL
+              : (flags & AT_REMOVEDIR) ? v_rmdir(&rp)
+                                       : v_unlink(&rp),
+              HFS_REAL(unlinkat)(dirfd, path, flags));
+}
+HFS_EXPORT int rmdir(const char *path)
+{
+    PATH_CALL(AT_FDCWD, path, v_rmdir(&rp), HFS_REAL(rmdir)(path));
+}
+HFS_EXPORT int remove(const char *path)
+{
+    PATH_CALL(AT_FDCWD, path, v_remove(&rp), HFS_REAL(remove)(path));
+}
+
+/* ---- renaming and linking: both sides virtual, or EXDEV ---- */
+
+enum { OP_RENAME, OP_LINK };
+
+/* 1: answered (*ret); 0: pass through with ro->real and rn->real. `self_old`: the source is the
+ * dirfd itself (linkat with AT_EMPTY_PATH). */
+static int two_slow(int op, int od, const char *old, int self_old, int nd, const char *new,
+                    unsigned flags, hfs_rpath *ro, hfs_rpath *rn, int *ret)
+{
+    int saved = errno, vo, vn;
+    hfs_fdrec *r = NULL;
+    ro->real = old;
+    if (self_old) {
+        vo = self_at(od, ro, &r);
+        hfs_fd_put(r);
+    } else {
+        vo = hfs_resolve_at(od, old, ro);
+    }
+    vn = hfs_resolve_at(nd, new, rn);
     if (vo < 0 || vn < 0) {
-        errno = -(vo < 0 ? vo : vn);
+        *ret = hfs_fail(vo < 0 ? vo : vn);
         return 1;
     }
     if (!vo && !vn) return 0;
+    int rc;
     struct stat st;
-    int e = vo ? hfs_vstat(ro, &st) : 0;
-    errno = e < 0 ? -e : EROFS;
+    if (vo && vn) {
+        rc = slash_check(ro);
+        if (rc == 0)
+            rc = op == OP_RENAME ? HFS_CORE(hfs_vfs_rename(ro->path, rn->path, flags))
+                                 : HFS_CORE(hfs_vfs_link(ro->path, rn->path));
+    } else if (vo) {
+        /* Only the source is virtual: report a missing source as such, else EXDEV. */
+        rc = hfs_vlstat(ro, &st);
+        if (rc == 0) rc = -EXDEV;
+    } else {
+        if (!self_old && HFS_REAL(fstatat)(od, ro->real, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            rc = -errno;
+        else
+            rc = -EXDEV;
+    }
+    if (rc < 0) {
+        *ret = hfs_fail(rc);
+    } else {
+        errno = saved;
+        *ret = 0;
+    }
     return 1;
 }
 
-#define TWO(od, old, nd, new, call_real)                                                           \
+#define TWO(op, od, old, self_old, nd, new, flags, call_real)                                      \
     do {                                                                                           \
-        if (HFS_LIKELY(!hfs_path_maybe_at((od), (old)) && !hfs_path_maybe_at((nd), (new))))        \
+        const char *lo_ = hfs_launder(old), *ln_ = hfs_launder(new);                               \
+        if (HFS_LIKELY(!hfs_path_maybe_at((od), (self_old) ? ""                                    \
+                                                : lo_      ? lo_                                   \
+                                                           : "") &&                                     \
+                       !hfs_path_maybe_at((nd), ln_ ? ln_ : "")))                                  \
             return call_real;                                                                      \
+        if (!lo_ || !ln_) return call_real; /* EFAULT */                                           \
         hfs_rpath ro, rn;                                                                          \
-        if (two_at((od), (old), (nd), (new), &ro, &rn)) return -1;                                 \
+        int ret;                                                                                   \
+        if (two_slow((op), (od), lo_, (self_old), (nd), ln_, (flags), &ro, &rn, &ret)) return ret; \
         old = ro.real;                                                                             \
         new = rn.real;                                                                             \
         return call_real;                                                                          \
     } while (0)
 
-/* ---- creating ---- */
-HFS_EXPORT int mkdir(const char *path, mode_t mode)
-{
-    MUT(AT_FDCWD, path, M_CREATE, 0, HFS_REAL(mkdir)(path, mode));
-}
-HFS_EXPORT int mkdirat(int dirfd, const char *path, mode_t mode)
-{
-    MUT(dirfd, path, M_CREATE, 0, HFS_REAL(mkdirat)(dirfd, path, mode));
-}
-HFS_EXPORT int mknod(const char *path, mode_t mode, dev_t dev)
-{
-    MUT(AT_FDCWD, path, M_CREATE, 0, HFS_REAL(mknod)(path, mode, dev));
-}
-HFS_EXPORT int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
-{
-    MUT(dirfd, path, M_CREATE, 0, HFS_REAL(mknodat)(dirfd, path, mode, dev));
-}
-HFS_EXPORT int mkfifo(const char *path, mode_t mode)
-{
-    MUT(AT_FDCWD, path, M_CREATE, 0, HFS_REAL(mkfifo)(path, mode));
-}
-HFS_EXPORT int mkfifoat(int dirfd, const char *path, mode_t mode)
-{
-    MUT(dirfd, path, M_CREATE, 0, HFS_REAL(mkfifoat)(dirfd, path, mode));
-}
-HFS_EXPORT int symlink(const char *target, const char *path)
-{
-    MUT(AT_FDCWD, path, M_CREATE, 0, HFS_REAL(symlink)(target, path));
-}
-HFS_EXPORT int symlinkat(const char *target, int dirfd, const char *path)
-{
-    MUT(dirfd, path, M_CREATE, 0, HFS_REAL(symlinkat)(target, dirfd, path));
-}
-
-/* ---- removing, renaming, linking ---- */
-HFS_EXPORT int unlink(const char *path)
-{
-    MUT(AT_FDCWD, path, M_CHANGE, 0, HFS_REAL(unlink)(path));
-}
-HFS_EXPORT int unlinkat(int dirfd, const char *path, int flags)
-{
-    MUT(dirfd, path, M_CHANGE, 0, HFS_REAL(unlinkat)(dirfd, path, flags));
-}
-HFS_EXPORT int rmdir(const char *path)
-{
-    MUT(AT_FDCWD, path, M_CHANGE, 0, HFS_REAL(rmdir)(path));
-}
-HFS_EXPORT int remove(const char *path)
-{
-    MUT(AT_FDCWD, path, M_CHANGE, 0, HFS_REAL(remove)(path));
-}
 HFS_EXPORT int rename(const char *old, const char *new)
 {
-    TWO(AT_FDCWD, old, AT_FDCWD, new, HFS_REAL(rename)(old, new));
+    TWO(OP_RENAME, AT_FDCWD, old, 0, AT_FDCWD, new, 0, HFS_REAL(rename)(old, new));
 }
 HFS_EXPORT int renameat(int od, const char *old, int nd, const char *new)
 {
-    TWO(od, old, nd, new, HFS_REAL(renameat)(od, old, nd, new));
+    TWO(OP_RENAME, od, old, 0, nd, new, 0, HFS_REAL(renameat)(od, old, nd, new));
 }
 HFS_EXPORT int renameat2(int od, const char *old, int nd, const char *new, unsigned flags)
 {
-    TWO(od, old, nd, new, HFS_REAL(renameat2)(od, old, nd, new, flags));
+    TWO(OP_RENAME, od, old, 0, nd, new, flags, HFS_REAL(renameat2)(od, old, nd, new, flags));
 }
 HFS_EXPORT int link(const char *old, const char *new)
 {
-    TWO(AT_FDCWD, old, AT_FDCWD, new, HFS_REAL(link)(old, new));
+    TWO(OP_LINK, AT_FDCWD, old, 0, AT_FDCWD, new, 0, HFS_REAL(link)(old, new));
 }
 HFS_EXPORT int linkat(int od, const char *old, int nd, const char *new, int flags)
 {
-    TWO(od, old, nd, new, HFS_REAL(linkat)(od, old, nd, new, flags));
+    int self = (flags & AT_EMPTY_PATH) && hfs_launder(old) && !hfs_launder(old)[0];
+    TWO(OP_LINK, od, old, self, nd, new, 0, HFS_REAL(linkat)(od, old, nd, new, flags));
 }
 
 /* ---- attributes, size, times ---- */
+
+static int v_chmod(const hfs_rpath *rp, mode_t mode, int nofollow)
+{
+    int rc = slash_check(rp);
+    return rc ? rc : HFS_CORE(hfs_vfs_chmod(rp->path, mode, nofollow && !rp->trailing_slash));
+}
+static int v_chown(const hfs_rpath *rp, uid_t u, gid_t g, int nofollow)
+{
+    int rc = slash_check(rp);
+    return rc ? rc : HFS_CORE(hfs_vfs_chown(rp->path, u, g, nofollow && !rp->trailing_slash));
+}
+static int v_utimens(const hfs_rpath *rp, const struct timespec *ts, int nofollow)
+{
+    int rc = slash_check(rp);
+    return rc ? rc : HFS_CORE(hfs_vfs_utimens(rp->path, ts, nofollow && !rp->trailing_slash));
+}
+static int v_truncate(const hfs_rpath *rp, off_t len)
+{
+    int rc = slash_check(rp);
+    if (rc == 0 && len < 0) rc = -EINVAL;
+    return rc ? rc : HFS_CORE(hfs_vfs_truncate(rp->path, len));
+}
+
+/* struct timeval[2] / utimbuf -> timespec[2]; NULL stays NULL (now). */
+static const struct timespec *tv_ts(const struct timeval *tv, struct timespec ts[2])
+{
+    if (!tv) return NULL;
+    for (int i = 0; i < 2; i++) {
+        ts[i].tv_sec = tv[i].tv_sec;
+        ts[i].tv_nsec = tv[i].tv_usec * 1000;
+    }
+    return ts;
+}
+static const struct timespec *ub_ts(const struct utimbuf *ub, struct timespec ts[2])
+{
+    if (!ub) return NULL;
+    ts[0].tv_sec = ub->actime;
+    ts[1].tv_sec = ub->modtime;
+    ts[0].tv_nsec = ts[1].tv_nsec = 0;
+    return ts;
+}
+
 HFS_EXPORT int chmod(const char *path, mode_t mode)
 {
-    MUT(AT_FDCWD, path, M_CHANGE, 0, HFS_REAL(chmod)(path, mode));
+    PATH_CALL(AT_FDCWD, path, v_chmod(&rp, mode, 0), HFS_REAL(chmod)(path, mode));
 }
 HFS_EXPORT int lchmod(const char *path, mode_t mode)
 {
-    MUT(AT_FDCWD, path, M_CHANGE, 0, HFS_REAL(lchmod)(path, mode));
+    PATH_CALL(AT_FDCWD, path, v_chmod(&rp, mode, 1), HFS_REAL(lchmod)(path, mode));
 }
 HFS_EXPORT int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 {
-    MUT(dirfd, path, M_CHANGE, flags & AT_EMPTY_PATH, HFS_REAL(fchmodat)(dirfd, path, mode, flags));
+    SELF_CALL(dirfd, path, (flags & AT_EMPTY_PATH) && EMPTY(path),
+              v_chmod(&rp, mode, flags & AT_SYMLINK_NOFOLLOW),
+              HFS_REAL(fchmodat)(dirfd, path, mode, flags));
 }
 HFS_EXPORT int chown(const char *path, uid_t u, gid_t g)
 {
-    MUT(AT_FDCWD, path, M_CHANGE, 0, HFS_REAL(chown)(path, u, g));
+    PATH_CALL(AT_FDCWD, path, v_chown(&rp, u, g, 0), HFS_REAL(chown)(path, u, g));
 }
 HFS_EXPORT int lchown(const char *path, uid_t u, gid_t g)
 {
-    MUT(AT_FDCWD, path, M_CHANGE, 0, HFS_REAL(lchown)(path, u, g));
+    PATH_CALL(AT_FDCWD, path, v_chown(&rp, u, g, 1), HFS_REAL(lchown)(path, u, g));
 }
 HFS_EXPORT int fchownat(int dirfd, const char *path, uid_t u, gid_t g, int flags)
 {
-    MUT(dirfd, path, M_CHANGE, flags & AT_EMPTY_PATH, HFS_REAL(fchownat)(dirfd, path, u, g, flags));
+    SELF_CALL(dirfd, path, (flags & AT_EMPTY_PATH) && EMPTY(path),
+              v_chown(&rp, u, g, flags & AT_SYMLINK_NOFOLLOW),
+              HFS_REAL(fchownat)(dirfd, path, u, g, flags));
 }
 HFS_EXPORT int truncate(const char *path, off_t len)
 {
-    MUT(AT_FDCWD, path, M_CHANGE, 0, HFS_REAL(truncate)(path, len));
+    PATH_CALL(AT_FDCWD, path, v_truncate(&rp, len), HFS_REAL(truncate)(path, len));
 }
 HFS_EXPORT int truncate64(const char *path, off64_t len)
 {
-    MUT(AT_FDCWD, path, M_CHANGE, 0, HFS_REAL(truncate64)(path, len));
+    PATH_CALL(AT_FDCWD, path, v_truncate(&rp, (off_t)len), HFS_REAL(truncate64)(path, len));
 }
 HFS_EXPORT int utime(const char *path, const struct utimbuf *t)
 {
-    MUT(AT_FDCWD, path, M_CHANGE, 0, HFS_REAL(utime)(path, t));
+    struct timespec ts[2];
+    PATH_CALL(AT_FDCWD, path, v_utimens(&rp, ub_ts(t, ts), 0), HFS_REAL(utime)(path, t));
 }
 HFS_EXPORT int utimes(const char *path, const struct timeval t[2])
 {
-    MUT(AT_FDCWD, path, M_CHANGE, 0, HFS_REAL(utimes)(path, t));
+    struct timespec ts[2];
+    PATH_CALL(AT_FDCWD, path, v_utimens(&rp, tv_ts(t, ts), 0), HFS_REAL(utimes)(path, t));
 }
 HFS_EXPORT int lutimes(const char *path, const struct timeval t[2])
 {
-    MUT(AT_FDCWD, path, M_CHANGE, 0, HFS_REAL(lutimes)(path, t));
+    struct timespec ts[2];
+    PATH_CALL(AT_FDCWD, path, v_utimens(&rp, tv_ts(t, ts), 1), HFS_REAL(lutimes)(path, t));
 }
-/* A NULL path means the dirfd itself (futimens). */
+/* A NULL path means the dirfd itself (that is how futimens is built on the system call). */
 HFS_EXPORT int utimensat(int dirfd, const char *path, const struct timespec t[2], int flags)
 {
-    MUT(dirfd, path, M_CHANGE, 1, HFS_REAL(utimensat)(dirfd, path, t, flags));
+    SELF_CALL(dirfd, path, !hfs_launder(path) || ((flags & AT_EMPTY_PATH) && EMPTY(path)),
+              v_utimens(&rp, t, flags & AT_SYMLINK_NOFOLLOW),
+              HFS_REAL(utimensat)(dirfd, path, t, flags));
 }
 HFS_EXPORT int futimesat(int dirfd, const char *path, const struct timeval t[2])
 {
-    MUT(dirfd, path, M_CHANGE, 1, HFS_REAL(futimesat)(dirfd, path, t));
-}
-HFS_EXPORT int setxattr(const char *path, const char *name, const void *v, size_t n, int flags)
-{
-    MUT(AT_FDCWD, path, M_CHANGE, 0, HFS_REAL(setxattr)(path, name, v, n, flags));
-}
-HFS_EXPORT int lsetxattr(const char *path, const char *name, const void *v, size_t n, int flags)
-{
-    MUT(AT_FDCWD, path, M_CHANGE, 0, HFS_REAL(lsetxattr)(path, name, v, n, flags));
-}
-HFS_EXPORT int removexattr(const char *path, const char *name)
-{
-    MUT(AT_FDCWD, path, M_CHANGE, 0, HFS_REAL(removexattr)(path, name));
-}
-HFS_EXPORT int lremovexattr(const char *path, const char *name)
-{
-    MUT(AT_FDCWD, path, M_CHANGE, 0, HFS_REAL(lremovexattr)(path, name));
-}
-
-/* ---- reading extended attributes: there are none ---- */
-
-/* 1: answered with errno (missing: ENOENT, else `none`, or success 0 when none == 0). */
-static int xattr_path(const char *path, int none, hfs_rpath *rp, ssize_t *ret)
-{
-    int saved = errno;
-    int v = hfs_resolve_at(AT_FDCWD, path, rp);
-    if (v == 0) return 0;
-    struct stat st;
-    if (v > 0) v = hfs_vstat(rp, &st);
-    if (v == 0 && none == 0) {
-        errno = saved;
-        *ret = 0;
-        return 1;
-    }
-    *ret = hfs_fail(v < 0 ? v : -none);
-    return 1;
-}
-
-#define XATTR_GET(path, none, call_real)                                                           \
-    do {                                                                                           \
-        if (HFS_LIKELY(!hfs_path_maybe(path))) return call_real;                                   \
-        hfs_rpath rp;                                                                              \
-        ssize_t ret;                                                                               \
-        if (xattr_path((path), (none), &rp, &ret)) return ret;                                     \
-        path = rp.real;                                                                            \
-        return call_real;                                                                          \
-    } while (0)
-
-HFS_EXPORT ssize_t getxattr(const char *path, const char *name, void *v, size_t n)
-{
-    XATTR_GET(path, ENODATA, HFS_REAL(getxattr)(path, name, v, n));
-}
-HFS_EXPORT ssize_t lgetxattr(const char *path, const char *name, void *v, size_t n)
-{
-    XATTR_GET(path, ENODATA, HFS_REAL(lgetxattr)(path, name, v, n));
-}
-HFS_EXPORT ssize_t listxattr(const char *path, char *list, size_t n)
-{
-    XATTR_GET(path, 0, HFS_REAL(listxattr)(path, list, n));
-}
-HFS_EXPORT ssize_t llistxattr(const char *path, char *list, size_t n)
-{
-    XATTR_GET(path, 0, HFS_REAL(llistxattr)(path, list, n));
-}
-HFS_EXPORT ssize_t fgetxattr(int fd, const char *name, void *v, size_t n)
-{
-    if (HFS_LIKELY(!hfs_fd_maybe(fd)) || !fd_itself_virtual(fd))
-        return HFS_REAL(fgetxattr)(fd, name, v, n);
-    return hfs_fail(-ENODATA);
-}
-HFS_EXPORT ssize_t flistxattr(int fd, char *list, size_t n)
-{
-    if (HFS_LIKELY(!hfs_fd_maybe(fd)) || !fd_itself_virtual(fd))
-        return HFS_REAL(flistxattr)(fd, list, n);
-    (void)list;
-    (void)n;
-    return 0;
-}
-
-/* ---- calls on a virtual fd: the fd is read-only, say so explicitly ---- */
-#define FD_ROFS(fd, call_real)                                                                     \
-    do {                                                                                           \
-        if (HFS_LIKELY(!hfs_fd_maybe(fd)) || !fd_itself_virtual(fd)) return call_real;             \
-        return hfs_fail(-EROFS);                                                                   \
-    } while (0)
-
-HFS_EXPORT int fsetxattr(int fd, const char *name, const void *v, size_t n, int flags)
-{
-    FD_ROFS(fd, HFS_REAL(fsetxattr)(fd, name, v, n, flags));
-}
-HFS_EXPORT int fremovexattr(int fd, const char *name)
-{
-    FD_ROFS(fd, HFS_REAL(fremovexattr)(fd, name));
-}
-HFS_EXPORT int ftruncate(int fd, off_t len)
-{
-    FD_ROFS(fd, HFS_REAL(ftruncate)(fd, len));
-}
-HFS_EXPORT int ftruncate64(int fd, off64_t len)
-{
-    FD_ROFS(fd, HFS_REAL(ftruncate64)(fd, len));
-}
-HFS_EXPORT int fchmod(int fd, mode_t mode)
-{
-    FD_ROFS(fd, HFS_REAL(fchmod)(fd, mode));
-}
-HFS_EXPORT int fchown(int fd, uid_t u, gid_t g)
-{
-    FD_ROFS(fd, HFS_REAL(fchown)(fd, u, g));
-}
-HFS_EXPORT int futimens(int fd, const struct timespec t[2])
-{
-    FD_ROFS(fd, HFS_REAL(futimens)(fd, t));
-}
-HFS_EXPORT int futimes(int fd, const struct timeval t[2])
-{
-    FD_ROFS(fd, HFS_REAL(futimes)(fd, t));
-}
-HFS_EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
-{
-    FD_ROFS(fd, HFS_REAL(fallocate)(fd, mode, off, len));
-}
-HFS_EXPORT int fallocate64(int fd, int mode, off64_t off, off64_t len)
-{
-    FD_ROFS(fd, HFS_REAL(fallocate64)(fd, mode, off, len));
-}
-/* posix_fallocate returns the error number instead of setting errno. */
-HFS_EXPORT int posix_fallocate(int fd, off_t off, off_t len)
-{
-    if (HFS_LIKELY(!hfs_fd_maybe(fd)) || !fd_itself_virtual(fd))
-        return HFS_REAL(posix_fallocate)(fd, off, len);
-    return EROFS;
-}
-HFS_EXPORT int posix_fallocate64(int fd, off64_t off, off64_t len)
-{
-    if (HFS_LIKELY(!hfs_fd_maybe(fd)) || !fd_itself_virtual(fd))
-        return HFS_REAL(posix_fallocate64)(fd, off, len);
-    return EROFS;
-}
-
-/* ---- temporary files: libc opens them internally, so a virtual template is caught here ---- */
-
-/* 1: answered (EROFS / EEXIST... via errno); 0: pass through; the real call then works on
- * `use` (the template itself, or a normalized copy in rp->path whose tail is copied back). */
-static int tmp_slow(char *tmpl, hfs_rpath *rp, char **use)
-{
-    *use = tmpl;
-    int v = hfs_resolve_at(AT_FDCWD, tmpl, rp);
-    if (v == 0) {
-        if (rp->real != tmpl) *use = rp->path;
-        return 0;
-    }
-    errno = v < 0 ? -v : EROFS;
-    return 1;
-}
-
-/* After the real call on a normalized copy: the random part (the tail) goes back. */
-static void tmp_copy_back(char *tmpl, const char *used)
-{
-    if (used == tmpl) return;
-    size_t tl = strlen(tmpl), ul = strlen(used), n = tl < ul ? tl : ul;
-    memcpy(tmpl + tl - n, used + ul - n, n < 64 ? n : 64);
-}
-
-#define TMP_FD(tmpl, call_real)                                                                    \
-    do {                                                                                           \
-        if (HFS_LIKELY(!hfs_path_maybe(tmpl))) {                                                   \
-            char *use = tmpl;                                                                      \
-            return call_real;                                                                      \
-        }                                                                                          \
-        hfs_rpath rp;                                                                              \
-        char *use;                                                                                 \
-        if (tmp_slow((tmpl), &rp, &use)) return -1;                                                \
-        int fd_ = call_real;                                                                       \
-        if (fd_ >= 0) tmp_copy_back((tmpl), use);                                                  \
-        return fd_;                                                                                \
-    } while (0)
-
-HFS_EXPORT int mkstemp(char *tmpl)
-{
-    TMP_FD(tmpl, HFS_REAL(mkstemp)(use));
-}
-HFS_EXPORT int mkstemp64(char *tmpl)
-{
-    TMP_FD(tmpl, HFS_REAL(mkstemp64)(use));
-}
-HFS_EXPORT int mkostemp(char *tmpl, int flags)
-{
-    TMP_FD(tmpl, HFS_REAL(mkostemp)(use, flags));
-}
-HFS_EXPORT int mkostemp64(char *tmpl, int flags)
-{
-    TMP_FD(tmpl, HFS_REAL(mkostemp64)(use, flags));
-}
-HFS_EXPORT int mkstemps(char *tmpl, int suffixlen)
-{
-    TMP_FD(tmpl, HFS_REAL(mkstemps)(use, suffixlen));
-}
-HFS_EXPORT int mkstemps64(char *tmpl, int suffixlen)
-{
-    TMP_FD(tmpl, HFS_REAL(mkstemps64)(use, suffixlen));
-}
-HFS_EXPORT int mkostemps(char *tmpl, int suffixlen, int flags)
-{
-    TMP_FD(tmpl, HFS_REAL(mkostemps)(use, suffixlen, flags));
-}
-HFS_EXPORT int mkostemps64(char *tmpl, int suffixlen, int flags)
-{
-    TMP_FD(tmpl, HFS_REAL(mkostemps64)(use, suffixlen, flags));
-}
-/* 0 or -1 (errno); the template is filled in place. */
-static int mkdtemp_slow(char *tmpl)
-{
-    hfs_rpath rp;
-    char *use;
-    if (tmp_slow(tmpl, &rp, &use)) return -1;
-    if (!HFS_REAL(mkdtemp)(use)) return -1;
-    tmp_copy_back(tmpl, use);
-    return 0;
-}
-
-HFS_EXPORT char *mkdtemp(char *tmpl)
-{
-    if (HFS_LIKELY(!hfs_path_maybe(tmpl))) return HFS_REAL(mkdtemp)(tmpl);
-    return mkdtemp_slow(tmpl) < 0 ? NULL : tmpl;
+    struct timespec ts[2];
+    SELF_CALL(dirfd, path, !hfs_launder(path), v_utimens(&rp, tv_ts(t, ts), 0),
+              HFS_REAL(futimesat)(dirfd, path, t));
 }

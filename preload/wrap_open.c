@@ -1,8 +1,11 @@
 /* open family: virtual paths are opened by the core, which returns a real fd (a read-only fd on
- * a local backing file, or an fd on an empty mirror directory); the fd is entered in the table. */
+ * a local backing file, a writable fd on a local overlay file, or an fd on an empty mirror
+ * directory); the fd is entered in the table. Opens with a write intent go to hfs_vfs_open2 with
+ * the caller's mode minus the umask (what the kernel would do). */
 #include "open.h"
 #include "real.h"
 #include "vpath.h"
+#include "write.h"
 
 #include <stdarg.h>
 
@@ -17,13 +20,21 @@
         }                                                                                          \
     } while (0)
 
-int hfs_open_vpath(const char *vpath, int flags, int saved_errno)
+int hfs_open_vpath(const char *vpath, int flags, mode_t mode, int saved_errno)
 {
-    if ((flags & __O_TMPFILE) == __O_TMPFILE) return hfs_fail(-EROFS);
+    /* Unnamed files are not supported: EOPNOTSUPP is the answer callers fall back on (Python's
+     * tempfile, glibc's tmpfile). */
+    if ((flags & __O_TMPFILE) == __O_TMPFILE) return hfs_fail(-EOPNOTSUPP);
     if (flags & O_PATH) /* treated as a plain read-only open */
         flags = O_RDONLY | (flags & (O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW));
     hfs_vobj *o = NULL;
-    int fd = HFS_CORE(hfs_vfs_open(vpath, flags, &o));
+    int fd;
+    if (HFS_WRITE_INTENT(flags)) {
+        mode_t m = (flags & O_CREAT) ? (mode & 07777 & ~hfs_umask_get()) : 0;
+        fd = HFS_CORE(hfs_vfs_open2(vpath, flags, m, &o));
+    } else {
+        fd = HFS_CORE(hfs_vfs_open(vpath, flags, &o));
+    }
     if (fd < 0) return hfs_fail(fd);
     int rc = hfs_fd_add(fd, o);
     if (rc < 0) {
@@ -45,7 +56,7 @@ static int open_slow(int dirfd, const char *path, int flags, mode_t mode)
         errno = saved;
         return HFS_REAL(openat)(dirfd, rp.real, flags, mode);
     }
-    return hfs_open_vpath(rp.path, flags | (rp.trailing_slash ? O_DIRECTORY : 0), saved);
+    return hfs_open_vpath(rp.path, flags | (rp.trailing_slash ? O_DIRECTORY : 0), mode, saved);
 }
 
 HFS_EXPORT int open(const char *path, int flags, ...)

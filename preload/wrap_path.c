@@ -1,6 +1,7 @@
-/* realpath and readlink. Virtual trees have no symlinks: realpath of a virtual path is its
- * normalized form (if it exists), readlink fails with EINVAL. readlink of /proc/self/cwd with a
- * virtual cwd and of /proc/self/fd/N for a virtual fd give the virtual paths. */
+/* realpath and readlink. Symlinks in a virtual tree exist only in the local overlay: readlink
+ * asks the core (EINVAL for anything else), realpath follows them component by component (a
+ * target outside the virtual tree is finished by libc's realpath). readlink of /proc/self/cwd
+ * with a virtual cwd and of /proc/self/fd/N for a virtual fd give the virtual paths. */
 #include "real.h"
 #include "vpath.h"
 
@@ -16,15 +17,22 @@ static int vrealpath(const char *path, char *resolved, hfs_rpath *rp, char **ret
     int v = hfs_resolve_at(AT_FDCWD, path, rp);
     if (v == 0) return 0;
     struct stat st;
+    char out[PATH_MAX];
     if (v > 0) v = hfs_vstat(rp, &st);
+    if (v == 0) v = hfs_vresolve(rp->path, out, sizeof out);
+    if (v == 0) { /* a link led out of the virtual tree: libc resolves the rest */
+        snprintf(rp->path, sizeof rp->path, "%s", out);
+        rp->real = rp->path;
+        return 0;
+    }
     if (v < 0) {
         errno = -v;
         *ret = NULL;
         return 1;
     }
     if (resolved) {
-        snprintf(resolved, PATH_MAX, "%s", rp->path);
-    } else if (!(resolved = strdup(rp->path))) {
+        snprintf(resolved, PATH_MAX, "%s", out);
+    } else if (!(resolved = strdup(out))) {
         errno = ENOMEM;
         *ret = NULL;
         return 1;
@@ -108,8 +116,19 @@ static int vreadlink(int dirfd, const char *path, char *buf, size_t n, hfs_rpath
     int v = hfs_resolve_at(dirfd, path, rp);
     if (v == 0) return 0;
     struct stat st;
-    if (v > 0) v = hfs_vstat(rp, &st);
-    *ret = hfs_fail(v < 0 ? v : -EINVAL);
+    if (v > 0 && rp->trailing_slash) { /* "link/" names what the link points to */
+        v = hfs_vstat(rp, &st);
+        *ret = hfs_fail(v < 0 ? v : -EINVAL);
+        return 1;
+    }
+    int saved = errno;
+    if (v > 0) v = HFS_CORE(hfs_vfs_readlink(rp->path, buf, n));
+    if (v < 0) {
+        *ret = hfs_fail(v);
+    } else {
+        errno = saved;
+        *ret = v;
+    }
     return 1;
 }
 

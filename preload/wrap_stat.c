@@ -1,5 +1,6 @@
 /* The stat family: stat/lstat/fstat/fstatat (+64), the old __xstat ABI, statx. Virtual paths
- * and fds are answered by the core, so stat(path) and fstat(fd) agree on st_dev/st_ino. */
+ * and fds are answered by the core, so stat(path) and fstat(fd) agree on st_dev/st_ino (also for
+ * local overlay files). lstat and AT_SYMLINK_NOFOLLOW do not follow an overlay symlink. */
 #include "real.h"
 #include "statconv.h"
 #include "vpath.h"
@@ -19,13 +20,13 @@ int hfs_stat_at(int dirfd, const char *path, int flags, struct stat *st, hfs_rpa
         } else {
             hfs_fdrec *r = hfs_fd_get_checked(dirfd);
             if (!r) return 0;
-            rc = HFS_CORE(hfs_vobj_stat(r->obj, st));
+            rc = HFS_CORE(hfs_vobj_stat_fd(r->obj, dirfd, st));
             hfs_fd_put(r);
         }
     } else {
         rc = hfs_resolve_at(dirfd, path, rp);
         if (rc == 0) return 0;
-        if (rc > 0) rc = hfs_vstat(rp, st);
+        if (rc > 0) rc = (flags & AT_SYMLINK_NOFOLLOW) ? hfs_vlstat(rp, st) : hfs_vstat(rp, st);
     }
     if (rc < 0) {
         *ret = hfs_fail(rc);
@@ -41,7 +42,7 @@ int hfs_fstat_fd(int fd, struct stat *st, int *ret)
     int saved = errno;
     hfs_fdrec *r = hfs_fd_get_checked(fd);
     if (!r) return 0;
-    int rc = HFS_CORE(hfs_vobj_stat(r->obj, st));
+    int rc = HFS_CORE(hfs_vobj_stat_fd(r->obj, fd, st));
     hfs_fd_put(r);
     if (rc < 0) {
         *ret = hfs_fail(rc);

@@ -1,6 +1,8 @@
 /* stdio: a FILE* reads through glibc's internal read, which the shim never sees, so a virtual
- * file is made complete before a stream gets its fd (fopen, freopen, fdopen). fclose closes
- * the fd internally: the fd is forgotten first. */
+ * file is made complete before a stream gets its fd (fopen, freopen, fdopen). Write modes ("w",
+ * "a", "r+", "x"...) open through the core's write path (a local overlay file, complete by
+ * definition). fclose closes the fd internally: the fd is forgotten first, and the object is
+ * released after the stream's last flush and close. */
 #include "open.h"
 #include "real.h"
 #include "vpath.h"
@@ -42,7 +44,7 @@ static int stream_fd(const char *vpath, const char *mode, int trailing_slash)
         errno = EINVAL;
         return -1;
     }
-    int fd = hfs_open_vpath(vpath, fl | (trailing_slash ? O_DIRECTORY : 0), saved);
+    int fd = hfs_open_vpath(vpath, fl | (trailing_slash ? O_DIRECTORY : 0), 0666, saved);
     if (fd < 0) return -1;
     hfs_fdrec *r = hfs_fd_get(fd);
     int rc = r ? hfs_fd_materialize(r) : 0;
@@ -116,9 +118,14 @@ static FILE *freopen_slow(const char *path, const char *mode, FILE *stream,
         errno = e;
         return NULL;
     }
-    char proc[64];
+    char proc[64], m2[16];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    FILE *f = real(proc, mode, stream);
+    /* The file exists now: reopening it with 'x' (O_EXCL) would fail. */
+    size_t j = 0;
+    for (const char *m = mode; *m && j < sizeof m2 - 1; m++)
+        if (*m != 'x') m2[j++] = *m;
+    m2[j] = 0;
+    FILE *f = real(proc, m2, stream);
     int e = errno;
     if (f) {
         int nfd = fileno(f);
@@ -163,6 +170,10 @@ HFS_EXPORT FILE *fdopen(int fd, const char *mode)
 HFS_EXPORT int fclose(FILE *f)
 {
     int fd = stream_fileno(f);
-    if (HFS_UNLIKELY(hfs_fd_maybe(fd))) hfs_fd_del(fd);
-    return HFS_REAL(fclose)(f);
+    if (HFS_LIKELY(!hfs_fd_maybe(fd))) return HFS_REAL(fclose)(f);
+    hfs_fdrec *r = hfs_fd_take(fd);
+    int rc = HFS_REAL(fclose)(f), e = errno;
+    hfs_fd_put(r);
+    errno = e;
+    return rc;
 }

@@ -7,6 +7,7 @@
 #include "wrap.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -73,6 +74,34 @@ HFS_EXPORT long syscall(long nr, ...)
             break;
         case SYS_execve:
             return execve((const char *)a, (char *const *)b, (char *const *)c);
+        case SYS_mkdirat:
+            return mkdirat((int)a, (const char *)b, (mode_t)c);
+        case SYS_unlinkat:
+            return unlinkat((int)a, (const char *)b, (int)c);
+        case SYS_renameat2:
+            return renameat2((int)a, (const char *)b, (int)c, (const char *)d, (unsigned)e);
+#ifdef SYS_renameat
+        case SYS_renameat:
+            return renameat((int)a, (const char *)b, (int)c, (const char *)d);
+#endif
+        case SYS_symlinkat:
+            return symlinkat((const char *)a, (int)b, (const char *)c);
+        case SYS_linkat:
+            return linkat((int)a, (const char *)b, (int)c, (const char *)d, (int)e);
+        case SYS_fchmodat:
+            return fchmodat((int)a, (const char *)b, (mode_t)c, 0);
+        case SYS_fchownat:
+            return fchownat((int)a, (const char *)b, (uid_t)c, (gid_t)d, (int)e);
+        case SYS_utimensat:
+            return utimensat((int)a, (const char *)b, (const struct timespec *)c, (int)d);
+        case SYS_truncate:
+            return truncate((const char *)a, (off_t)b);
+        case SYS_ftruncate:
+            return ftruncate((int)a, (off_t)b);
+        case SYS_fallocate:
+            return fallocate((int)a, (int)b, (off_t)c, (off_t)d);
+        case SYS_fchmod:
+            return fchmod((int)a, (mode_t)b);
         default:
             break;
         }
