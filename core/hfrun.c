@@ -4,11 +4,14 @@
 #include "grammar.h"
 #include "log.h"
 #include "net.h"
+#include "overlay.h"
+#include "push.h"
 #include "repo.h"
 #include "util.h"
 #include "vfs.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <limits.h>
 #include <signal.h>
@@ -22,24 +25,38 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: hfrun [-m PATH=SPEC]... [--revision REV] [--cache-dir DIR] [--endpoint URL]\n"
-            "             [--no-push] -- COMMAND [ARGS...]\n"
+            "usage: hfrun [OPTIONS] -- COMMAND [ARGS...]\n"
+            "       hfrun [OPTIONS] status [SPEC]\n"
+            "       hfrun [OPTIONS] discard SPEC [PATH]\n"
+            "       hfrun [OPTIONS] push [SPEC] [--message MSG] [--dry-run]\n"
             "\n"
             "Runs COMMAND with libhfshim.so preloaded: Hugging Face repos and buckets appear as\n"
-            "read-only files under $HF_SHIM_PREFIX (default /hf), e.g. /hf/org/name@rev/path,\n"
-            "/hf/datasets/org/name/..., /hf/buckets/ns/name/...\n"
+            "files under $HF_SHIM_PREFIX (default /hf), e.g. /hf/org/name@rev/path,\n"
+            "/hf/datasets/org/name/..., /hf/buckets/ns/name/... Writes go to a local overlay;\n"
+            "when COMMAND ends, each repo it changed is pushed as one commit (unless --no-push).\n"
             "\n"
             "  -m, --mount PATH=SPEC  also show SPEC at the absolute PATH; SPEC is\n"
             "                         [datasets/|spaces/|buckets/]org/name[@rev][/subfolder]\n"
-            "  --revision REV         revision for -m specs that name none (default: main)\n"
+            "  --revision REV         revision for specs that name none (default: main)\n"
             "  --cache-dir DIR        keep downloads in DIR/hub (HF_HUB_CACHE) and hfshim's own\n"
             "                         data in DIR/hfshim (HF_SHIM_CACHE)\n"
             "  --endpoint URL         Hub endpoint (HF_ENDPOINT)\n"
-            "  --no-push              never upload anything (HF_NO_PUSH=1)\n"
+            "  --overlay DIR          keep local changes in DIR (HF_SHIM_OVERLAY; default\n"
+            "                         $HF_SHIM_CACHE/overlay)\n"
+            "  --no-push              never upload anything (HF_NO_PUSH=1): changes stay local\n"
+            "  --message MSG          summary of the commits pushed (default: Upload from hfrun)\n"
             "  -h, --help             this text;  --version  the version\n"
             "\n"
+            "  status [SPEC]          local changes (A added, M modified, D deleted) against the\n"
+            "                         pinned commit, of SPEC or of every repo with an overlay\n"
+            "  discard SPEC [PATH]    drop the local changes of SPEC (or only those at PATH)\n"
+            "  push [SPEC]            push what earlier sessions left (e.g. with --no-push), one\n"
+            "                         commit per repo; --dry-run only prints the plan\n"
+            "\n"
             "Every revision is resolved to a commit once; COMMAND and all its children see that\n"
-            "one snapshot. The exit status is COMMAND's.\n");
+            "one snapshot, and pushes name it as the parent commit (if the branch moved, they\n"
+            "rebase when no changed path conflicts). The exit status is COMMAND's, or 3 if\n"
+            "COMMAND succeeded and a push failed (the overlay is then kept as it was).\n");
 }
 
 /* The shim next to this program (build tree) or in ../lib/hfshim (installed). */
@@ -80,11 +97,210 @@ static void forward(int sig)
     if (g_child > 0) kill(g_child, sig);
 }
 
+/* ---- pushing, status, discard ---- */
+
+static const char *g_message; /* --message */
+
+/* SPEC of a subcommand: a repo (no subfolder), with --revision when it names none. */
+static int parse_repo_spec(const char *arg, const char *rev, hfs_spec *sp, char *sub, size_t n)
+{
+    if (hfs_parse_spec(arg, sp, sub, n)) {
+        fprintf(stderr,
+                "hfrun: bad SPEC '%s': expected [datasets/|spaces/|buckets/]org/name[@rev]\n", arg);
+        return -1;
+    }
+    if (rev && !strchr(arg, '@') && sp->repo.type != HFS_BUCKET)
+        snprintf(sp->rev, sizeof sp->rev, "%s", rev);
+    return 0;
+}
+
+typedef struct {
+    const char *rev;
+    int dry_run;
+    int failed, changes;
+} each_ctx;
+
+static int status_one(const hfs_spec *s, void *arg)
+{
+    each_ctx *e = arg;
+    hfs_spec sp = *s;
+    if (e->rev && sp.repo.type != HFS_BUCKET) snprintf(sp.rev, sizeof sp.rev, "%s", e->rev);
+    int n = hfs_overlay_status(&sp, stdout);
+    if (n < 0)
+        e->failed++;
+    else
+        e->changes += n;
+    return 0;
+}
+
+static int push_one(const hfs_spec *s, void *arg)
+{
+    each_ctx *e = arg;
+    hfs_spec sp = *s;
+    if (e->rev && sp.repo.type != HFS_BUCKET) snprintf(sp.rev, sizeof sp.rev, "%s", e->rev);
+    if (!hfs_overlay_dirty(&sp.repo)) return 0;
+    if (hfs_push_repo(&sp, g_message, e->dry_run, stderr, NULL)) e->failed++;
+    return 0;
+}
+
+/* hfrun status|discard|push ...: 0 if all went well, 1 if something failed, 2 on bad usage. */
+static int subcommand(const char *cmd, char **args, int nargs, const char *rev)
+{
+    const char *pos[2] = {NULL, NULL};
+    int npos = 0, dry_run = 0;
+    for (int k = 0; k < nargs; k++) {
+        if (!strcmp(args[k], "--message") && k + 1 < nargs)
+            g_message = args[++k];
+        else if (!strcmp(args[k], "--dry-run") && !strcmp(cmd, "push"))
+            dry_run = 1;
+        else if (args[k][0] == '-' || npos == 2) {
+            fprintf(stderr, "hfrun %s: unexpected argument '%s'\n", cmd, args[k]);
+            return 2;
+        } else
+            pos[npos++] = args[k];
+    }
+    hfs_spec sp;
+    char sub[PATH_MAX];
+    if (!strcmp(cmd, "discard")) {
+        if (!pos[0]) {
+            fprintf(stderr, "hfrun discard: which repo? usage: hfrun discard SPEC [PATH]\n");
+            return 2;
+        }
+        if (parse_repo_spec(pos[0], rev, &sp, sub, sizeof sub)) return 2;
+        if (pos[1] && sub[0]) {
+            fprintf(stderr, "hfrun discard: give the path in SPEC or as PATH, not both\n");
+            return 2;
+        }
+        return hfs_overlay_discard(&sp, pos[1] ? pos[1] : sub, stderr) ? 1 : 0;
+    }
+    if (pos[1]) {
+        fprintf(stderr, "hfrun %s: unexpected argument '%s'\n", cmd, pos[1]);
+        return 2;
+    }
+    each_ctx e = {rev, dry_run, 0, 0};
+    int (*fn)(const hfs_spec *, void *) = !strcmp(cmd, "status") ? status_one : push_one;
+    if (pos[0]) {
+        if (parse_repo_spec(pos[0], rev, &sp, sub, sizeof sub)) return 2;
+        if (sub[0]) {
+            fprintf(stderr, "hfrun %s: SPEC names a repo, not a folder in it ('%s')\n", cmd, sub);
+            return 2;
+        }
+        e.rev = NULL;
+        if (fn == push_one && !hfs_overlay_dirty(&sp.repo)) {
+            char key[HFS_ID_MAX + HFS_REV_MAX + 16];
+            hfs_spec_key(&sp, key, sizeof key);
+            fprintf(stderr, "hfrun: %s: nothing to push\n", key);
+        }
+        fn(&sp, &e);
+    } else {
+        int rc = hfs_overlay_repos(fn, &e);
+        if (rc < 0) {
+            fprintf(stderr, "hfrun %s: cannot list the overlay: %s\n", cmd, strerror(-rc));
+            return 1;
+        }
+    }
+    return e.failed ? 1 : 0;
+}
+
+/* A session pin file name (repo.c: the key with '/', '%', ':', '@' percent-encoded) -> the
+ * spec it pins. */
+static int pin_spec(const char *fname, hfs_spec *sp)
+{
+    char key[HFS_ID_MAX + HFS_REV_MAX + 16];
+    if (hfs_pct_decode(fname, strlen(fname), key, sizeof key)) return -1;
+    static const char *const types[] = {"model", "dataset", "space", "bucket"};
+    char *colon = strchr(key, ':');
+    if (!colon) return -1;
+    memset(sp, 0, sizeof *sp);
+    size_t tl = (size_t)(colon - key);
+    int t = -1;
+    for (int k = 0; k < 4; k++)
+        if (strlen(types[k]) == tl && !strncmp(key, types[k], tl)) t = k;
+    if (t < 0) return -1;
+    sp->repo.type = (hfs_repo_type)t;
+    char *id = colon + 1, *at = t == HFS_BUCKET ? NULL : strchr(id, '@');
+    if (at) {
+        *at = 0;
+        snprintf(sp->rev, sizeof sp->rev, "%s", at + 1);
+    }
+    return hfs_fmt(sp->repo.id, sizeof sp->repo.id, "%s", id) ? -1 : 0;
+}
+
+typedef struct {
+    hfs_spec *v;
+    int n;
+} pinned;
+
+static int note_unpinned(const hfs_spec *s, void *arg)
+{
+    pinned *p = arg;
+    for (int k = 0; k < p->n; k++)
+        if (p->v[k].repo.type == s->repo.type && !strcmp(p->v[k].repo.id, s->repo.id)) return 0;
+    if (hfs_overlay_dirty(&s->repo))
+        fprintf(stderr,
+                "hfrun: %s%s has local changes from an earlier session; `hfrun push %s%s` "
+                "uploads them\n",
+                hfs_type_url_prefix(s->repo.type), s->repo.id, hfs_type_url_prefix(s->repo.type),
+                s->repo.id);
+    return 0;
+}
+
+/* End of a session: every repo this job used (the session's pins say which, and at which
+ * commit) whose overlay holds changes becomes one commit. Returns the number of failures. */
+static int push_session(void)
+{
+    char dir[PATH_MAX + 8];
+    snprintf(dir, sizeof dir, "%s/pins", g_session);
+    pinned p = {NULL, 0};
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        hfs_spec sp;
+        if (de->d_name[0] == '.' || pin_spec(de->d_name, &sp)) continue;
+        /* One push per repo: the overlay is per repo, not per revision. A branch wins over a
+         * sha or tag it was read at too; among branches, the first in name order. */
+        int k = 0;
+        while (k < p.n && (p.v[k].repo.type != sp.repo.type || strcmp(p.v[k].repo.id, sp.repo.id)))
+            k++;
+        if (k < p.n) {
+            if (hfs_is_sha(p.v[k].rev) && !hfs_is_sha(sp.rev)) p.v[k] = sp;
+            continue;
+        }
+        hfs_spec *nv = realloc(p.v, (size_t)(p.n + 1) * sizeof *nv);
+        if (!nv) break;
+        p.v = nv;
+        p.v[p.n++] = sp;
+    }
+    if (d) closedir(d);
+    int failed = 0;
+    for (int k = 0; k < p.n; k++) {
+        if (!hfs_overlay_dirty(&p.v[k].repo)) continue;
+        if (hfs_push_repo(&p.v[k], g_message, 0, stderr, NULL)) failed++;
+    }
+    hfs_overlay_repos(note_unpinned, &p);
+    free(p.v);
+    return failed;
+}
+
+static int note_kept(const hfs_spec *s, void *arg)
+{
+    (void)arg;
+    if (hfs_overlay_dirty(&s->repo))
+        fprintf(stderr, "hfrun: %s%s: local changes kept (no push); `hfrun status` lists them\n",
+                hfs_type_url_prefix(s->repo.type), s->repo.id);
+    return 0;
+}
+
+static int is_subcommand(const char *a)
+{
+    return !strcmp(a, "status") || !strcmp(a, "discard") || !strcmp(a, "push");
+}
+
 int main(int argc, char **argv)
 {
     char mounts[8192] = "";
     const char *rev = NULL;
-    int i = 1;
+    int i = 1, dashdash = 0;
     const char *old_mounts = getenv("HF_MOUNTS");
     if (old_mounts) snprintf(mounts, sizeof mounts, "%s", old_mounts);
     char *specs[HFS_MAX_MOUNTS];
@@ -93,6 +309,7 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         if (!strcmp(a, "--")) {
             i++;
+            dashdash = 1;
             break;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
@@ -117,6 +334,17 @@ int main(int argc, char **argv)
             setenv("HF_SHIM_CACHE", p, 1);
         } else if (!strcmp(a, "--endpoint") && i + 1 < argc) {
             setenv("HF_ENDPOINT", argv[++i], 1);
+        } else if (!strcmp(a, "--overlay") && i + 1 < argc) {
+            /* Absolute: children may chdir anywhere, also into virtual directories. */
+            const char *d = argv[++i];
+            char p[PATH_MAX], cwd[PATH_MAX];
+            if (d[0] != '/' && getcwd(cwd, sizeof cwd))
+                hfs_fmt(p, sizeof p, "%s/%s", cwd, d);
+            else
+                hfs_fmt(p, sizeof p, "%s", d);
+            setenv("HF_SHIM_OVERLAY", p, 1);
+        } else if ((!strcmp(a, "--message") || !strcmp(a, "-M")) && i + 1 < argc) {
+            g_message = argv[++i];
         } else if (!strcmp(a, "--no-push")) {
             setenv("HF_NO_PUSH", "1", 1);
         } else if (a[0] == '-') {
@@ -129,6 +357,13 @@ int main(int argc, char **argv)
     if (i >= argc) {
         usage(stderr);
         return 2;
+    }
+    if (!dashdash && is_subcommand(argv[i])) {
+        hfs_net_set_static(hfs_net_ops_v1());
+        hfs_cfg_reload();
+        char base[PATH_MAX];
+        if (!hfs_overlay_base(base, sizeof base)) fprintf(stderr, "hfrun: overlay: %s\n", base);
+        return subcommand(argv[i], argv + i + 1, argc - i - 1, rev);
     }
     /* -m PATH=SPEC: check it now, add --revision where the spec names none. */
     for (int k = 0; k < nspecs; k++) {
@@ -188,6 +423,8 @@ int main(int argc, char **argv)
     hfs_cfg_reload();
     const hfs_config *c = hfs_cfg();
     hfs_vfs_init();
+    char base[PATH_MAX];
+    if (!hfs_overlay_base(base, sizeof base)) fprintf(stderr, "hfrun: overlay: %s\n", base);
     int status = 0;
     for (const char *s = c->mounts; s && *s;) {
         const char *end = strchr(s, ';');
@@ -245,8 +482,25 @@ int main(int argc, char **argv)
             ws = 1 << 8;
             break;
         }
+    /* The command is gone: signals now stop hfrun itself (a push cut short loses nothing). */
+    g_child = 0;
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGQUIT, SIG_DFL);
+    int failed = 0;
+    if (c->no_push)
+        hfs_overlay_repos(note_kept, NULL);
+    else
+        failed = push_session(); /* while the session's pins still exist */
     nftw(g_session, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    if (WIFEXITED(ws)) return WEXITSTATUS(ws);
-    if (WIFSIGNALED(ws)) return 128 + WTERMSIG(ws);
-    return 1;
+    int st = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : 1;
+    if (failed) {
+        fprintf(stderr,
+                "hfrun: %d push(es) failed; the local changes are kept (`hfrun push` "
+                "retries)\n",
+                failed);
+        if (st == 0) st = 3;
+    }
+    return st;
 }

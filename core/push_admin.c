@@ -1,0 +1,198 @@
+/* The overlay as hfrun shows and edits it: status against the pinned snapshot, discard, and the
+ * list of repos that have an overlay. */
+#include "push.h"
+#include "push_scan.h"
+#include "config.h"
+#include "log.h"
+#include "overlay.h"
+#include "repo.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int hfs_overlay_lock(const hfs_repo_id *r, const char *name); /* push.c */
+
+int hfs_overlay_dirty(const hfs_repo_id *r)
+{
+    char upper[PATH_MAX];
+    if (hfs_overlay_upper(r, upper, sizeof upper)) return 0;
+    DIR *d = opendir(upper);
+    if (!d) return 0;
+    int dirty = 0;
+    struct dirent *de;
+    while (!dirty && (de = readdir(d))) dirty = strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    closedir(d);
+    return dirty;
+}
+
+int hfs_overlay_status(const hfs_spec *s, FILE *out)
+{
+    char name[HFS_ID_MAX + HFS_REV_MAX + 16], upper[PATH_MAX], blobs[PATH_MAX];
+    hfs_spec_key(s, name, sizeof name);
+    if (hfs_overlay_upper(&s->repo, upper, sizeof upper)) return -ENAMETOOLONG;
+    int err = 0;
+    hfs_repo *r = hfs_repo_get(s, &err);
+    if (!r) return err;
+    int bucket = s->repo.type == HFS_BUCKET;
+    hfs_fmt(blobs, sizeof blobs, "%s/blobs/%s", hfs_cfg()->shim_cache, r->folder);
+    hfs_changes c;
+    int rc = hfs_scan_overlay(name, upper, r->ix, bucket, bucket ? blobs : NULL, &c);
+    if (rc) return rc;
+    size_t n = hfs_changes_count(&c);
+    fprintf(out, "# %s%s%s: %zu change(s)%s%s\n", name, bucket ? "" : " at ", bucket ? "" : r->snap,
+            n, n ? " in " : "", n ? upper : "");
+    hfs_changes_print(&c, out);
+    hfs_changes_free(&c);
+    return (int)n;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+static int rm_tree(const char *p)
+{
+    struct stat st;
+    if (lstat(p, &st)) return errno == ENOENT ? 0 : -errno;
+    if (!S_ISDIR(st.st_mode)) return unlink(p) ? -errno : 1;
+    return nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS) ? -errno : 1;
+}
+
+/* A repo path a user may name: relative after trimming '/', no "." or ".." component. */
+static int clean_path(const char *in, char *out, size_t n)
+{
+    while (*in == '/') in++;
+    if (hfs_fmt(out, n, "%s", in)) return -ENAMETOOLONG;
+    size_t l = strlen(out);
+    while (l && out[l - 1] == '/') out[--l] = 0;
+    for (const char *c = out; *c;) {
+        size_t cl = strcspn(c, "/");
+        if (cl == 0 || (cl == 1 && c[0] == '.') || (cl == 2 && c[0] == '.' && c[1] == '.') ||
+            !strncmp(c, HFS_WH_PREFIX, strlen(HFS_WH_PREFIX)))
+            return -EINVAL;
+        c += cl;
+        if (*c) c++;
+    }
+    return l ? 0 : -EINVAL;
+}
+
+int hfs_overlay_discard(const hfs_spec *s, const char *path, FILE *report)
+{
+    char name[HFS_ID_MAX + HFS_REV_MAX + 16], upper[PATH_MAX], p[PATH_MAX], a[PATH_MAX];
+    hfs_spec_key(s, name, sizeof name);
+    if (hfs_overlay_upper(&s->repo, upper, sizeof upper)) return -ENAMETOOLONG;
+    if (path && *path && clean_path(path, p, sizeof p)) {
+        hfs_err("%s: discard: bad path '%s'", name, path);
+        return -EINVAL;
+    }
+    int lock = hfs_overlay_lock(&s->repo, name);
+    if (lock < 0) return lock;
+    int rc;
+    if (!path || !*path) {
+        rc = rm_tree(upper);
+        if (rc >= 0 && report)
+            fprintf(report, "hfrun: %s: %s\n", name,
+                    rc ? "discarded every local change" : "no local changes");
+    } else {
+        /* The entry itself, and the whiteout that hid the remote one. */
+        char *slash = strrchr(p, '/');
+        int r1 = hfs_fmt(a, sizeof a, "%s/%s", upper, p) ? -ENAMETOOLONG : rm_tree(a);
+        int r2 = slash ? hfs_fmt(a, sizeof a, "%s/%.*s/" HFS_WH_PREFIX "%s", upper,
+                                 (int)(slash - p), p, slash + 1)
+                       : hfs_fmt(a, sizeof a, "%s/" HFS_WH_PREFIX "%s", upper, p);
+        r2 = r2 ? -ENAMETOOLONG : rm_tree(a);
+        rc = r1 < 0 ? r1 : r2 < 0 ? r2 : 0;
+        if (!rc && report)
+            fprintf(report, "hfrun: %s: %s %s\n", name,
+                    r1 || r2 ? "discarded local changes of" : "no local changes at", p);
+        /* A folder above deleted locally still hides the remote entry. */
+        for (char *q = strchr(p, '/'); !rc && q; q = strchr(q + 1, '/')) {
+            char *ps = memrchr(p, '/', (size_t)(q - p));
+            char wh[PATH_MAX];
+            if (ps ? hfs_fmt(wh, sizeof wh, "%s/%.*s/" HFS_WH_PREFIX "%.*s", upper, (int)(ps - p),
+                             p, (int)(q - ps - 1), ps + 1)
+                   : hfs_fmt(wh, sizeof wh, "%s/" HFS_WH_PREFIX "%.*s", upper, (int)(q - p), p))
+                break;
+            if (access(wh, F_OK) == 0) {
+                hfs_warn("%s: %.*s is deleted locally, so %s stays hidden; discard %.*s to get "
+                         "it back",
+                         name, (int)(q - p), p, p, (int)(q - p), p);
+                break;
+            }
+        }
+    }
+    if (rc < 0) hfs_err("%s: discard failed: %s", name, strerror(-rc));
+    close(lock);
+    return rc < 0 ? rc : 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "models--org--name" -> spec; -1 if the name is not an overlay folder. */
+static int parse_folder(const char *f, hfs_spec *s)
+{
+    static const struct {
+        const char *p;
+        hfs_repo_type t;
+    } tab[] = {{"models--", HFS_MODEL},
+               {"datasets--", HFS_DATASET},
+               {"spaces--", HFS_SPACE},
+               {"buckets--", HFS_BUCKET}};
+    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < sizeof tab / sizeof *tab; i++) {
+        size_t l = strlen(tab[i].p);
+        if (strncmp(f, tab[i].p, l)) continue;
+        /* Hub names cannot contain "--", so the first one separates org and name. */
+        const char *sep = strstr(f + l, "--");
+        if (!sep || sep == f + l || !sep[2] ||
+            hfs_fmt(s->repo.id, sizeof s->repo.id, "%.*s/%s", (int)(sep - f - l), f + l, sep + 2))
+            return -1;
+        s->repo.type = tab[i].t;
+        return 0;
+    }
+    return -1;
+}
+
+int hfs_overlay_repos(int (*cb)(const hfs_spec *s, void *arg), void *arg)
+{
+    char base[PATH_MAX];
+    if (hfs_overlay_base(base, sizeof base)) return -ENAMETOOLONG;
+    DIR *d = opendir(base);
+    if (!d) return errno == ENOENT ? 0 : -errno;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        hfs_spec s;
+        if (parse_folder(de->d_name, &s)) continue;
+        if (n == cap) {
+            char **nn = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *nn);
+            if (!nn) break;
+            names = nn;
+        }
+        if ((names[n] = strdup(de->d_name))) n++;
+    }
+    closedir(d);
+    if (n) qsort(names, n, sizeof *names, cmp_str);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        hfs_spec s;
+        if (!rc && !parse_folder(names[i], &s)) rc = cb(&s, arg);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
