@@ -241,7 +241,10 @@ static int cmp_change(const void *a, const void *b)
 {
     const hfs_change *x = a, *y = b;
     int c = strcmp(x->path, y->path);
-    return c ? c : x->kind - y->kind;
+    /* The same path twice: the remote entry goes before the local one takes its place. */
+    int dx = x->kind == HFS_CH_DEL_FILE || x->kind == HFS_CH_DEL_DIR;
+    int dy = y->kind == HFS_CH_DEL_FILE || y->kind == HFS_CH_DEL_DIR;
+    return c ? c : dy - dx;
 }
 
 int hfs_scan_overlay(const char *name, const char *upper, const hfs_index *ix, int bucket,
