@@ -184,6 +184,8 @@ int hfs_vfs_open2(const char *vpath, int flags, mode_t mode, hfs_vobj **out)
     int acc = flags & O_ACCMODE;
     int wr = acc != O_RDONLY || (flags & O_TRUNC);
     int fd;
+    if (rc && (flags & O_CREAT) && L.kind == HFS_VL_REPO && L.is_root && !L.repo)
+        return -EROFS; /* repos are not created here */
     if (rc == -ENOENT && (flags & O_CREAT)) {
         if (L.kind != HFS_VL_REPO || !L.repo)
             return L.kind != HFS_VL_REPO || L.is_root ? -EROFS : rc;

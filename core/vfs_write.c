@@ -240,6 +240,7 @@ int hfs_vfs_mkdir(const char *vpath, mode_t mode)
     hfs_loc L;
     int rc = hfs_locate(vpath, 0, &L);
     if (!rc) return -EEXIST;
+    if (L.kind == HFS_VL_REPO && L.is_root && !L.repo) return -EROFS;
     if (rc != -ENOENT) return rc;
     if ((rc = mutable_loc(&L)) || (rc = check_create_name(&L))) return rc;
     if ((rc = hfs_ov_prepare_parent(&L))) return rc;

@@ -70,7 +70,7 @@ class ErrorTest(ShimTest):
         self.assertFalse([n for n in ls if n.startswith(".wh.")], ls)
         self.assert_no_writes()
         # places that are not inside a repo stay read-only
-        for cmd in ["echo x > /hf/acme/file", "mkdir /hf/newdir"]:
+        for cmd in ["echo x > /hf/acme/file", "mkdir /hf/acme/newrepo"]:
             p = self.run_shim(cmd, check=False, extra=no_push)
             self.assertNotEqual(p.returncode, 0, cmd)
             self.assertIn(b"Read-only file system", p.stderr, cmd)
