@@ -12,7 +12,8 @@
     X(json)                                                                                        \
     X(urlenc)                                                                                      \
     X(http)                                                                                        \
-    X(overlay)
+    X(overlay)                                                                                     \
+    X(push)
 
 #define HFS_DECL(n) Suite *suite_##n(void) __attribute__((weak));
 HFS_SUITES(HFS_DECL)
