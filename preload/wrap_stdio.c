@@ -6,6 +6,7 @@
 #include "open.h"
 #include "real.h"
 #include "vpath.h"
+#include "write.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -104,9 +105,20 @@ HFS_EXPORT FILE *fopen64(const char *path, const char *mode)
 static FILE *freopen_slow(const char *path, const char *mode, FILE *stream,
                           FILE *(*real)(const char *, const char *, FILE *))
 {
-    /* No path: glibc reopens the same file and keeps the fd number; the record stays valid. */
-    if (!path) return real(path, mode, stream);
     int oldfd = stream_fileno(stream);
+    char vpath[PATH_MAX];
+    if (!path) {
+        /* No path: glibc reopens /proc/self/fd/N and keeps the fd number. Reading, the record
+         * stays valid; a write mode must not reopen a remote file's cache file for writing:
+         * the stream is reopened on the virtual path instead (copy-up, as for a path). */
+        int fl = mode ? mode_flags(mode) : -1;
+        hfs_fdrec *r = oldfd >= 0 ? hfs_fd_get_checked(oldfd) : NULL;
+        int keep = !r || r->is_local || fl < 0 || !HFS_WRITE_INTENT(fl);
+        if (!keep) snprintf(vpath, sizeof vpath, "%s", HFS_CORE(hfs_vobj_path(r->obj)));
+        hfs_fd_put(r);
+        if (keep) return real(path, mode, stream);
+        path = vpath;
+    }
     if (oldfd >= 0 && hfs_fd_maybe(oldfd)) hfs_fd_del(oldfd); /* closed by freopen */
     hfs_rpath rp;
     int v = hfs_resolve_at(AT_FDCWD, path, &rp);

@@ -500,6 +500,8 @@ class WriteTest(ShimTest):
                     f = fopen(p("config.json"), "a+"); fseek(f, 0, SEEK_SET);
                     char line[64] = ""; fgets(line, sizeof line, f);
                     fputs("appended\n", f); fclose(f); printf("a+ %s", line);
+                    FILE *g = fopen(p("a/top.txt"), "r"); char buf[64]; fgets(buf, sizeof buf, g);
+                    g = freopen(NULL, "w", g); fputs("rewritten\n", g); fclose(g);
                     f = freopen(p("re.txt"), "w", stdout); printf("via freopen\n"); fflush(stdout);
                     FILE *o = fopen(p("out.txt"), "w");
                     char t1[512], t2[512], t3[512], t4[512];
@@ -529,6 +531,14 @@ class WriteTest(ShimTest):
         self.assertIn(b"wx File exists", p.stdout)
         self.assertIn(b"a+ " + cfg.split(b"\n")[0], p.stdout)
         self.assertEqual(self.cat(f"{TINY}/re.txt"), b"via freopen\n")
+        # freopen(NULL, "w") of a remote file's stream wrote the overlay, not the cache file
+        self.assertEqual(self.cat(f"{TINY}/a/top.txt"), b"rewritten\n")
+        for d, _, fs in os.walk(self.home):
+            for n in fs:
+                fp = os.path.join(d, n)
+                if "/overlay/" not in fp and os.path.isfile(fp) and not os.path.islink(fp):
+                    with open(fp, "rb") as f:
+                        self.assertNotIn(b"rewritten", f.read(), fp)
         lines = self.cat(f"{TINY}/out.txt").decode().split("\n")
         self.assertEqual(lines[0], "1 1 1 dir 600 700 sfx filled -1 1")
         self.assertEqual(self.cat(lines[1]), b"mk")
