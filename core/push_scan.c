@@ -119,7 +119,7 @@ static int cmp_str(const void *a, const void *b)
 
 static int has(char **names, size_t n, const char *name)
 {
-    return bsearch(&name, names, n, sizeof *names, cmp_str) != NULL;
+    return n && bsearch(&name, names, n, sizeof *names, cmp_str) != NULL;
 }
 
 static int has_git_component(const char *p)
