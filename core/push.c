@@ -322,14 +322,20 @@ int hfs_push_repo(const hfs_spec *s, const char *summary, int dry_run, FILE *rep
         return rc;
     }
     size_t n = hfs_changes_count(&c);
-    if (report) {
+    if (report && (n || dry_run)) {
         fprintf(report, "hfrun: %s: %zu change(s) against %.12s%s\n", name, n, r->snap,
                 dry_run ? " (dry run)" : "");
         hfs_changes_print(&c, report);
+    } else if (report) {
+        fprintf(report, "hfrun: %s: nothing to push\n", name);
     }
     if (n && !dry_run)
         rc = send(s, name, r, &c, summary && *summary ? summary : "Upload from hfrun", report, sha);
-    if (!rc && n && !dry_run) {
+    if (!n && !dry_run) {
+        /* Copy-ups equal to the snapshot and whiteouts of nothing: dropping them changes no
+         * view now, and keeps them from hiding later changes on the Hub. */
+        cleanup(&c, name);
+    } else if (!rc && n && !dry_run) {
         cleanup(&c, name);
         update_refs(s, r, sha);
         if (new_sha) memcpy(new_sha, sha, 41);

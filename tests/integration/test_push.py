@@ -154,6 +154,17 @@ class Push(PushTest):
         self.assertNotIn("link", files)
         self.assertEqual(list(self.overlay_state(rid)), ["link"])  # only what cannot be pushed stays
 
+    def test_unchanged_copies_push_nothing(self):
+        rid, base = self.new_repo()
+        self.put(rid, "config.json", self.fixture_bytes("acme/tiny", "config.json"))
+        self.put(rid, "model.safetensors", self.fixture_bytes("acme/tiny", "model.safetensors"))  # LFS: sha256
+        self.whiteout(rid, "not-in-the-repo.txt")
+        self.assertIn(": 0 change(s)", self.hfrun("status", rid).stdout.decode())
+        self.assertIn("nothing to push", self.hfrun("push", rid).stderr.decode())
+        self.assert_no_writes()
+        self.assertEqual(self.overlay_state(rid), {})  # nothing there could hide later Hub changes
+        self.assertEqual(self.hub.head("model", rid), base)
+
     def test_discard(self):
         rid, _ = self.new_repo()
         self.put(rid, "one.txt", b"1\n")
