@@ -10,7 +10,7 @@
 
 _Atomic(hfs_fdrec *) hfs_fdtab[HFS_FD_MAX];
 static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
-static atomic_int hwm;
+atomic_int hfs_fd_hwm_val;
 static pid_t owner_pid;
 
 void hfs_fd_set_pid(void)
@@ -35,11 +35,6 @@ void hfs_fd_atfork_child(void)
         hfs_dirrec *d = r ? atomic_load(&r->dir) : NULL;
         if (d) pthread_mutex_init(&d->mu, NULL);
     }
-}
-
-int hfs_fd_hwm(void)
-{
-    return atomic_load_explicit(&hwm, memory_order_acquire);
 }
 
 hfs_fdrec *hfs_fd_get(int fd)
@@ -75,8 +70,8 @@ static hfs_fdrec *swap_slot(int fd, hfs_fdrec *r)
     hfs_fdrec *old = atomic_exchange_explicit(&hfs_fdtab[fd], r, memory_order_acq_rel);
     pthread_rwlock_unlock(&lock);
     if (r) {
-        int h = atomic_load(&hwm);
-        while (fd >= h && !atomic_compare_exchange_weak(&hwm, &h, fd + 1)) {
+        int h = atomic_load(&hfs_fd_hwm_val);
+        while (fd >= h && !atomic_compare_exchange_weak(&hfs_fd_hwm_val, &h, fd + 1)) {
         }
     }
     return old;

@@ -69,8 +69,12 @@ int hfs_fd_passthrough(int fd);
 void hfs_fd_del_range(unsigned lo, unsigned hi);
 /* newfd now refers to what src refers to (src NULL: to something not virtual). */
 void hfs_fd_copy(const hfs_fdrec *src, int newfd);
-/* One above the highest fd ever registered (bound for scans). */
-int hfs_fd_hwm(void);
+/* One above the highest fd ever registered (bound for scans; 0: no virtual fd ever). */
+extern atomic_int hfs_fd_hwm_val;
+static inline int hfs_fd_hwm(void)
+{
+    return atomic_load_explicit(&hfs_fd_hwm_val, memory_order_acquire);
+}
 /* 0 in a vfork child (memory shared with the parent, whose table must stay as is). */
 int hfs_fd_mutable(void);
 /* Make sure the backing file of r is complete (before mmap, exec, stdio, ...). 0 or -errno. */

@@ -77,6 +77,30 @@ static int finish(const char *base, const char *p, hfs_rpath *rp)
     return 0;
 }
 
+/* "/proc/self/fd/N[/rest]" or "/dev/fd/N[/rest]" with N a virtual fd: its virtual path. */
+static int procfd(const char *p, hfs_rpath *rp)
+{
+    const char *s;
+    if (!strncmp(p, "/proc/self/fd/", 14))
+        s = p + 14;
+    else if (!strncmp(p, "/dev/fd/", 8))
+        s = p + 8;
+    else
+        return 0;
+    int fd = 0, digits = 0;
+    for (; *s >= '0' && *s <= '9' && digits < 8; s++, digits++) fd = fd * 10 + (*s - '0');
+    if (!digits || (*s && *s != '/') || !hfs_fd_maybe(fd)) return 0;
+    hfs_fdrec *r = hfs_fd_get_checked(fd);
+    if (!r) return 0;
+    int rc;
+    if (*s && s[1] && !r->is_dir)
+        rc = -ENOTDIR;
+    else
+        rc = finish(HFS_CORE(hfs_vobj_path(r->obj)), *s ? s + 1 : ".", rp);
+    hfs_fd_put(r);
+    return rc;
+}
+
 int hfs_resolve_at(int dirfd, const char *p, hfs_rpath *rp)
 {
     rp->real = p;
@@ -84,8 +108,8 @@ int hfs_resolve_at(int dirfd, const char *p, hfs_rpath *rp)
     rp->path[0] = 0;
     if (!p || !hfs_ready()) return 0;
     if (p[0] == '/') {
-        if (!HFS_CORE(hfs_vfs_covers(p))) return 0;
-        return finish("/", p, rp);
+        if (HFS_CORE(hfs_vfs_covers(p))) return finish("/", p, rp);
+        return hfs_procfd_maybe(p) ? procfd(p, rp) : 0;
     }
     if (!p[0]) return 0; /* "" : the kernel says ENOENT (AT_EMPTY_PATH is the callers' job) */
     if (dirfd == AT_FDCWD) {

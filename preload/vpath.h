@@ -23,11 +23,18 @@ static inline int hfs_ready(void)
 
 /* Fast path: might (dirfd, path) name a virtual object? A compare for absolute paths; a flag
  * load for relative ones. dirfd is AT_FDCWD for calls without one. */
+/* "/proc/self/fd/N" or "/dev/fd/N" while this process has (had) virtual fds: reopening a virtual
+ * fd that way must reach the core (the kernel would open the backing cache file itself). */
+static inline int hfs_procfd_maybe(const char *p)
+{
+    return (p[1] == 'p' || p[1] == 'd') && hfs_fd_hwm() > 0;
+}
+
 static inline int hfs_path_maybe_at(int dirfd, const char *p)
 {
     p = hfs_launder(p);
     if (HFS_IN_CORE() || !p) return 0;
-    if (p[0] == '/') return hfs_ready() && hfs_vfs_covers(p);
+    if (p[0] == '/') return hfs_ready() && (hfs_vfs_covers(p) || hfs_procfd_maybe(p));
     if (dirfd == AT_FDCWD) return atomic_load_explicit(&hfs_cwd_virtual, memory_order_relaxed);
     return hfs_fd_maybe(dirfd);
 }

@@ -647,3 +647,32 @@ class WriteTest(ShimTest):
         """).stdout
         self.assertEqual(json.loads(out), [False, False])
         self.assert_no_writes()
+
+    def test_reopen_through_proc_fd(self):
+        """/proc/self/fd/N and /dev/fd/N of a virtual fd name the virtual file: reading fetches,
+        writing copies up; the shared cache file behind a remote fd is never opened for writing."""
+        top = self.fixture_bytes("acme/tiny", "a/top.txt")
+        out = self.pyw(f"""
+            import json, os
+            f = open('{TINY}/a/top.txt', 'rb')
+            d = os.open('{TINY}/a', os.O_RDONLY | os.O_DIRECTORY)
+            r = [open('/dev/fd/%d' % f.fileno(), 'rb').read().decode(),
+                 sorted(os.listdir('/proc/self/fd/%d' % d)),
+                 open('/proc/self/fd/%d/b/c/deep.txt' % d).read()]
+            with open('/proc/self/fd/%d' % f.fileno(), 'a') as w:
+                w.write('appended\\n')
+            r.append(open('{TINY}/a/top.txt').read())
+            print(json.dumps(r))
+        """).stdout
+        r = json.loads(out)
+        self.assertEqual(r[0], top.decode())
+        self.assertEqual(r[1], ["b", "top.txt"])
+        self.assertEqual(r[2], self.fixture_bytes("acme/tiny", "a/b/c/deep.txt").decode())
+        self.assertEqual(r[3], top.decode() + "appended\n")
+        for d, _, fs in os.walk(self.home):
+            for n in fs:
+                fp = os.path.join(d, n)
+                if "/overlay/" not in fp and os.path.isfile(fp) and not os.path.islink(fp):
+                    with open(fp, "rb") as f:
+                        self.assertNotIn(b"appended", f.read(), fp)
+        self.assert_no_writes()
