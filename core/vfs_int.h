@@ -47,3 +47,7 @@ int hfs_ov_drop_whiteout(const hfs_loc *L);
 /* vfs.c */
 int hfs_route(const char *vpath, hfs_loc *L, hfs_spec *spec);
 const char *hfs_prefix(void);
+
+/* exit_push.c: this process changes the repo's overlay; without hfrun and HF_NO_PUSH, its
+ * changes are pushed when the process exits. */
+void hfs_note_write(const hfs_repo *r);

@@ -142,14 +142,14 @@ static int merge_listing(hfs_vobj *o)
     }
     closedir(d);
     nlocal = o->nents;
-    qsort(o->ents, nlocal, sizeof *o->ents, cmp_name);
+    if (nlocal) qsort(o->ents, nlocal, sizeof *o->ents, cmp_name);
     if (!rc && !opaque && L->e && L->e->is_dir) {
         const hfs_index *ix = L->repo->ix;
         for (uint32_t i = 0; i < L->e->nchildren && !rc; i++) {
             const hfs_ientry *c = hfs_index_at(ix, L->e->first_child + i);
             const char *n = hfs_index_str(ix, c->name_off);
             dent key = {(char *)n, 0, 0};
-            if (bsearch(&key, o->ents, nlocal, sizeof *o->ents, cmp_name)) continue;
+            if (nlocal && bsearch(&key, o->ents, nlocal, sizeof *o->ents, cmp_name)) continue;
             int gone = 0;
             for (size_t k = 0; k < nwh && !gone; k++) gone = !strcmp(wh[k], n);
             if (gone) continue;
@@ -195,6 +195,7 @@ int hfs_vfs_open2(const char *vpath, int flags, mode_t mode, hfs_vobj **out)
         hfs_ov_drop_whiteout(&L);
         fd = open(L.upper, flags, mode);
         if (fd < 0) return -errno;
+        hfs_note_write(L.repo);
         fstat(fd, &L.ust);
         L.local = 1;
         goto local;
@@ -223,10 +224,12 @@ int hfs_vfs_open2(const char *vpath, int flags, mode_t mode, hfs_vobj **out)
     if (L.local) {
         fd = open(L.upper, flags & ~(O_CREAT | O_EXCL), mode);
         if (fd < 0) return -errno;
+        if (wr && L.kind == HFS_VL_REPO) hfs_note_write(L.repo);
         goto local;
     }
     if (wr) {
         if ((rc = hfs_ov_copy_up(&L, (flags & O_TRUNC) != 0))) return rc;
+        hfs_note_write(L.repo);
         fd = open(L.upper, flags & ~(O_CREAT | O_EXCL), mode);
         if (fd < 0) return -errno;
         goto local;

@@ -53,6 +53,7 @@ static int mutable_loc(const hfs_loc *L)
     if (L->kind != HFS_VL_REPO) return -EROFS;
     /* The repo itself is missing or unreadable: repos are not created here. */
     if (!L->repo) return L->is_root ? -EROFS : -ENOENT;
+    hfs_note_write(L->repo);
     return 0;
 }
 

@@ -1,0 +1,51 @@
+/* Plain LD_PRELOAD without hfrun: a process that wrote under a mount pushes its repos' local
+ * changes when it exits (hfrun pushes once at the end of its session instead; HF_NO_PUSH=1
+ * never pushes). Processes that never write pay nothing: the handler is registered on the first
+ * write. */
+#include "config.h"
+#include "push.h"
+#include "vfs_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_REPOS 16
+
+static hfs_spec g_written[MAX_REPOS];
+static int g_n;
+static pid_t g_owner;
+static int g_registered;
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void push_at_exit(void)
+{
+    /* A forked child that calls exit() must not push its parent's work a second time. */
+    if (getpid() != g_owner) return;
+    char msg[256];
+    snprintf(msg, sizeof msg, "Upload from %s (hfshim)", program_invocation_short_name);
+    for (int i = 0; i < g_n; i++) hfs_push_repo(&g_written[i], msg, 0, NULL, NULL);
+}
+
+void hfs_note_write(const hfs_repo *r)
+{
+    const hfs_config *c = hfs_cfg();
+    if (!r || c->no_push || c->session[0]) return;
+    pthread_mutex_lock(&g_lock);
+    int known = 0;
+    for (int i = 0; i < g_n && !known; i++)
+        known = g_written[i].repo.type == r->spec.repo.type &&
+                !strcmp(g_written[i].repo.id, r->spec.repo.id) &&
+                !strcmp(g_written[i].rev, r->spec.rev);
+    if (!known && g_n < MAX_REPOS) g_written[g_n++] = r->spec;
+    /* The writer is this process (a forked child that writes becomes one too; the handler it
+     * inherited with fork is already registered). */
+    if (g_owner != getpid()) {
+        g_owner = getpid();
+        if (!g_registered) g_registered = !atexit(push_at_exit);
+    }
+    pthread_mutex_unlock(&g_lock);
+}
