@@ -362,3 +362,20 @@ class PushSession(PushTest):
         files = self.hub.files_at("model", rid, "main")
         self.assertIn("later.txt", files)
         self.assertNotIn("empty.txt", files)
+
+    def test_plain_preload_process_pushes_at_exit(self):
+        """Without hfrun: a process that wrote pushes its changes when it exits; its forked
+        child that only reads does not push; HF_NO_PUSH=1 never pushes."""
+        rid, base = self.new_repo()
+        r = "/hf/" + rid
+        self.run_shim(f"echo nope > {r}/kept-local.txt", extra={"HF_NO_PUSH": "1", "HF_TOKEN": GOOD})
+        self.assertEqual(self.commits_posted(), [])
+        self.run_shim(f"cat {r}/README.md > /dev/null; echo one > {r}/one.txt; rm {r}/config.json",
+                      extra={"HF_TOKEN": GOOD})
+        # each writing process (the two shells' children) pushed its own changes
+        files = self.hub.files_at("model", rid, "main")
+        self.assertIn("one.txt", files)
+        self.assertIn("kept-local.txt", files, "the overlay is shared: the earlier write goes too")
+        self.assertNotIn("config.json", files)
+        self.assertEqual(self.overlay_state(rid), {})
+        self.assert_no_auth_to_cdn()
