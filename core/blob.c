@@ -248,7 +248,13 @@ int hfs_file_ensure(hfs_file *f, uint64_t off, uint64_t len)
 
     size_t c0 = (size_t)(off >> HFS_CHUNK_SHIFT);
     size_t c1 = (size_t)((off + len - 1) >> HFS_CHUNK_SHIFT);
+    /* Read-ahead ends on a whole piece counted from c0: a full window is then exactly
+     * MAX_READAHEAD / PIECE_CHUNKS pieces fetched at once, where the one lone chunk more
+     * waited for a free connection and cost a round trip of its own per window. */
     uint64_t ra_end = off + len + f->window;
+    uint64_t base = (uint64_t)c0 << HFS_CHUNK_SHIFT, piece = (uint64_t)PIECE_CHUNKS * HFS_CHUNK;
+    if (base + (ra_end - base) / piece * piece >= off + len)
+        ra_end = base + (ra_end - base) / piece * piece;
     if (ra_end > f->size) ra_end = f->size;
     size_t c2 = (size_t)((ra_end - 1) >> HFS_CHUNK_SHIFT);
 

@@ -21,6 +21,7 @@
 #define POOL_MAX 8
 #define CONNECT_TIMEOUT_MS 10000L
 #define API_MAX_TIME_S 300L
+#define RANGE_BUFSIZE (512L << 10) /* recv buffer of a ranged download (libcurl < 7.88: max) */
 
 /* ---- buffers ---- */
 
@@ -614,6 +615,9 @@ static int setup(hfs_xfer *x, slot *s, state *st)
         snprintf(r, sizeof r, "%llu-%llu", (unsigned long long)x->range_first,
                  (unsigned long long)x->range_last);
         curl_easy_setopt(e, CURLOPT_RANGE, r); /* copied by libcurl */
+        /* File data: receive in big reads (libcurl's default is 16 KiB per recv and callback;
+         * 512 KiB cut the CPU time of a cold 500 MiB read by a fifth, bench/ANALYSIS.md). */
+        curl_easy_setopt(e, CURLOPT_BUFFERSIZE, RANGE_BUFSIZE);
     }
     struct curl_slist *h = NULL, *t;
 #define ADD(str)                                                                                   \
