@@ -132,6 +132,22 @@ static int cmp_path(const void *a, const void *b)
     return strcmp(((const bent *)a)->path, ((const bent *)b)->path);
 }
 
+/* Sort by path and drop repeats (a server may list a path twice). */
+static void sort_unique(hfs_index_builder *b)
+{
+    if (!b->n) return;
+    qsort(b->v, b->n, sizeof *b->v, cmp_path);
+    size_t w = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (w && !strcmp(b->v[w - 1].path, b->v[i].path)) {
+            free(b->v[i].path);
+            continue;
+        }
+        b->v[w++] = b->v[i];
+    }
+    b->n = w;
+}
+
 static uint32_t hash_path(const char *p, size_t len)
 {
     return (uint32_t)XXH3_64bits(p, len);
@@ -147,16 +163,7 @@ int hfs_ib_write(hfs_index_builder *b, const char *path, int64_t default_mtime)
         goto out;
     }
     /* Dedupe by path (a server may list a path twice) and add implied parents. */
-    qsort(b->v, b->n, sizeof *b->v, cmp_path);
-    size_t w = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        if (w && !strcmp(b->v[w - 1].path, b->v[i].path)) {
-            free(b->v[i].path);
-            continue;
-        }
-        b->v[w++] = b->v[i];
-    }
-    b->n = w;
+    sort_unique(b);
     size_t orig = b->n;
     for (size_t i = 0; i < orig; i++) {
         const char *p = b->v[i].path;
@@ -178,17 +185,7 @@ int hfs_ib_write(hfs_index_builder *b, const char *path, int64_t default_mtime)
             if (rc) goto out;
         }
     }
-    /* Implied dirs may be duplicates of each other: dedupe again. */
-    qsort(b->v, b->n, sizeof *b->v, cmp_path);
-    w = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        if (w && !strcmp(b->v[w - 1].path, b->v[i].path)) {
-            free(b->v[i].path);
-            continue;
-        }
-        b->v[w++] = b->v[i];
-    }
-    b->n = w;
+    sort_unique(b); /* implied dirs may repeat each other */
     qsort(b->v, b->n, sizeof *b->v, cmp_bent);
 
     size_t count = b->n + 1; /* + root */

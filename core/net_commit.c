@@ -26,23 +26,6 @@
 #define REPLY_MAX (64u << 20)
 #define LFS_CT "application/vnd.git-lfs+json"
 
-static char *join(const char *first, ...)
-{
-    hfs_buf b = {0};
-    va_list ap;
-    va_start(ap, first);
-    int bad = 0;
-    for (const char *s = first; s; s = va_arg(ap, const char *)) bad |= hfs_buf_str(&b, s);
-    va_end(ap);
-    if (bad) hfs_buf_free(&b);
-    return b.p;
-}
-
-static void repo_name(const hfs_repo_id *r, char *out, size_t n)
-{
-    snprintf(out, n, "%s%s", hfs_type_url_prefix(r->type), r->id);
-}
-
 /* Why the last attempt failed, worded for a write; returns the errno. */
 static int describe(const hfs_xfer *x, char *msg, size_t n)
 {
@@ -131,8 +114,8 @@ static int run(const char *name, const char *op, hfs_xfer *x, int stale_ok)
 static char *api_url(const hfs_repo_id *r, const char *action, const char *rev)
 {
     char *qid = hfs_quote(r->id, "/"), *qrev = hfs_quote(rev, "");
-    char *u = qid && qrev ? join(hfs_cfg()->endpoint, "/api/", hfs_type_plural(r->type), "/", qid,
-                                 "/", action, "/", qrev, NULL)
+    char *u = qid && qrev ? hfs_strjoin(hfs_cfg()->endpoint, "/api/", hfs_type_plural(r->type), "/",
+                                        qid, "/", action, "/", qrev, NULL)
                           : NULL;
     free(qid);
     free(qrev);
@@ -143,7 +126,7 @@ int hfs_hub_preupload(const hfs_repo_id *r, const char *rev, hfs_upload_file *f,
                       char head_out[41])
 {
     char name[HFS_ID_MAX + 16];
-    repo_name(r, name, sizeof name);
+    hfs_repo_name(r, name, sizeof name);
     head_out[0] = 0;
     if (r->type == HFS_BUCKET) return -ENOTSUP;
     int rc = 0;
@@ -232,13 +215,13 @@ static int upload_one(const char *name, hfs_upload_file *f, const hfs_lfs_action
 int hfs_hub_lfs_upload(const hfs_repo_id *r, const char *rev, hfs_upload_file *f, int n)
 {
     char name[HFS_ID_MAX + 16];
-    repo_name(r, name, sizeof name);
+    hfs_repo_name(r, name, sizeof name);
     if (r->type == HFS_BUCKET) return -ENOTSUP;
     hfs_upload_file **objs = calloc((size_t)n + 1, sizeof *objs);
     hfs_lfs_action *acts = calloc(LFS_CHUNK, sizeof *acts);
     char *qid = hfs_quote(r->id, "/");
-    char *url = qid ? join(hfs_cfg()->endpoint, "/", hfs_type_url_prefix(r->type), qid,
-                           ".git/info/lfs/objects/batch", NULL)
+    char *url = qid ? hfs_strjoin(hfs_cfg()->endpoint, "/", hfs_type_url_prefix(r->type), qid,
+                                  ".git/info/lfs/objects/batch", NULL)
                     : NULL;
     free(qid);
     int rc = objs && acts && url ? 0 : -ENOMEM;
@@ -327,7 +310,7 @@ int hfs_hub_commit(const hfs_repo_id *r, const char *branch, const char *summary
                    char sha_out[41])
 {
     char name[HFS_ID_MAX + 16];
-    repo_name(r, name, sizeof name);
+    hfs_repo_name(r, name, sizeof name);
     if (r->type == HFS_BUCKET) return -ENOTSUP;
     /* The body is built line by line; inline files are small (the Hub takes regular files up
      * to 10 MiB; anything larger went through LFS). */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -894,4 +895,21 @@ void hfs_xfer_clear(hfs_xfer *x)
     free(x->location);
     free(x->link);
     memset(x, 0, sizeof *x);
+}
+
+char *hfs_strjoin(const char *first, ...)
+{
+    hfs_buf b = {0};
+    va_list ap;
+    va_start(ap, first);
+    int bad = 0;
+    for (const char *s = first; s; s = va_arg(ap, const char *)) bad |= hfs_buf_str(&b, s);
+    va_end(ap);
+    if (bad) hfs_buf_free(&b);
+    return b.p;
+}
+
+void hfs_repo_name(const hfs_repo_id *r, char *out, size_t n)
+{
+    snprintf(out, n, "%s%s", hfs_type_url_prefix(r->type), r->id);
 }

@@ -11,6 +11,7 @@
  * callback, helped by the pure functions below, which are unit-tested without a network. */
 #pragma once
 #include <stddef.h>
+#include "types.h"
 #include <stdint.h>
 #include <time.h>
 #include "net.h"
@@ -32,6 +33,10 @@ typedef struct {
 } hfs_buf;
 int hfs_buf_add(hfs_buf *b, const void *p, size_t n); /* 0 or -ENOMEM; keeps p NUL-ended */
 int hfs_buf_str(hfs_buf *b, const char *s);
+/* Concatenates the NULL-terminated list of strings; malloc'd, or NULL when out of memory. */
+char *hfs_strjoin(const char *first, ...);
+/* "acme/tiny", "datasets/acme/tiny", "buckets/acme/cache": the name used in messages. */
+void hfs_repo_name(const hfs_repo_id *r, char *out, size_t n);
 void hfs_buf_free(hfs_buf *b);
 
 /* ---- pure helpers (no network) ---- */

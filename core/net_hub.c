@@ -34,25 +34,6 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Concatenates the NULL-terminated list of strings; malloc'd or NULL. */
-static char *join(const char *first, ...)
-{
-    hfs_buf b = {0};
-    va_list ap;
-    va_start(ap, first);
-    int bad = 0;
-    for (const char *s = first; s; s = va_arg(ap, const char *)) bad |= hfs_buf_str(&b, s);
-    va_end(ap);
-    if (bad) hfs_buf_free(&b);
-    return b.p;
-}
-
-/* "acme/tiny", "datasets/acme/tiny", "buckets/acme/cache": the name in messages. */
-static void repo_name(const hfs_repo_id *r, char *out, size_t n)
-{
-    snprintf(out, n, "%s%s", hfs_type_url_prefix(r->type), r->id);
-}
-
 /* One line per repo (the log prints each distinct error once), whatever was asked. */
 static int offline(const char *name, const char *op)
 {
@@ -159,7 +140,8 @@ static char *api_base(const hfs_repo_id *r)
 {
     char *qid = hfs_quote(r->id, "/");
     char *u =
-        qid ? join(hfs_cfg()->endpoint, "/api/", hfs_type_plural(r->type), "/", qid, NULL) : NULL;
+        qid ? hfs_strjoin(hfs_cfg()->endpoint, "/api/", hfs_type_plural(r->type), "/", qid, NULL)
+            : NULL;
     free(qid);
     return u;
 }
@@ -168,14 +150,14 @@ int hfs_hub_revision(const hfs_repo_id *r, const char *rev, char sha_out[41], in
 {
     if (!rev || !*rev) rev = "main";
     char name[HFS_ID_MAX + 16], op[HFS_REV_MAX + 32];
-    repo_name(r, name, sizeof name);
+    hfs_repo_name(r, name, sizeof name);
     snprintf(op, sizeof op, "GET revision/%.*s", HFS_REV_MAX, rev);
     if (r->type == HFS_BUCKET) return -EINVAL;
     int rc = offline(name, op);
     if (rc) return rc;
     char *base = api_base(r), *qrev = hfs_quote(rev, "");
     hfs_xfer x = {0};
-    x.url = base && qrev ? join(base, "/revision/", qrev, NULL) : NULL;
+    x.url = base && qrev ? hfs_strjoin(base, "/revision/", qrev, NULL) : NULL;
     free(base);
     free(qrev);
     rc = api_run(name, op, &x);
@@ -196,7 +178,7 @@ int hfs_hub_bucket_info(const hfs_repo_id *r, int64_t *mtime)
 {
     char name[HFS_ID_MAX + 16];
     const char *op = "GET bucket info";
-    repo_name(r, name, sizeof name);
+    hfs_repo_name(r, name, sizeof name);
     int rc = offline(name, op);
     if (rc) return rc;
     hfs_xfer x = {0};
@@ -219,7 +201,7 @@ int hfs_hub_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *a
 {
     int bucket = r->type == HFS_BUCKET;
     char name[HFS_ID_MAX + 16], op[64];
-    repo_name(r, name, sizeof name);
+    hfs_repo_name(r, name, sizeof name);
     if (!bucket && (!sha || !*sha)) return -EINVAL;
     if (bucket)
         snprintf(op, sizeof op, "GET tree");
@@ -229,9 +211,9 @@ int hfs_hub_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *a
     if (rc) return rc;
     char *base = api_base(r), *qsha = bucket ? NULL : hfs_quote(sha, ""), *url = NULL;
     if (base && bucket)
-        url = join(base, "/tree?recursive=true&limit=1000", NULL);
+        url = hfs_strjoin(base, "/tree?recursive=true&limit=1000", NULL);
     else if (base && qsha)
-        url = join(base, "/tree/", qsha, "?recursive=true&expand=false&limit=1000", NULL);
+        url = hfs_strjoin(base, "/tree/", qsha, "?recursive=true&expand=false&limit=1000", NULL);
     free(base);
     free(qsha);
     char *next = malloc(16384);
@@ -279,7 +261,7 @@ int hfs_hub_paths_info(const hfs_repo_id *r, const char *sha, const char *const 
 {
     int bucket = r->type == HFS_BUCKET;
     char name[HFS_ID_MAX + 16], op[64];
-    repo_name(r, name, sizeof name);
+    hfs_repo_name(r, name, sizeof name);
     if (!bucket && (!sha || !*sha)) return -EINVAL;
     if (bucket)
         snprintf(op, sizeof op, "POST paths-info");
@@ -290,9 +272,9 @@ int hfs_hub_paths_info(const hfs_repo_id *r, const char *sha, const char *const 
     if (rc) return rc;
     char *base = api_base(r), *qsha = bucket ? NULL : hfs_quote(sha, ""), *url = NULL;
     if (base && bucket)
-        url = join(base, "/paths-info", NULL);
+        url = hfs_strjoin(base, "/paths-info", NULL);
     else if (base && qsha)
-        url = join(base, "/paths-info/", qsha, NULL);
+        url = hfs_strjoin(base, "/paths-info/", qsha, NULL);
     free(base);
     free(qsha);
     for (int i = 0; i < n && !rc; i += PATHS_PER_CALL) {
@@ -620,7 +602,7 @@ int hfs_hub_fetch(const hfs_fetch_req *req, const hfs_range *ranges, int n, hfs_
     j.done = done;
     j.arg = arg;
     j.fd = -1;
-    repo_name(&req->repo, j.name, sizeof j.name);
+    hfs_repo_name(&req->repo, j.name, sizeof j.name);
     int bucket = req->repo.type == HFS_BUCKET;
     const char *rev = req->rev && *req->rev ? req->rev : "main";
     char op0[300];
@@ -653,10 +635,10 @@ int hfs_hub_fetch(const hfs_fetch_req *req, const hfs_range *ranges, int n, hfs_
     char *qrev = bucket ? NULL : hfs_quote(rev, "");
     const char *ep = hfs_cfg()->endpoint;
     if (qid && qpath && bucket)
-        j.resolve_url = join(ep, "/buckets/", qid, "/resolve/", qpath, NULL);
+        j.resolve_url = hfs_strjoin(ep, "/buckets/", qid, "/resolve/", qpath, NULL);
     else if (qid && qpath && qrev)
-        j.resolve_url = join(ep, "/", hfs_type_url_prefix(req->repo.type), qid, "/resolve/", qrev,
-                             "/", qpath, NULL);
+        j.resolve_url = hfs_strjoin(ep, "/", hfs_type_url_prefix(req->repo.type), qid, "/resolve/",
+                                    qrev, "/", qpath, NULL);
     free(qid);
     free(qpath);
     free(qrev);

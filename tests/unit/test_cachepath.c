@@ -12,29 +12,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "suites.h"
+#include "tmpdir.h"
 #include "util.h"
 
 static char g_dir[PATH_MAX];
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void setup(void)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/hfs-ut-cache-XXXXXX", t && *t ? t : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
+    hfs_ut_mkdtemp(g_dir, sizeof g_dir, "cache");
 }
 
 static void teardown(void)
 {
     chmod(g_dir, 0700);
-    nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    hfs_ut_rmtree(g_dir);
 }
 
 static void tpath(char *out, size_t n, const char *name)

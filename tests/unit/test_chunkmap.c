@@ -9,28 +9,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "suites.h"
+#include "tmpdir.h"
 #include "chunkmap.h"
 
 static char g_dir[PATH_MAX];
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void setup(void)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/hfs-ut-chunkmap-XXXXXX", t && *t ? t : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
+    hfs_ut_mkdtemp(g_dir, sizeof g_dir, "chunkmap");
 }
 
 static void teardown(void)
 {
-    nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    hfs_ut_rmtree(g_dir);
 }
 
 static void mpath(char *out, size_t n, const char *name)

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "suites.h"
+#include "tmpdir.h"
 #include "config.h"
 
 /* Every variable the config reads: cleared before each test, restored after it. */
@@ -35,14 +36,6 @@ static const char *const vars[] = {
 static char *saved[NVARS];
 static char g_dir[PATH_MAX]; /* stands in for $HOME, so no real token is ever read */
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void setup(void)
 {
     for (size_t i = 0; i < NVARS; i++) {
@@ -50,15 +43,13 @@ static void setup(void)
         saved[i] = v ? strdup(v) : NULL;
         unsetenv(vars[i]);
     }
-    const char *t = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/hfs-ut-config-XXXXXX", t && *t ? t : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
+    hfs_ut_mkdtemp(g_dir, sizeof g_dir, "config");
     setenv("HOME", g_dir, 1);
 }
 
 static void teardown(void)
 {
-    nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    hfs_ut_rmtree(g_dir);
     for (size_t i = 0; i < NVARS; i++) {
         if (saved[i])
             setenv(vars[i], saved[i], 1);
