@@ -6,7 +6,7 @@
  *   bhelper stat LISTFILE SECONDS         stat() every path of LISTFILE, round and round
  *   bhelper ops DIR NFILES ITERS          open/fstat/read 4 KiB/close + stat on DIR/f<i>
  *   bhelper spawn ITERS PRELOAD CMD...    fork+exec+wait CMD ITERS times ("-" = no LD_PRELOAD);
- *                                         also the largest peak RSS and the CPU time of the children
+ *                                         also the largest peak RSS, CPU time and page faults of the children
  *   bhelper firstbyte ITERS PRELOAD PATH  exec of `bhelper readbyte` to its first byte of PATH
  *   bhelper readbyte PATH FD              (child of firstbyte) read 1 byte, send the time on FD
  */
@@ -184,6 +184,7 @@ static char **child_env(const char *preload)
 
 static long g_maxrss_kb; /* largest ru_maxrss of a child so far */
 static int64_t g_cpu_ns;  /* user + system time of the children so far */
+static long g_minflt;     /* minor page faults of the children so far */
 
 static int run_child(char **argv, char **env, int keep_fd)
 {
@@ -202,6 +203,7 @@ static int run_child(char **argv, char **env, int keep_fd)
     while (wait4(pid, &status, 0, &ru) < 0)
         if (errno != EINTR) die("wait4", NULL);
     if (ru.ru_maxrss > g_maxrss_kb) g_maxrss_kb = ru.ru_maxrss;
+    g_minflt += ru.ru_minflt;
     g_cpu_ns += ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
                 ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -223,7 +225,8 @@ static int cmd_spawn(char **a, int na)
             return 1;
         }
     }
-    printf("{\"maxrss_kb\": %ld, \"cpu_us\": %.1f, ", g_maxrss_kb, g_cpu_ns / 1e3 / iters);
+    printf("{\"maxrss_kb\": %ld, \"cpu_us\": %.1f, \"minflt\": %.1f, ", g_maxrss_kb,
+           g_cpu_ns / 1e3 / iters, (double)g_minflt / iters);
     print_stats("spawn", v, iters);
     return 0;
 }

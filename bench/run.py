@@ -133,7 +133,15 @@ def machine_info():
         "fio": out(["fio", "--version"]),
         "curl": out(["curl", "--version"]).split("\n")[0],
         "python": platform.python_version(),
+        "load_start": loadavg(),
     }
+
+
+def loadavg():
+    try:
+        return " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        return "?"
 
 
 # --------------------------------------------------------------------------------------
@@ -171,6 +179,17 @@ class Bench:
     # -- paths --
     def local(self, rel):
         return os.path.join(self.lay["files"], rel)
+
+    def copy(self, rel):
+        """A local copy of a fixture file, written with write() as the shim writes its cache
+        files, so the local reference reads page-cache pages of the same kind (a file read in
+        through readahead sat in the page cache in smaller folios and re-read up to 1.8x slower
+        here than the same bytes freshly written)."""
+        dst = os.path.join(self.tmp, "local", rel)
+        if not os.path.exists(dst):
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copyfile(self.local(rel), dst)
+        return dst
 
     def url(self, rel):
         return "%s/lfs/%s" % (self.nginx.url, self.facts[rel]["sha256"])
@@ -303,12 +322,13 @@ def row1_2_sequential(b):
         size = b.facts[rel]["size"]
         h = b.warm_homes[mib]
         b.spawn(["cat", b.vpath(rel)], home=h, preload=True)
-        b.spawn(["cat", b.local(rel)])
+        loc = b.copy(rel)
+        b.spawn(["cat", loc])
         shim, ref = [], []
         b.clear_logs()
         for _ in range(b.runs + 2):
             shim.append(size / b.spawn(["cat", b.vpath(rel)], home=h, preload=True) / 1e6)
-            ref.append(size / b.spawn(["cat", b.local(rel)]) / 1e6)
+            ref.append(size / b.spawn(["cat", loc]) / 1e6)
         nh, nc, nb = b.traffic()
         s, r, q = Stat(shim), Stat(ref), ratios(shim, ref)
         b.row("2", "warm re-read %d MiB: `cat` vs `cat` of a local file (MB/s)" % mib, s.fmt(), r.fmt(),
@@ -400,7 +420,7 @@ def row4_random(b):
         warm.append(b.helper_json(args(b.vpath(rel)), home=h, preload=True)["avg_us"])
         wreq = b.traffic()
         b.drop(h)
-        local.append(b.helper_json(args(b.local(rel)))["avg_us"])
+        local.append(b.helper_json(args(b.copy(rel)))["avg_us"])
     c, w, lo = Stat(cold), Stat(warm), Stat(local)
     b.row("4", "100 random 4 KiB preads, cold, avg latency vs local file (µs)", c.fmt(), lo.fmt(), c.med / lo.med,
           "—", "—")
@@ -441,12 +461,15 @@ def fio_suite(b, directory, home, preload):
 
 def row5_fio(b):
     runs = max(1, min(b.runs, b.args.fio_runs))
+    for _, files, _, _, _ in FIO_JOBS:
+        for f in files.split(":"):
+            b.copy("fio/" + f)
     shim, local = [], []
     for _ in range(runs):
         h = b.home()
         shim.append(fio_suite(b, "/hf/bench/files/fio", h, True))
         b.drop(h)
-        local.append(fio_suite(b, os.path.join(b.lay["files"], "fio"), None, False))
+        local.append(fio_suite(b, os.path.dirname(b.copy("fio/seq100m.bin")), None, False))
     lines = []
     for name, _, rw, _, _ in FIO_JOBS:
         sb, lb = Stat([x[name][0] for x in shim]), Stat([x[name][0] for x in local])
@@ -542,6 +565,25 @@ def row7_overhead(b):
     q3 = ratios(sh[LIB], sh[empty])
     b.row("7*", "(diagnostic) `sh -c true` with the shim vs with an empty LD_PRELOAD library (ms)", s2.fmt(),
           e2.fmt(), q3.med, "—", "—")
+    flt = {pre: json.loads(subprocess.run([b.helper, "spawn", "20", pre, "/bin/sh", "-c", "true"],
+                                          env=b.env(None, False), capture_output=True, text=True,
+                                          check=True).stdout)["minflt"] for pre in ("-", empty, LIB)}
+    msg = ("- Process start, `sh -c true`: minor page faults %.0f without preload, %.0f with an empty preloaded "
+           "library, %.0f with the shim" % (flt["-"], flt[empty], flt[LIB]))
+    vg = which("valgrind")
+    if vg:
+        ir = {}
+        for pre in ("-", empty, LIB):
+            e = b.env(None, False)
+            if pre != "-":
+                e["LD_PRELOAD"] = pre
+            r = subprocess.run([vg, "--tool=callgrind", "--callgrind-out-file=" + os.path.join(b.tmp, "cg.sh"),
+                                "/bin/sh", "-c", "true"], env=e, capture_output=True, text=True)
+            m = re.search(r"refs:\s+([\d,]+)", r.stderr)
+            ir[pre] = int(m.group(1).replace(",", "")) if m else 0
+        msg += "; user-space instructions (callgrind) %s, %s, %s" % tuple(
+            "{:,}".format(ir[k]) for k in ("-", empty, LIB))
+    b.diag.append(msg + ".")
     b.detail("7. Cost to everything else", [
         "- ops loop: %d interleaved batches of %d iterations each way; per-batch ratios %s"
         % (len(shim), iters, q.fmt(3)),
@@ -596,8 +638,8 @@ def row8_firstbyte(b):
     b.clear_logs()
     for _ in range(b.runs):
         v.append(b.helper_json(["firstbyte", "40", LIB, b.vpath(rel)], home=h)["median_us"] / 1e3)
-        lo.append(b.helper_json(["firstbyte", "40", "-", b.local(rel)], home=h)["median_us"] / 1e3)
-        lp.append(b.helper_json(["firstbyte", "40", LIB, b.local(rel)], home=h)["median_us"] / 1e3)
+        lo.append(b.helper_json(["firstbyte", "40", "-", b.copy(rel)], home=h)["median_us"] / 1e3)
+        lp.append(b.helper_json(["firstbyte", "40", LIB, b.copy(rel)], home=h)["median_us"] / 1e3)
     nh, nc, _ = b.traffic()
     diff = Stat([x - y for x, y in zip(v, lo)]).med
     v, lo, lp = Stat(v), Stat(lo), Stat(lp)
@@ -650,15 +692,30 @@ def row9_writes(b):
     size = 200 * MiB
     runs = max(2, b.runs - 2)
     shim, local = [], []
-    dd = lambda of: ["dd", "if=/dev/zero", "of=" + of, "bs=1M", "count=200", "status=none"]  # noqa: E731
-    for i in range(runs):
-        h = b.home()
-        env_np = dict(b.env(h, False), HF_NO_PUSH="1")
-        j = subprocess.run([b.helper, "spawn", "1", LIB] + [which("dd")] + dd("/hf/bench/files/w.bin")[1:],
-                           env=env_np, capture_output=True, text=True, check=True)
-        shim.append(size / (json.loads(j.stdout)["avg_us"] / 1e6) / 1e6)
-        local.append(size / b.spawn(dd(os.path.join(h, "local-w.bin"))) / 1e6)
-        b.drop(h)
+    dd = lambda of: [which("dd"), "if=/dev/zero", "of=" + of, "bs=1M", "count=200", "status=none"]  # noqa: E731
+    h = b.home()
+    env_np = dict(b.env(h, False), HF_NO_PUSH="1")
+    upper = os.path.join(h, "hfshim", "overlay", "models--bench--files", "upper", "w.bin")
+    lfile = os.path.join(h, "local-w.bin")
+
+    def one(which_one):
+        if which_one == "local":
+            t = b.spawn(dd(lfile))
+            os.unlink(lfile)
+        else:
+            j = subprocess.run([b.helper, "spawn", "1", LIB] + dd("/hf/bench/files/w.bin"), env=env_np,
+                               capture_output=True, text=True, check=True)
+            t = json.loads(j.stdout)["avg_us"] / 1e6
+            os.unlink(upper)
+        return size / t / 1e6
+
+    # Fresh page-cache pages cost 4-10x more here than recently freed ones (first touch of guest
+    # memory): one untimed round, then each file is deleted right after its run.
+    one("local"), one("shim")
+    for i in range(b.runs):
+        for which_one in (("local", "shim") if i % 2 else ("shim", "local")):
+            (local if which_one == "local" else shim).append(one(which_one))
+    b.drop(h)
     s, lo, q = Stat(shim), Stat(local), ratios(shim, local)
     b.row("9", "sequential write of 200 MiB (`dd bs=1M`) into the overlay vs a local file (MB/s)", s.fmt(), lo.fmt(),
           q.med, "≥ 0.9", met(q.med >= 0.9))
@@ -689,6 +746,8 @@ def row9_writes(b):
         rid2 = rid + "-curl"
         hub_call(b, "POST", "/_test/create_repo", {"type": "model", "id": rid2}, token=False)
         big = os.path.join(src, "big.bin")
+        with open(big, "r+b") as f:  # other bytes than hfrun pushed: the Hub must not have them yet
+            f.write(b"curl ref")
         import hashlib
         with open(big, "rb") as f:
             oid = hashlib.file_digest(f, "sha256").hexdigest() if hasattr(hashlib, "file_digest") else \
@@ -778,6 +837,10 @@ def write_results(b, info, tab, elapsed, path):
           "- servers: test Hub (tests/hub/hub.py, Python) for metadata; %s for bytes (LFS redirects point at it, "
           "`sendfile on`, Range), both on 127.0.0.1" % info["nginx"],
           "- tools: %s; %s; Python %s" % (info["fio"], info["curl"], info["python"]),
+          "- load average (1/5/15 min) at the start: %s, at the end: %s (other work on the machine shows up as "
+          "spread)" % (info["load_start"], info["load_end"]),
+          "- ratio column: hfshim / reference; where the two were run interleaved (every row but 5, 6's find/ls "
+          "and 10) it is the median of the per-run ratios, else the ratio of the medians",
           "- runs per figure: %d (cold 500 MiB: %d; fio suites: %d); median, spread (min–max) in parentheses; "
           "whole run %.0f s" % (b.runs, max(2, b.runs - 2), max(1, min(b.runs, b.args.fio_runs)), elapsed),
           "- cold = fresh empty HF_HOME for each run; the server's file is in the page cache (nginx serves "
@@ -831,6 +894,7 @@ def main(argv=None):
     finally:
         b.close()
     elapsed = time.time() - t0
+    info["load_end"] = loadavg()
     order = {k: i for i, k in enumerate(["1", "1*", "2", "3", "4", "5", "6", "7", "7*", "8", "9", "10"])}
     b.rows.sort(key=lambda r: order.get(r["num"], 99))
     tab = table(b.rows)
