@@ -12,6 +12,7 @@
  * Names starting with ".wh." are reserved: programs never see them and cannot create them. */
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 #include "types.h"
 
 #define HFS_WH_PREFIX ".wh."
@@ -23,3 +24,8 @@ int hfs_overlay_base(char *out, size_t n);
 int hfs_overlay_repo_dir(const hfs_repo_id *r, char *out, size_t n);
 /* <base>/<folder>/upper */
 int hfs_overlay_upper(const hfs_repo_id *r, char *out, size_t n);
+
+/* A machine-wide counter (<base>/.generation, mapped shared) that every change to an overlay
+ * bumps; UINT64_MAX when it cannot be mapped (then nothing may be cached). */
+uint64_t hfs_overlay_generation(void);
+void hfs_overlay_touch(void);

@@ -17,6 +17,7 @@ typedef struct hfs_repo {
     uint64_t dev;
     int err; /* cached failure (negative errno) */
     int64_t err_time;
+    uint64_t no_overlay_gen; /* overlay generation + 1 at which upper/ was seen missing */
     struct hfs_repo *next;
 } hfs_repo;
 

@@ -7,12 +7,23 @@
 #include "vfs_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #define MAX_LINKS 40
+
+/* Owner of virtual entries: the process's ids, read once (setuid programs drop LD_PRELOAD). */
+static uid_t g_uid;
+static gid_t g_gid;
+static pthread_once_t g_ids_once = PTHREAD_ONCE_INIT;
+static void read_ids(void)
+{
+    g_uid = getuid();
+    g_gid = getgid();
+}
 
 uint64_t hfs_ino_of(const char *a, const char *b)
 {
@@ -71,7 +82,16 @@ static int walk_overlay(const char *vpath, int follow, hfs_loc *L, int depth)
     L->hidden = 0;
     if (hfs_fmt(L->upper, sizeof L->upper, "%s%s%s", L->uroot, *L->rpath ? "/" : "", L->rpath))
         return -ENAMETOOLONG;
-    if (lstat(L->uroot, &st) || !S_ISDIR(st.st_mode)) return 0; /* no overlay for this repo */
+    /* A repo without an overlay (the common, read-only case) costs no system call while no
+     * process has changed any overlay since we last looked. */
+    uint64_t gen = hfs_overlay_generation();
+    if (gen != UINT64_MAX && __atomic_load_n(&L->repo->no_overlay_gen, __ATOMIC_ACQUIRE) == gen + 1)
+        return 0;
+    if (lstat(L->uroot, &st) || !S_ISDIR(st.st_mode)) {
+        if (gen != UINT64_MAX)
+            __atomic_store_n(&L->repo->no_overlay_gen, gen + 1, __ATOMIC_RELEASE);
+        return 0; /* no overlay for this repo */
+    }
     if (!*L->rpath) {
         L->local = 1;
         L->ust = st;
@@ -144,6 +164,7 @@ static int locate_depth(const char *vpath, int follow, hfs_loc *L, int depth)
 int hfs_locate(const char *vpath, int follow, hfs_loc *L)
 {
     hfs_vfs_init();
+    pthread_once(&g_ids_once, read_ids);
     return locate_depth(vpath, follow, L, 0);
 }
 
@@ -154,8 +175,8 @@ void hfs_fill_stat(const hfs_loc *L, struct stat *st)
         return;
     }
     memset(st, 0, sizeof *st);
-    st->st_uid = getuid();
-    st->st_gid = getgid();
+    st->st_uid = g_uid;
+    st->st_gid = g_gid;
     st->st_blksize = 128 * 1024;
     if (L->kind != HFS_VL_REPO) {
         st->st_mode = S_IFDIR | 0555;

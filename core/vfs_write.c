@@ -72,7 +72,9 @@ int hfs_ov_prepare_parent(const hfs_loc *L)
     if (P.kind != HFS_VL_REPO) return -EROFS;
     if ((rc = parent_of(L->upper, uparent, sizeof uparent))) return rc;
     if (P.local) return 0;
-    return hfs_mkdirs(uparent, 0755);
+    rc = hfs_mkdirs(uparent, 0755);
+    hfs_overlay_touch(); /* after: lookups elsewhere may have cached "no overlay" */
+    return rc;
 }
 
 int hfs_ov_drop_whiteout(const hfs_loc *L)
@@ -88,7 +90,9 @@ static int whiteout(const hfs_loc *L)
     int rc = wh_path(L, wh, sizeof wh);
     if (!rc) rc = parent_of(wh, dir, sizeof dir);
     if (!rc) rc = hfs_mkdirs(dir, 0755);
-    return rc ? rc : touch(wh);
+    if (!rc) rc = touch(wh);
+    hfs_overlay_touch();
+    return rc;
 }
 
 /* Copy a remote file's content into upper/ (fetching what is missing), atomically. */

@@ -149,3 +149,18 @@ os.waitpid(pid, 0)
 sys.stdout.buffer.write(out)
 """
         self.assertEqual(self.py(code).stdout, self.fixture_bytes("acme/tiny", "README.md"))
+
+    def test_other_process_writes_are_seen_at_once(self):
+        # A process that looked at a repo (and found no overlay) sees a file another process
+        # creates right after, and a deletion; nothing is cached past a change.
+        code = f"""
+import os, subprocess
+a = os.path.exists('{TINY}/fresh.txt')
+subprocess.run(['sh', '-c', 'echo x > {TINY}/fresh.txt'], check=True)
+b = os.path.exists('{TINY}/fresh.txt')
+subprocess.run(['rm', '{TINY}/README.md'], check=True)
+c = os.path.exists('{TINY}/README.md')
+print(a, b, c)
+"""
+        out = self.py(code, extra={"HF_NO_PUSH": "1"}).stdout.decode().split()
+        self.assertEqual(out, ["False", "True", "False"])
