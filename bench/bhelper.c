@@ -2,6 +2,7 @@
  * object per run on stdout. Times are CLOCK_MONOTONIC.
  *
  *   bhelper pread PATH OFF LEN            open, pread LEN bytes at OFF, close
+ *   bhelper seq PATH BS                   open, read to EOF in BS-byte reads, close (in-process MB/s)
  *   bhelper rand PATH COUNT SEED BS       COUNT preads of BS bytes at seeded offsets (one open)
  *   bhelper stat LISTFILE SECONDS         stat() every path of LISTFILE, round and round
  *   bhelper ops DIR NFILES ITERS          open/fstat/read 4 KiB/close + stat on DIR/f<i>
@@ -84,6 +85,29 @@ static int cmd_pread(char **a)
     printf("{\"bytes\": %zd, \"open_us\": %.1f, \"read_us\": %.1f, \"total_us\": %.1f}\n", r,
            (t1 - t0) / 1e3, (t2 - t1) / 1e3, (t2 - t0) / 1e3);
     return r == (ssize_t)len ? 0 : 1;
+}
+
+static int cmd_seq(char **a)
+{
+    size_t bs = (size_t)strtoull(a[1], NULL, 0);
+    char *buf = malloc(bs);
+    if (!buf) die("malloc", NULL);
+    int64_t t0 = now_ns();
+    int fd = open(a[0], O_RDONLY);
+    if (fd < 0) die("open", a[0]);
+    uint64_t total = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf, bs);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) die("read", a[0]);
+        if (r == 0) break;
+        total += (uint64_t)r;
+    }
+    close(fd);
+    int64_t dt = now_ns() - t0;
+    printf("{\"bytes\": %llu, \"secs\": %.6f, \"mb_per_s\": %.1f}\n", (unsigned long long)total, dt / 1e9,
+           total / (dt / 1e9) / 1e6);
+    return 0;
 }
 
 static int cmd_rand(char **a)
@@ -281,6 +305,7 @@ int main(int argc, char **argv)
     char **a = argv + 2;
     int na = argc - 2;
     if (!strcmp(c, "pread") && na == 3) return cmd_pread(a);
+    if (!strcmp(c, "seq") && na == 2) return cmd_seq(a);
     if (!strcmp(c, "rand") && na == 4) return cmd_rand(a);
     if (!strcmp(c, "stat") && na == 2) return cmd_stat(a);
     if (!strcmp(c, "ops") && na == 3) return cmd_ops(a);

@@ -330,12 +330,18 @@ def row1_2_sequential(b):
             shim.append(size / b.spawn(["cat", b.vpath(rel)], home=h, preload=True) / 1e6)
             ref.append(size / b.spawn(["cat", loc]) / 1e6)
         nh, nc, nb = b.traffic()
-        s, r, q = Stat(shim), Stat(ref), ratios(shim, ref)
-        b.row("2", "warm re-read %d MiB: `cat` vs `cat` of a local file (MB/s)" % mib, s.fmt(), r.fmt(),
-              q.med, "≥ 0.9", met(q.med >= 0.9))
-        lines.append("- %d MiB warm: %d Hub / %d CDN requests over %d re-reads; per-run ratios %s"
-                     % (mib, nh, nc, len(shim), q.fmt(2)))
-    b.detail("2. Warm re-read (page cache to page cache; nothing dropped; `cat` reads 128 KiB at a time)", lines)
+        ip_s, ip_r = [], []
+        for _ in range(b.runs):  # in-process: open to EOF, no exec, no loading of the shim
+            ip_s.append(b.helper_json(["seq", b.vpath(rel), "131072"], home=h, preload=True)["mb_per_s"])
+            ip_r.append(b.helper_json(["seq", loc, "131072"])["mb_per_s"])
+        s, r, q = Stat(ip_s), Stat(ip_r), ratios(ip_s, ip_r)
+        b.row("2", "warm re-read %d MiB, in-process (open to EOF, 128 KiB reads) vs the same on a local file (MB/s)"
+              % mib, s.fmt(), r.fmt(), q.med, "≥ 0.9", met(q.med >= 0.9))
+        lines.append("- %d MiB warm: %d Hub / %d CDN requests over %d `cat` re-reads; `cat` in a new process each "
+                     "time (exec and loading the shim included): %s vs %s MB/s, per-run ratios %s"
+                     % (mib, nh, nc, len(shim), Stat(shim).fmt(), Stat(ref).fmt(), ratios(shim, ref).fmt(2)))
+    b.detail("2. Warm re-read (page cache to page cache, nothing dropped; in-process like hf-mount's re-read, "
+             "which reads in its long-running test process)", lines)
 
 
 def row1_diagnostics(b):
