@@ -331,9 +331,12 @@ def row1_2_sequential(b):
             ref.append(size / b.spawn(["cat", loc]) / 1e6)
         nh, nc, nb = b.traffic()
         ip_s, ip_r = [], []
-        for _ in range(b.runs):  # in-process: open to EOF, no exec, no loading of the shim
-            ip_s.append(b.helper_json(["seq", b.vpath(rel), "131072"], home=h, preload=True)["mb_per_s"])
-            ip_r.append(b.helper_json(["seq", loc, "131072"])["mb_per_s"])
+        for i in range(3 * b.runs):  # in-process: open to EOF, no exec; order alternating
+            for virt in ((True, False) if i % 2 else (False, True)):
+                if virt:
+                    ip_s.append(b.helper_json(["seq", b.vpath(rel), "131072"], home=h, preload=True)["mb_per_s"])
+                else:
+                    ip_r.append(b.helper_json(["seq", loc, "131072"])["mb_per_s"])
         s, r, q = Stat(ip_s), Stat(ip_r), ratios(ip_s, ip_r)
         b.row("2", "warm re-read %d MiB, in-process (open to EOF, 128 KiB reads) vs the same on a local file (MB/s)"
               % mib, s.fmt(), r.fmt(), q.med, "≥ 0.9", met(q.med >= 0.9))
@@ -546,9 +549,9 @@ def row7_overhead(b):
             f.write(os.urandom(4096))
     # CPU time, not wall time: on a shared 2-core machine wall time includes waiting for a CPU
     # (per-batch wall ratios spread ±30 %), the cost to the program is the CPU it burns.
-    iters = 20000
+    iters = 15000
     plain, shim, wplain, wshim = [], [], [], []
-    for i in range(3 * b.runs):  # short interleaved batches, the order alternating
+    for i in range(5 * b.runs):  # short interleaved batches, the order alternating
         for pre in ((False, True) if i % 2 else (True, False)):
             j = b.helper_json(["ops", d, "16", str(iters)], home=None, preload=pre)
             (shim if pre else plain).append(j["cpu_ns_per_iter"])
