@@ -497,6 +497,10 @@ class App:
         self.lock = threading.Lock()
         self.faults = []
         self.log_lock = threading.Lock()
+        # Answers being sent and not yet logged: the log line is written after the response, so
+        # a test that reads the log once its client has exited first waits for this to be 0.
+        self.inflight = 0
+        self.idle = threading.Condition()
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
         self.hub_url = None
         self.cdn_url = None
@@ -641,6 +645,9 @@ class Server(http.server.ThreadingHTTPServer):
 
 class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate sends; without TCP_NODELAY, Nagle holds the body for
+    # the client's delayed ACK (40 ms per API call on a reused connection). The Hub does not.
+    disable_nagle_algorithm = True
     server_version = "hfshim-test-hub/1"
     sys_version = ""
     timeout = 300
@@ -790,9 +797,16 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
             resp = Resp(resp.status, resp.headers, body)
         if self.body_pending:  # an unread request body would be taken for the next request
             self.close_connection = True
-        entry["bytes"] = self.send(resp, method, truncate)
-        entry["dur"] = round(time.time() - t0, 6)
-        app.log(entry)
+        with app.idle:  # from the first byte of the answer until its log line is written
+            app.inflight += 1
+        try:
+            entry["bytes"] = self.send(resp, method, truncate)
+            entry["dur"] = round(time.time() - t0, 6)
+            app.log(entry)
+        finally:
+            with app.idle:
+                app.inflight -= 1
+                app.idle.notify_all()
 
     def fault_resp(self, fault):
         act = fault["action"]
@@ -853,6 +867,10 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
             return json_resp(400, {"error": "bad JSON"})
         if path == "/_test/ping":
             return json_resp(200, {"ok": True, "pid": os.getpid(), "hub": app.hub_url, "cdn": app.cdn_url})
+        if path == "/_test/idle":  # every answer sent so far is in the log
+            with app.idle:
+                ok = app.idle.wait_for(lambda: app.inflight == 0, timeout=10)
+            return json_resp(200 if ok else 503, {"idle": ok, "inflight": app.inflight})
         if method != "POST":
             return json_resp(405, {"error": "POST only"})
         if path == "/_test/fault":

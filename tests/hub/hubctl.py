@@ -121,8 +121,18 @@ class Hub:
             return f.read()
 
     # -- request log -----------------------------------------------------------------------
+    def wait_idle(self, timeout=15):
+        """Until every request answered so far has its log line (they are logged after the
+        response went out, so a client can exit before its line is written)."""
+        try:
+            with urllib.request.urlopen(self.url + "/_test/idle", timeout=timeout) as r:
+                r.read()
+        except OSError:
+            pass
+
     def requests(self, listener=None):
         """The request log as a list of dicts (optionally only one listener's)."""
+        self.wait_idle()
         out = []
         try:
             with open(self.log_path, "r", encoding="utf-8") as f:
@@ -140,6 +150,7 @@ class Hub:
         return out
 
     def clear_log(self):
+        self.wait_idle()  # a late line of an earlier request must not land after the clear
         # the server appends (O_APPEND), so truncating in place is safe
         with open(self.log_path, "w"):
             pass
