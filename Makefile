@@ -30,8 +30,8 @@ CORE_OBJ := $(call obj,$(CORE_SRC))
 PRELOAD_OBJ := $(call obj,$(PRELOAD_SRC))
 UNIT_OBJ := $(call obj,$(UNIT_SRC))
 
-LIBS_CORE := -lxxhash -ldl
-LIBS_NET := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lcrypto -lxxhash
+LIBS_CORE := -ldl
+LIBS_NET := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lcrypto
 LIBS_CHECK := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 
 .PHONY: all test unit hubtest integration jstest asan demo install clean format format-check deps bench

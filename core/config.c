@@ -58,6 +58,19 @@ static void read_token_file(const char *path, char *out, size_t n)
     out[r > 0 ? r : 0] = 0;
 }
 
+void hfs_cfg_prefix(char *out, size_t n)
+{
+    /* Absolute, without trailing '/'; "/" itself is refused (it would cover everything). */
+    const char *pf = env("HF_SHIM_PREFIX") ? env("HF_SHIM_PREFIX") : "/hf";
+    copy(out, n, pf);
+    char *w = out; /* "//data//hf" -> "/data/hf": paths are compared normalized */
+    for (const char *r = out; *r; r++)
+        if (r[0] != '/' || r[1] != '/') *w++ = *r;
+    *w = 0;
+    for (size_t l = strlen(out); l > 1 && out[l - 1] == '/'; l--) out[l - 1] = 0;
+    if (out[0] != '/' || !strcmp(out, "/")) copy(out, n, "/hf");
+}
+
 static void load(void)
 {
     hfs_config *c = &g_cfg;
@@ -91,15 +104,7 @@ static void load(void)
 
     g_token_loaded = 0; /* read on first use: a process that never uses the Hub reads no file */
 
-    /* Prefix: absolute, without trailing '/'; "/" itself is refused (it would cover everything). */
-    const char *pf = env("HF_SHIM_PREFIX") ? env("HF_SHIM_PREFIX") : "/hf";
-    copy(c->prefix, sizeof c->prefix, pf);
-    char *w = c->prefix; /* "//data//hf" -> "/data/hf": paths are compared normalized */
-    for (const char *r = c->prefix; *r; r++)
-        if (r[0] != '/' || r[1] != '/') *w++ = *r;
-    *w = 0;
-    for (size_t l = strlen(c->prefix); l > 1 && c->prefix[l - 1] == '/'; l--) c->prefix[l - 1] = 0;
-    if (c->prefix[0] != '/' || !strcmp(c->prefix, "/")) copy(c->prefix, sizeof c->prefix, "/hf");
+    hfs_cfg_prefix(c->prefix, sizeof c->prefix);
 
     copy(c->mounts, sizeof c->mounts, env("HF_MOUNTS"));
     copy(c->session, sizeof c->session, env("HF_SHIM_SESSION"));

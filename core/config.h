@@ -1,6 +1,7 @@
 /* Settings read once from the environment (Hugging Face conventions first). */
 #pragma once
 #include <limits.h>
+#include <stddef.h>
 
 #define HFS_MAX_MOUNTS 32
 
@@ -21,6 +22,9 @@ typedef struct {
     int timeout; /* HF_SHIM_TIMEOUT seconds per request without progress; default 30 */
 } hfs_config;
 
+/* HF_SHIM_PREFIX normalized (default /hf), without reading anything else: what every process
+ * needs at start, so the rest of the configuration is read only on first use. */
+void hfs_cfg_prefix(char *out, size_t n);
 /* Reads the environment on first call; later calls return the same object. */
 const hfs_config *hfs_cfg(void);
 /* HF_TOKEN (or HUGGING_FACE_HUB_TOKEN), else the file HF_TOKEN_PATH, else $HF_HOME/token;

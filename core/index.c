@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
+#include "hash.h"
 
 #define MAGIC "HFSIDX02"
 #define EMPTY 0xffffffffu

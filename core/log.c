@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <errno.h>
-#include <xxhash.h>
+#include "hash.h"
 
 static int g_level = -1;
 

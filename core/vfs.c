@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <xxhash.h>
+#include "hash.h"
 
 #define HFS_FS_MAGIC 0x48465348 /* "HFSH" */
 
@@ -69,18 +69,29 @@ static void parse_mounts(const char *s)
     }
 }
 
+/* What every process needs at start — the prefix and the mounts — and nothing more: this runs in
+ * every program the shim is loaded into, and each page it touches costs a fault. */
 static void init_once(void)
 {
-    const hfs_config *c = hfs_cfg();
-    snprintf(g_prefix, sizeof g_prefix, "%s", c->prefix);
+    hfs_cfg_prefix(g_prefix, sizeof g_prefix);
     g_plen = strlen(g_prefix);
-    parse_mounts(c->mounts);
-    hfs_fmt(g_mirror, sizeof g_mirror, "%s/mirror", c->shim_cache);
+    parse_mounts(getenv("HF_MOUNTS"));
+    __atomic_store_n(&g_inited, 1, __ATOMIC_RELEASE);
+}
+
+/* The rest, on first use. */
+static pthread_once_t g_paths_once = PTHREAD_ONCE_INIT;
+static void paths_once(void)
+{
+    hfs_fmt(g_mirror, sizeof g_mirror, "%s/mirror", hfs_cfg()->shim_cache);
     g_mlen = strlen(g_mirror);
     Dl_info info;
     if (dladdr((void *)&hfs_vfs_init, &info) && info.dli_fname && info.dli_fname[0] == '/')
         snprintf(g_self, sizeof g_self, "%s", info.dli_fname);
-    __atomic_store_n(&g_inited, 1, __ATOMIC_RELEASE);
+}
+static void init_paths(void)
+{
+    pthread_once(&g_paths_once, paths_once);
 }
 
 void hfs_vfs_init(void)
@@ -148,6 +159,7 @@ const char *hfs_prefix(void)
 
 int hfs_mirror_path(const char *vpath, char *out, size_t n)
 {
+    init_paths();
     if (hfs_fmt(out, n, "%s%s", g_mirror, vpath)) return -ENAMETOOLONG;
     return hfs_mkdirs(out, 0755);
 }
@@ -158,6 +170,7 @@ int hfs_vfs_mirror_dir(const char *vpath, char *out, size_t n)
     int rc = hfs_vfs_stat(vpath, &st);
     if (rc) return rc;
     if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
+    init_paths();
     if (hfs_fmt(out, n, "%s%s", g_mirror, vpath)) return -ENAMETOOLONG;
     rc = hfs_mkdirs(out, 0755);
     if (rc) hfs_err("cannot create mirror directory %s: %s", out, strerror(-rc));
@@ -167,6 +180,10 @@ int hfs_vfs_mirror_dir(const char *vpath, char *out, size_t n)
 int hfs_vfs_unmirror(const char *real, char *vout, size_t n)
 {
     hfs_vfs_init();
+    /* Every process asks this at start: answer "no" without reading the configuration when the
+     * path cannot be a mirror directory. */
+    if (!strstr(real, "/mirror/")) return 0;
+    init_paths();
     if (!g_mlen || strncmp(real, g_mirror, g_mlen) || real[g_mlen] != '/') return 0;
     if (hfs_fmt(vout, n, "%s", real + g_mlen)) return 0;
     return hfs_vfs_covers(vout);
@@ -207,6 +224,7 @@ const char *hfs_vfs_pins_env(void)
 const char *hfs_vfs_self_path(void)
 {
     hfs_vfs_init();
+    init_paths();
     return g_self;
 }
 

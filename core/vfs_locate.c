@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <xxhash.h>
+#include "hash.h"
 
 #define MAX_LINKS 40
 
