@@ -38,6 +38,9 @@ static char g_mirror[PATH_MAX]; /* <shim cache>/mirror */
 static size_t g_mlen;
 static char g_self[PATH_MAX];
 static int g_inited;
+/* Second bytes a covered path can start with ("/h" for /hf, each mount's, and the "//", "/."
+ * spellings): most paths are turned away by one table load. */
+static unsigned char g_first[256];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void parse_mounts(const char *s)
@@ -76,6 +79,9 @@ static void init_once(void)
     hfs_cfg_prefix(g_prefix, sizeof g_prefix);
     g_plen = strlen(g_prefix);
     parse_mounts(getenv("HF_MOUNTS"));
+    g_first[(unsigned char)g_prefix[1]] = 1;
+    for (int i = 0; i < g_nmounts; i++) g_first[(unsigned char)g_mounts[i].path[1]] = 1;
+    g_first['/'] = g_first['.'] = 1;
     __atomic_store_n(&g_inited, 1, __ATOMIC_RELEASE);
 }
 
@@ -104,18 +110,23 @@ static inline int under(const char *p, const char *root, size_t len)
     return !strncmp(p, root, len) && (p[len] == '/' || p[len] == 0);
 }
 
+/* Kept out of hfs_vfs_covers so the common case has no large stack frame to set up. */
+__attribute__((noinline)) static int covers_odd(const char *p)
+{
+    char n[PATH_MAX];
+    if (hfs_path_normalize("/", p, n, sizeof n) > 0 && strcmp(n, p)) return hfs_vfs_covers(n);
+    return 0;
+}
+
 int hfs_vfs_covers(const char *p)
 {
     if (!__atomic_load_n(&g_inited, __ATOMIC_ACQUIRE)) hfs_vfs_init();
-    if (p[0] != '/') return 0;
+    if (p[0] != '/' || !g_first[(unsigned char)p[1]]) return 0;
     if (under(p, g_prefix, g_plen)) return 1;
     for (int i = 0; i < g_nmounts; i++)
         if (under(p, g_mounts[i].path, g_mounts[i].len)) return 1;
     /* Spellings like "//hf" or "/./hf" need normalizing before the test. */
-    if (p[1] == '/' || (p[1] == '.' && (p[2] == '/' || p[2] == '.'))) {
-        char n[PATH_MAX];
-        if (hfs_path_normalize("/", p, n, sizeof n) > 0 && strcmp(n, p)) return hfs_vfs_covers(n);
-    }
+    if (p[1] == '/' || (p[1] == '.' && (p[2] == '/' || p[2] == '.'))) return covers_odd(p);
     return 0;
 }
 
