@@ -3,7 +3,6 @@
  * never pushes). Processes that never write pay nothing: the handler is registered on the first
  * write. */
 #include "config.h"
-#include "overlay.h"
 #include "push.h"
 #include "vfs_int.h"
 
@@ -33,7 +32,6 @@ static void push_at_exit(void)
 
 void hfs_note_write(const hfs_repo *r)
 {
-    hfs_overlay_touch(); /* other processes must look at the overlay again */
     const hfs_config *c = hfs_cfg();
     if (!r || c->no_push || c->session[0]) return;
     pthread_mutex_lock(&g_lock);

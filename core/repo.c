@@ -2,6 +2,7 @@
 #include "config.h"
 #include "log.h"
 #include "net.h"
+#include "overlay.h"
 #include "util.h"
 
 #include <errno.h>
@@ -267,6 +268,7 @@ hfs_repo *hfs_repo_get(const hfs_spec *s, int *err)
         hfs_folder_id(s->repo.id, fid, sizeof fid);
         snprintf(r->folder, sizeof r->folder, "%s--%s", hfs_type_plural(s->repo.type), fid);
         r->dev = 0x4846000000000000ull | (XXH3_64bits(key, strlen(key)) & 0xffffffffull);
+        hfs_overlay_upper(&s->repo, r->uroot, sizeof r->uroot);
         r->next = g_repos;
         g_repos = r;
     }

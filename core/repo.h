@@ -4,6 +4,7 @@
  * (inherited from the parent), then hfrun's session dir, then a recent answer cached on disk
  * (HF_SHIM_REVISION_TTL), and only then the Hub. */
 #pragma once
+#include <limits.h>
 #include <stdint.h>
 #include "grammar.h"
 #include "index.h"
@@ -13,6 +14,7 @@ typedef struct hfs_repo {
     char key[HFS_ID_MAX + HFS_REV_MAX + 16];
     char folder[HFS_ID_MAX + 16]; /* "models--org--name" */
     char snap[48];                /* commit sha, or "b<unix time>" for a bucket listing */
+    char uroot[PATH_MAX];         /* its overlay's upper/ directory (overlay.h) */
     hfs_index *ix;
     uint64_t dev;
     int err; /* cached failure (negative errno) */

@@ -31,18 +31,20 @@ int hfs_path_normalize(const char *base, const char *p, char *out, size_t n);
  * true size, mtime from the Hub, files 0444 regular, dirs 0555. -ENOENT if missing. */
 int hfs_vfs_stat(const char *vpath, struct stat *st);
 
-/* Open a virtual path with open(2) flags. Any write intent (O_WRONLY, O_RDWR, O_CREAT on a
- * missing file, O_TRUNC, O_APPEND) -> -EROFS; O_DIRECTORY on a file -> -ENOTDIR;
- * O_CREAT|O_EXCL on an existing entry -> -EEXIST. For a file, the fd is read-only on a local
- * backing file (a complete cache blob or a sparse partial file filled on demand); for a
- * directory it is an fd on a real (empty) mirror directory. O_CLOEXEC and O_NONBLOCK are
- * honoured. Returns the fd and stores a new object (one reference) in *out. */
+/* Open a virtual path with open(2) flags: hfs_vfs_open2 (below) with mode 0666. For a remote
+ * file opened read-only, the fd is read-only on a local backing file (a complete cache blob or a
+ * sparse partial file filled on demand); for a directory it is an fd on a real (empty) mirror
+ * directory; write intents go to the overlay. O_DIRECTORY on a file -> -ENOTDIR; O_CREAT|O_EXCL
+ * on an existing entry -> -EEXIST. O_CLOEXEC and O_NONBLOCK are honoured. Returns the fd and
+ * stores a new object (one reference) in *out. */
 int hfs_vfs_open(const char *vpath, int flags, hfs_vobj **out);
 
 void hfs_vobj_ref(hfs_vobj *o);
 void hfs_vobj_unref(hfs_vobj *o);
 int hfs_vobj_is_dir(const hfs_vobj *o);
 const char *hfs_vobj_path(const hfs_vobj *o); /* its virtual path */
+/* The object's stat as located at open (for a local file's current size and times, with its fd:
+ * hfs_vobj_stat_fd). */
 int hfs_vobj_stat(hfs_vobj *o, struct stat *st);
 
 /* Make bytes [off, off+len) of a file present in the backing file (clamped to the size),

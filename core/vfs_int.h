@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include "index.h"
 #include "repo.h"
+#include "vfs.h"
 
 enum { HFS_VL_EXTERNAL = 100 }; /* an overlay symlink led outside the virtual tree */
 
@@ -13,7 +14,7 @@ typedef struct {
     const hfs_ientry *e;  /* the remote entry, when visible (not hidden by a whiteout) */
     char vpath[PATH_MAX]; /* the virtual path this describes (after following symlinks) */
     char rpath[PATH_MAX]; /* path in the repo */
-    char uroot[PATH_MAX]; /* the repo's overlay upper/ directory */
+    const char *uroot;    /* the repo's overlay upper/ directory (owned by the repo) */
     char upper[PATH_MAX]; /* uroot/rpath */
     int local;            /* something exists at `upper` */
     struct stat ust;      /* its lstat */
@@ -38,11 +39,19 @@ int hfs_reserved_name(const char *name);
 /* Mirror directory of a virtual directory (created). */
 int hfs_mirror_path(const char *vpath, char *out, size_t n);
 
+/* The listing of directory L as an object (no fd): what opendir serves, and what the write
+ * path walks for emptiness checks and subtree copies. */
+int hfs_dir_obj(const hfs_loc *L, hfs_vobj **out);
+
 /* Overlay primitives (vfs_write.c) used by open. */
 int hfs_ov_prepare_parent(const hfs_loc *L);
 int hfs_ov_copy_up(hfs_loc *L, int truncate);
 /* Remove a whiteout for L's name; 1 if there was one. */
 int hfs_ov_drop_whiteout(const hfs_loc *L);
+/* For a path about to be created (rc: what hfs_locate said of it): check it may be created, make
+ * its parent exist in upper/ and drop a whiteout of its name. 1 if there was a whiteout, 0, or
+ * -errno (EEXIST if it exists, EROFS where repos would be created, EINVAL for ".wh." names). */
+int hfs_ov_prepare_create(int rc, hfs_loc *L);
 
 /* vfs.c */
 int hfs_route(const char *vpath, hfs_loc *L, hfs_spec *spec);

@@ -151,7 +151,7 @@ static int locate_depth(const char *vpath, int follow, hfs_loc *L, int depth)
     int err = 0;
     L->repo = hfs_repo_get(&spec, &err);
     if (!L->repo) return err;
-    if ((rc = hfs_overlay_upper(&spec.repo, L->uroot, sizeof L->uroot))) return rc;
+    L->uroot = L->repo->uroot;
     rc = walk_overlay(vpath, follow, L, depth);
     if (rc == 1) return 0;
     if (rc) return rc;

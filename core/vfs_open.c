@@ -60,12 +60,7 @@ const char *hfs_vobj_path(const hfs_vobj *o)
 
 int hfs_vobj_stat(hfs_vobj *o, struct stat *st)
 {
-    if (o->local && !o->is_dir) {
-        /* Best effort without the fd: the path as it was opened. */
-        struct stat s;
-        if (stat(o->L.upper, &s) == 0) o->L.ust = s;
-    }
-    hfs_fill_stat(&o->L, st);
+    hfs_fill_stat(&o->L, st); /* local files: as at open; hfs_vobj_stat_fd has the fd's */
     return 0;
 }
 
@@ -172,6 +167,20 @@ static hfs_vobj *new_vobj(const hfs_loc *L)
     return o;
 }
 
+int hfs_dir_obj(const hfs_loc *L, hfs_vobj **out)
+{
+    hfs_vobj *o = new_vobj(L);
+    if (!o) return -ENOMEM;
+    o->is_dir = 1;
+    int rc = L->kind == HFS_VL_REPO && L->local ? merge_listing(o) : 0;
+    if (rc) {
+        hfs_vobj_unref(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
 static int keep_flags(int flags)
 {
     return flags & (O_CLOEXEC | O_NONBLOCK | O_NOATIME | O_NOCTTY);
@@ -184,18 +193,10 @@ int hfs_vfs_open2(const char *vpath, int flags, mode_t mode, hfs_vobj **out)
     int acc = flags & O_ACCMODE;
     int wr = acc != O_RDONLY || (flags & O_TRUNC);
     int fd;
-    if (rc && (flags & O_CREAT) && L.kind == HFS_VL_REPO && L.is_root && !L.repo)
-        return -EROFS; /* repos are not created here */
-    if (rc == -ENOENT && (flags & O_CREAT)) {
-        if (L.kind != HFS_VL_REPO || !L.repo)
-            return L.kind != HFS_VL_REPO || L.is_root ? -EROFS : rc;
-        const char *base = strrchr(L.vpath, '/');
-        if (base && hfs_reserved_name(base + 1)) return -EINVAL;
-        if ((rc = hfs_ov_prepare_parent(&L))) return rc;
-        hfs_ov_drop_whiteout(&L);
+    if (rc && (flags & O_CREAT)) {
+        if ((rc = hfs_ov_prepare_create(rc, &L)) < 0) return rc;
         fd = open(L.upper, flags, mode);
         if (fd < 0) return -errno;
-        hfs_note_write(L.repo);
         fstat(fd, &L.ust);
         L.local = 1;
         goto local;
@@ -205,12 +206,10 @@ int hfs_vfs_open2(const char *vpath, int flags, mode_t mode, hfs_vobj **out)
     int is_dir = hfs_loc_is_dir(&L);
     if (is_dir) {
         if (wr) return -EISDIR;
-        hfs_vobj *o = new_vobj(&L);
-        if (!o) return -ENOMEM;
-        o->is_dir = 1;
+        hfs_vobj *o;
+        if ((rc = hfs_dir_obj(&L, &o))) return rc;
         char m[PATH_MAX];
-        rc = L.kind == HFS_VL_REPO && L.local ? merge_listing(o) : 0;
-        if (!rc) rc = hfs_mirror_path(L.vpath, m, sizeof m);
+        rc = hfs_mirror_path(L.vpath, m, sizeof m);
         fd = rc ? rc : open(m, O_RDONLY | O_DIRECTORY | keep_flags(flags));
         if (fd < 0) {
             if (!rc) fd = -errno;
@@ -229,7 +228,6 @@ int hfs_vfs_open2(const char *vpath, int flags, mode_t mode, hfs_vobj **out)
     }
     if (wr) {
         if ((rc = hfs_ov_copy_up(&L, (flags & O_TRUNC) != 0))) return rc;
-        hfs_note_write(L.repo);
         fd = open(L.upper, flags & ~(O_CREAT | O_EXCL), mode);
         if (fd < 0) return -errno;
         goto local;

@@ -171,11 +171,9 @@ typedef int (*child_cb)(const char *name, int is_dir, void *arg);
 static int each_child(const hfs_loc *L, child_cb cb, void *arg)
 {
     hfs_vobj *o;
-    int fd = hfs_vfs_open2(L->vpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &o);
-    if (fd < 0) return fd;
-    close(fd);
+    int rc = hfs_dir_obj(L, &o);
+    if (rc) return rc;
     hfs_dirent e;
-    int rc = 0;
     for (uint64_t pos = 2; !rc && hfs_vobj_readdir(o, pos, &e) == 1; pos++)
         rc = cb(e.name, e.d_type == DT_DIR, arg);
     hfs_vobj_unref(o);
@@ -240,16 +238,20 @@ static int check_create_name(const hfs_loc *L)
     return hfs_reserved_name(base_name(L->vpath)) ? -EINVAL : 0;
 }
 
+int hfs_ov_prepare_create(int rc, hfs_loc *L)
+{
+    if (!rc) return -EEXIST;
+    if (L->kind == HFS_VL_REPO && L->is_root && !L->repo) return -EROFS; /* no new repos */
+    if (rc != -ENOENT) return rc;
+    if ((rc = check_create_name(L)) || (rc = hfs_ov_prepare_parent(L))) return rc;
+    return hfs_ov_drop_whiteout(L);
+}
+
 int hfs_vfs_mkdir(const char *vpath, mode_t mode)
 {
     hfs_loc L;
-    int rc = hfs_locate(vpath, 0, &L);
-    if (!rc) return -EEXIST;
-    if (L.kind == HFS_VL_REPO && L.is_root && !L.repo) return -EROFS;
-    if (rc != -ENOENT) return rc;
-    if ((rc = mutable_loc(&L)) || (rc = check_create_name(&L))) return rc;
-    if ((rc = hfs_ov_prepare_parent(&L))) return rc;
-    int had_wh = hfs_ov_drop_whiteout(&L);
+    int had_wh = hfs_ov_prepare_create(hfs_locate(vpath, 0, &L), &L);
+    if (had_wh < 0) return had_wh;
     if (mkdir(L.upper, mode)) return -errno;
     if (had_wh || L.hidden) {
         /* A remote directory of that name was deleted: the new one starts empty. */
@@ -285,7 +287,8 @@ int hfs_vfs_rmdir(const char *vpath)
 
 static int same_repo(const hfs_loc *a, const hfs_loc *b)
 {
-    return a->kind == HFS_VL_REPO && b->kind == HFS_VL_REPO && !strcmp(a->uroot, b->uroot);
+    return a->kind == HFS_VL_REPO && b->kind == HFS_VL_REPO &&
+           !strcmp(a->uroot, b->uroot); /* revisions share an overlay */
 }
 
 int hfs_vfs_rename(const char *from, const char *to, unsigned flags)
@@ -333,12 +336,8 @@ int hfs_vfs_rename(const char *from, const char *to, unsigned flags)
 int hfs_vfs_symlink(const char *target, const char *linkpath)
 {
     hfs_loc L;
-    int rc = hfs_locate(linkpath, 0, &L);
-    if (!rc) return -EEXIST;
-    if (rc != -ENOENT) return rc;
-    if ((rc = mutable_loc(&L)) || (rc = check_create_name(&L))) return rc;
-    if ((rc = hfs_ov_prepare_parent(&L))) return rc;
-    hfs_ov_drop_whiteout(&L);
+    int rc = hfs_ov_prepare_create(hfs_locate(linkpath, 0, &L), &L);
+    if (rc < 0) return rc;
     return symlink(target, L.upper) ? -errno : 0;
 }
 
@@ -420,10 +419,8 @@ int hfs_vfs_local_path(const char *vpath, int create, char *out, size_t n)
 {
     hfs_loc L;
     int rc = hfs_locate(vpath, 1, &L);
-    if (rc == -ENOENT && create) {
-        if ((rc = mutable_loc(&L)) || (rc = check_create_name(&L))) return rc;
-        if ((rc = hfs_ov_prepare_parent(&L))) return rc;
-        hfs_ov_drop_whiteout(&L);
+    if (rc && create) {
+        if ((rc = hfs_ov_prepare_create(rc, &L)) < 0) return rc;
     } else if (rc)
         return rc;
     else if (L.kind != HFS_VL_EXTERNAL && ((rc = mutable_loc(&L)) || (rc = hfs_ov_copy_up(&L, 0))))
