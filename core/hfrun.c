@@ -9,6 +9,7 @@
 #include "repo.h"
 #include "util.h"
 #include "vfs.h"
+#include "vfs_int.h"
 
 #include <errno.h>
 #include <dirent.h>
@@ -296,6 +297,27 @@ static int is_subcommand(const char *a)
     return !strcmp(a, "status") || !strcmp(a, "discard") || !strcmp(a, "push");
 }
 
+/* A mount named on the command line or in HF_MOUNTS: its repo and folder must exist now. Every
+ * bad mount is reported (*(int *)arg becomes 2), not only the first. */
+static int check_mount(const char *path, const hfs_spec *sp, const char *sub, void *arg)
+{
+    int err = 0;
+    hfs_repo *r = hfs_repo_get(sp, &err);
+    if (!r) {
+        char key[HFS_ID_MAX + HFS_REV_MAX + 16];
+        hfs_spec_key(sp, key, sizeof key);
+        fprintf(stderr, "hfrun: cannot mount %s at %s: %s\n", key, path, strerror(-err));
+        *(int *)arg = 2;
+        return 0;
+    }
+    const hfs_ientry *e = sub[0] ? hfs_index_lookup(r->ix, sub, strlen(sub)) : NULL;
+    if (sub[0] && (!e || !e->is_dir)) {
+        fprintf(stderr, "hfrun: cannot mount %s at %s: it has no folder '%s'\n", r->key, path, sub);
+        *(int *)arg = 2;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char mounts[8192] = "";
@@ -426,31 +448,7 @@ int main(int argc, char **argv)
     char base[PATH_MAX];
     if (!hfs_overlay_base(base, sizeof base)) fprintf(stderr, "hfrun: overlay: %s\n", base);
     int status = 0;
-    for (const char *s = c->mounts; s && *s;) {
-        const char *end = strchr(s, ';');
-        char item[PATH_MAX * 2];
-        snprintf(item, sizeof item, "%.*s", (int)(end ? end - s : (long)strlen(s)), s);
-        char *eq = strchr(item, '=');
-        hfs_spec sp;
-        char sub[PATH_MAX];
-        if (eq && !hfs_parse_spec(eq + 1, &sp, sub, sizeof sub)) {
-            int err = 0;
-            hfs_repo *r = hfs_repo_get(&sp, &err);
-            if (!r) {
-                fprintf(stderr, "hfrun: cannot mount %s at %.*s: %s\n", eq + 1, (int)(eq - item),
-                        item, strerror(-err));
-                status = 2;
-            } else if (sub[0]) {
-                const hfs_ientry *e = hfs_index_lookup(r->ix, sub, strlen(sub));
-                if (!e || !e->is_dir) {
-                    fprintf(stderr, "hfrun: cannot mount %s: no folder '%s' in %s\n", eq + 1, sub,
-                            r->key);
-                    status = 2;
-                }
-            }
-        }
-        s = end ? end + 1 : NULL;
-    }
+    hfs_vfs_each_mount(check_mount, &status);
     const char *pins = hfs_vfs_pins_env();
     if (pins[0]) setenv("HF_SHIM_PINS", pins, 1);
     if (status) {

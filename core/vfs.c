@@ -110,6 +110,17 @@ static inline int under(const char *p, const char *root, size_t len)
     return !strncmp(p, root, len) && (p[len] == '/' || p[len] == 0);
 }
 
+int hfs_vfs_each_mount(int (*cb)(const char *path, const hfs_spec *s, const char *sub, void *arg),
+                       void *arg)
+{
+    hfs_vfs_init();
+    for (int i = 0; i < g_nmounts; i++) {
+        int rc = cb(g_mounts[i].path, &g_mounts[i].spec, g_mounts[i].sub, arg);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 /* Kept out of hfs_vfs_covers so the common case has no large stack frame to set up. */
 __attribute__((noinline)) static int covers_odd(const char *p)
 {

@@ -54,6 +54,9 @@ int hfs_ov_drop_whiteout(const hfs_loc *L);
 int hfs_ov_prepare_create(int rc, hfs_loc *L);
 
 /* vfs.c */
+/* The explicit mounts (HF_MOUNTS) as parsed: cb per mount until it returns non-zero. */
+int hfs_vfs_each_mount(int (*cb)(const char *path, const hfs_spec *s, const char *sub, void *arg),
+                       void *arg);
 int hfs_route(const char *vpath, hfs_loc *L, hfs_spec *spec);
 const char *hfs_prefix(void);
 

@@ -25,6 +25,10 @@ class HfrunTest(ShimTest):
         p = self.run_shim([HFRUN, "-m", "/m=acme/nope", "--", "true"], preload=False, check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(b"acme/nope", p.stderr)
+        p = self.run_shim([HFRUN, "-m", "/m=acme/tiny/no/such/folder", "--", "true"],
+                          preload=False, check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"no folder 'no/such/folder'", p.stderr)
         p = self.run_shim([HFRUN, "--help"], preload=False)
         self.assertIn(b"usage: hfrun", p.stdout)
 
