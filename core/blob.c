@@ -1,4 +1,5 @@
 #include "blob.h"
+#include "blob_hash.h"
 #include "chunkmap.h"
 #include "config.h"
 #include "log.h"
@@ -19,6 +20,8 @@
  * pieces so a large window is fetched over several connections at once. */
 #define MAX_READAHEAD ((uint64_t)128 << 20)
 #define PIECE_CHUNKS 16 /* 128 MiB in 16 MiB pieces: +7..17% over 64/8 (bench/ANALYSIS.md) */
+/* Files at least this big that are read sequentially are hashed while they download. */
+#define BG_HASH_MIN ((uint64_t)16 << 20)
 
 struct hfs_file {
     hfs_repo *repo;
@@ -35,6 +38,8 @@ struct hfs_file {
     pthread_mutex_t lock;
     uint64_t next_off; /* where a sequential reader continues */
     uint64_t window;
+    hfs_hasher *hasher; /* background hash of the download, once a sequential read started */
+    int hash_tried;
 };
 
 static int paths(hfs_file *f, const hfs_repo *r)
@@ -148,6 +153,7 @@ fail:
 void hfs_file_free(hfs_file *f)
 {
     if (!f) return;
+    hfs_hasher_free(f->hasher); /* before the chunk map it reads */
     hfs_chunkmap_close(&f->cm);
     pthread_mutex_destroy(&f->lock);
     free(f->rpath);
@@ -165,7 +171,9 @@ static int finalize(hfs_file *f)
     const struct hfs_net_ops *net = hfs_net();
     char got[68] = "";
     int rc = 0;
-    if (f->etag_kind == HFS_ETAG_SHA256)
+    if (f->hasher && !hfs_hasher_finish(f->hasher, got, sizeof got))
+        ; /* hashed while it downloaded */
+    else if (f->etag_kind == HFS_ETAG_SHA256)
         rc = net ? net->sha256_file(f->partial, got) : -EIO;
     else if (f->etag_kind == HFS_ETAG_GITSHA1)
         rc = net ? net->git_sha1_file(f->partial, got) : -EIO;
@@ -212,6 +220,7 @@ static void range_done(void *arg, uint64_t off, uint64_t len)
         if (((uint64_t)c << HFS_CHUNK_SHIFT) >= off && cend <= off + len)
             hfs_chunkmap_set(&f->cm, c);
     }
+    hfs_hasher_kick(f->hasher);
 }
 
 static int add_run(hfs_range *v, int *n, int max, hfs_file *f, size_t a, size_t b)
@@ -271,6 +280,12 @@ int hfs_file_ensure(hfs_file *f, uint64_t off, uint64_t len)
                 add_run(v, &n, 64, f, run, c);
                 run = SIZE_MAX;
             }
+        }
+        if (f->window && !f->hash_tried && f->size >= BG_HASH_MIN &&
+            (f->etag_kind == HFS_ETAG_SHA256 || f->etag_kind == HFS_ETAG_GITSHA1)) {
+            f->hash_tried = 1;
+            f->hasher =
+                hfs_hasher_start(f->partial, f->size, f->etag_kind == HFS_ETAG_GITSHA1, &f->cm);
         }
         const struct hfs_net_ops *net = hfs_net();
         hfs_fetch_req req = {.repo = f->repo->spec.repo,

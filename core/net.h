@@ -72,6 +72,15 @@ struct hfs_net_ops {
     int (*commit)(const hfs_repo_id *r, const char *branch, const char *summary,
                   const char *description, const char *parent, const hfs_commit_op *ops, int n,
                   char sha_out[41]);
+
+    /* ---- incremental content hash (added after the writes, same reason) */
+    /* A state for the sha256 (git = 0) or the git blob sha1 of a file of `size` bytes (the
+     * header is hashed here); NULL if out of memory. Feed it the bytes in order with
+     * hash_update; hash_final writes the hex digest (65 or 41 bytes); hash_free releases it. */
+    void *(*hash_new)(int git, uint64_t size);
+    int (*hash_update)(void *h, const void *p, size_t n);
+    int (*hash_final)(void *h, char *hex_out, size_t n);
+    void (*hash_free)(void *h);
 };
 
 /* Exported by libhfshim-net.so (the only default-visibility symbol there). */

@@ -1,6 +1,7 @@
 /* Content hashes for verifying fetched files: sha256 (what LFS and Xet files are named by) and
  * the git blob sha1 (regular files: sha1 of "blob <size>\0" + bytes). Streamed through
- * libcrypto's EVP so a multi-GB file never sits in memory. */
+ * libcrypto's EVP so a multi-GB file never sits in memory; the incremental form lets the core
+ * hash a download while it arrives instead of after its last byte. */
 #include "net_http.h"
 
 #include <errno.h>
@@ -12,6 +13,27 @@
 #include <unistd.h>
 
 #define HASH_BUF (1u << 20)
+
+/* "blob <size>" and its NUL: what git hashes before the bytes. */
+static int git_header(EVP_MD_CTX *ctx, unsigned long long size)
+{
+    char hdr[48];
+    int n = snprintf(hdr, sizeof hdr, "blob %llu", size);
+    return EVP_DigestUpdate(ctx, hdr, (size_t)n + 1) ? 0 : -EIO;
+}
+
+static int to_hex(EVP_MD_CTX *ctx, char *hex, size_t hexsz)
+{
+    unsigned char md_out[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    if (!EVP_DigestFinal_ex(ctx, md_out, &mdlen) || 2 * (size_t)mdlen + 1 > hexsz) return -EIO;
+    for (unsigned i = 0; i < mdlen; i++) {
+        hex[2 * i] = "0123456789abcdef"[md_out[i] >> 4];
+        hex[2 * i + 1] = "0123456789abcdef"[md_out[i] & 15];
+    }
+    hex[2 * mdlen] = 0;
+    return 0;
+}
 
 /* Hashes the file at path (after `prefix` if git) into hex. 0 or -errno. */
 static int hash_file(const char *path, const EVP_MD *md, int git, char *hex, size_t hexsz)
@@ -34,12 +56,7 @@ static int hash_file(const char *path, const EVP_MD *md, int git, char *hex, siz
         rc = -EIO;
         goto out;
     }
-    if (git) {
-        char hdr[48];
-        int n = snprintf(hdr, sizeof hdr, "blob %lld", (long long)st.st_size);
-        /* The NUL after the size is part of what git hashes. */
-        EVP_DigestUpdate(ctx, hdr, (size_t)n + 1);
-    }
+    if (git && (rc = git_header(ctx, (unsigned long long)st.st_size))) goto out;
     long long total = 0;
     for (;;) {
         ssize_t n = read(fd, buf, HASH_BUF);
@@ -57,17 +74,7 @@ static int hash_file(const char *path, const EVP_MD *md, int git, char *hex, siz
         rc = -EAGAIN;
         goto out;
     }
-    unsigned char md_out[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-    if (!EVP_DigestFinal_ex(ctx, md_out, &mdlen) || 2 * (size_t)mdlen + 1 > hexsz) {
-        rc = -EIO;
-        goto out;
-    }
-    for (unsigned i = 0; i < mdlen; i++) {
-        hex[2 * i] = "0123456789abcdef"[md_out[i] >> 4];
-        hex[2 * i + 1] = "0123456789abcdef"[md_out[i] & 15];
-    }
-    hex[2 * mdlen] = 0;
+    rc = to_hex(ctx, hex, hexsz);
 out:
     EVP_MD_CTX_free(ctx);
     free(buf);
@@ -83,4 +90,31 @@ int hfs_hub_sha256_file(const char *path, char hex_out[65])
 int hfs_hub_git_sha1_file(const char *path, char hex_out[41])
 {
     return hash_file(path, EVP_sha1(), 1, hex_out, 41);
+}
+
+void *hfs_hub_hash_new(int git, uint64_t size)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx) return NULL;
+    if (!EVP_DigestInit_ex(ctx, git ? EVP_sha1() : EVP_sha256(), NULL) ||
+        (git && git_header(ctx, (unsigned long long)size))) {
+        EVP_MD_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+int hfs_hub_hash_update(void *h, const void *p, size_t n)
+{
+    return EVP_DigestUpdate((EVP_MD_CTX *)h, p, n) ? 0 : -EIO;
+}
+
+int hfs_hub_hash_final(void *h, char *hex_out, size_t n)
+{
+    return to_hex((EVP_MD_CTX *)h, hex_out, n);
+}
+
+void hfs_hub_hash_free(void *h)
+{
+    EVP_MD_CTX_free((EVP_MD_CTX *)h);
 }

@@ -160,4 +160,8 @@ int hfs_hub_fetch(const hfs_fetch_req *req, const hfs_range *ranges, int n, hfs_
                   void *arg);
 int hfs_hub_sha256_file(const char *path, char hex_out[65]);
 int hfs_hub_git_sha1_file(const char *path, char hex_out[41]);
+void *hfs_hub_hash_new(int git, uint64_t size);
+int hfs_hub_hash_update(void *h, const void *p, size_t n);
+int hfs_hub_hash_final(void *h, char *hex_out, size_t n);
+void hfs_hub_hash_free(void *h);
 void hfs_hub_atfork_child(void);

@@ -20,6 +20,10 @@ static const struct hfs_net_ops g_ops = {
     .preupload = hfs_hub_preupload,
     .lfs_upload = hfs_hub_lfs_upload,
     .commit = hfs_hub_commit,
+    .hash_new = hfs_hub_hash_new,
+    .hash_update = hfs_hub_hash_update,
+    .hash_final = hfs_hub_hash_final,
+    .hash_free = hfs_hub_hash_free,
 };
 
 __attribute__((visibility("default"))) const struct hfs_net_ops *hfs_net_ops_v1(void)

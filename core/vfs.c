@@ -40,7 +40,7 @@ static char g_self[PATH_MAX];
 static int g_inited;
 /* Second bytes a covered path can start with ("/h" for /hf, each mount's, and the "//", "/."
  * spellings): most paths are turned away by one table load. */
-static unsigned char g_first[256];
+unsigned char hfs_vfs_first[256];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void parse_mounts(const char *s)
@@ -79,9 +79,9 @@ static void init_once(void)
     hfs_cfg_prefix(g_prefix, sizeof g_prefix);
     g_plen = strlen(g_prefix);
     parse_mounts(getenv("HF_MOUNTS"));
-    g_first[(unsigned char)g_prefix[1]] = 1;
-    for (int i = 0; i < g_nmounts; i++) g_first[(unsigned char)g_mounts[i].path[1]] = 1;
-    g_first['/'] = g_first['.'] = 1;
+    hfs_vfs_first[(unsigned char)g_prefix[1]] = 1;
+    for (int i = 0; i < g_nmounts; i++) hfs_vfs_first[(unsigned char)g_mounts[i].path[1]] = 1;
+    hfs_vfs_first['/'] = hfs_vfs_first['.'] = 1;
     __atomic_store_n(&g_inited, 1, __ATOMIC_RELEASE);
 }
 
@@ -132,7 +132,7 @@ __attribute__((noinline)) static int covers_odd(const char *p)
 int hfs_vfs_covers(const char *p)
 {
     if (!__atomic_load_n(&g_inited, __ATOMIC_ACQUIRE)) hfs_vfs_init();
-    if (p[0] != '/' || !g_first[(unsigned char)p[1]]) return 0;
+    if (p[0] != '/' || !hfs_vfs_first[(unsigned char)p[1]]) return 0;
     if (under(p, g_prefix, g_plen)) return 1;
     for (int i = 0; i < g_nmounts; i++)
         if (under(p, g_mounts[i].path, g_mounts[i].len)) return 1;

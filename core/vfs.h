@@ -21,6 +21,10 @@ void hfs_vfs_init(void);
 /* Cheap test, no lock, no allocation, no syscall: does the absolute path `p` start with the
  * prefix or a mount path (followed by '/' or end of string)? `p` need not be normalized. */
 int hfs_vfs_covers(const char *p);
+/* Which second bytes of an absolute path can start a virtual path (the prefix's, each mount's,
+ * '/' and '.'), filled once configured: hfs_vfs_first[(unsigned char)p[1]] == 0 means
+ * hfs_vfs_covers(p) is 0, so callers on a hot path can turn most paths away without a call. */
+extern unsigned char hfs_vfs_first[256];
 
 /* Lexical normalization: collapses "//", "." and ".." (".." above "/" stays at "/").
  * If `p` is relative it is joined to `base` (an absolute path) first. Returns the length of the

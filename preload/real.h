@@ -1,8 +1,8 @@
 /* The real libc functions behind the wrappers: dlsym(RTLD_NEXT) once per symbol, kept in a
- * global slot and read with one atomic load afterwards. The common ones are resolved by the
- * constructor. If dlsym fails, or is re-entered while resolving on this thread (an allocator
- * that opens files from inside dlsym), the call goes to a raw-syscall fallback where one exists,
- * else to a stub failing with ENOSYS. */
+ * global slot and read with one atomic load afterwards. A few async-signal-safe ones are
+ * resolved by the constructor, the rest on first use. If dlsym fails, or is re-entered while
+ * resolving on this thread (an allocator that opens files from inside dlsym), the call goes to a
+ * raw-syscall fallback where one exists, else to a stub failing with ENOSYS. */
 #pragma once
 #include "decls.h"
 #include "guard.h"

@@ -34,7 +34,9 @@ static inline int hfs_path_maybe_at(int dirfd, const char *p)
 {
     p = hfs_launder(p);
     if (HFS_IN_CORE() || !p) return 0;
-    if (p[0] == '/') return hfs_ready() && (hfs_vfs_covers(p) || hfs_procfd_maybe(p));
+    if (p[0] == '/')
+        return hfs_ready() &&
+               ((hfs_vfs_first[(unsigned char)p[1]] && hfs_vfs_covers(p)) || hfs_procfd_maybe(p));
     if (dirfd == AT_FDCWD) return atomic_load_explicit(&hfs_cwd_virtual, memory_order_relaxed);
     return hfs_fd_maybe(dirfd);
 }

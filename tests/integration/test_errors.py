@@ -115,7 +115,10 @@ class ErrorTest(ShimTest):
         self.assertEqual(self.requests(), [])
 
     def test_corrupt_content_is_never_published(self):
-        for path, match in [("model.safetensors", "/lfs/"), ("config.json", "/config.json")]:
+        # data/medium.bin (25 MiB, read sequentially) is hashed in the background while it
+        # downloads; the small files are hashed once complete. Both must catch a bad range.
+        for path, match in [("model.safetensors", "/lfs/"), ("config.json", "/config.json"),
+                            ("data/medium.bin", "/lfs/")]:
             self.hub.clear_faults()
             self.hub.fault(match, "corrupt", count=1)
             e, err = self.errno_of(f"{TINY}/{path}")
@@ -124,15 +127,17 @@ class ErrorTest(ShimTest):
             self.assertEqual(len(lines), 1, err)
             self.assertIn("does not match", lines[0])
             want = self.fixture_bytes("acme/tiny", path)
-            etag = (hashlib.sha256(want).hexdigest() if path.endswith(".safetensors") else
-                    hashlib.sha1(b"blob %d\0" % len(want) + want).hexdigest())
+            etag = (hashlib.sha1(b"blob %d\0" % len(want) + want).hexdigest()
+                    if path.endswith(".json") else hashlib.sha256(want).hexdigest())
             blob = os.path.join(self.home, "hub", "models--acme--tiny", "blobs", etag)
             partial = os.path.join(self.home, "hfshim", "partial", "models--acme--tiny", etag)
             self.assertFalse(os.path.exists(blob), "corrupt content published")
             self.assertFalse(os.path.exists(partial), "corrupt partial file kept")
-            # the next attempt fetches again and gets the right bytes
+            # the next attempt fetches again, gets the right bytes and publishes them
             out = self.run_shim(["cat", f"{TINY}/{path}"]).stdout
             self.assertEqual(out, want)
+            with open(blob, "rb") as f:
+                self.assertEqual(f.read(), want, path)
 
     def test_debug_log_traces_requests_without_token(self):
         p = self.run_shim(["cat", "/hf/acme/private/secret.txt"],

@@ -101,6 +101,33 @@ sys.stdout.buffer.write(os.read(fd, 50))
 """
         self.assertEqual(self.py(code).stdout, src[3_000_000:3_000_100])
 
+    def test_fork_finishes_a_download_started_by_the_parent(self):
+        # The parent's sequential read starts the background hash of the download; its thread
+        # does not exist in the child, which must still check and publish the file.
+        src = self.fixture_bytes("acme/tiny", "data/medium.bin")
+        code = f"""
+import os, sys, hashlib
+fd = os.open('{TINY}/data/medium.bin', os.O_RDONLY)
+for _ in range(6):
+    os.read(fd, 1 << 20)
+pid = os.fork()
+if pid == 0:
+    h = hashlib.sha256()
+    os.lseek(fd, 0, 0)
+    while True:
+        b = os.read(fd, 1 << 20)
+        if not b:
+            break
+        h.update(b)
+    os.write(1, h.hexdigest().encode()); os._exit(0)
+os.waitpid(pid, 0)
+"""
+        sha = hashlib.sha256(src).hexdigest()
+        self.assertEqual(self.py(code).stdout.decode(), sha)
+        blob = os.path.join(self.home, "hub", "models--acme--tiny", "blobs", sha)
+        with open(blob, "rb") as f:
+            self.assertEqual(f.read(), src)
+
     def test_subprocess_inherits_fd(self):
         src = self.fixture_bytes("acme/tiny", "data/medium.bin")
         code = f"""

@@ -1,0 +1,161 @@
+#include "blob_hash.h"
+#include "log.h"
+#include "net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Read back through a small buffer that stays in the CPU cache; mapping the pages instead
+ * cost more here (page faults on this VM; bench/ANALYSIS.md). */
+#define HASH_PIECE (256u << 10)
+
+struct hfs_hasher {
+    const struct hfs_net_ops *net;
+    const hfs_chunkmap *cm;
+    uint64_t size;
+    int fd;
+    pid_t pid; /* the process whose thread this is; a forked child has none */
+    pthread_t tid;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    void *ctx;
+    uint64_t hashed; /* bytes [0, hashed) are in ctx; only the thread moves it */
+    int err;         /* negative errno once a read failed: the thread has stopped */
+    int kicks;       /* bumped by kick: new chunks to look at */
+    int stop;
+    int done; /* the thread has returned */
+    unsigned char *buf;
+};
+
+/* End of the run of present chunks that starts at `from`. */
+static uint64_t present_end(const hfs_hasher *h, uint64_t from)
+{
+    size_t c = (size_t)(from >> HFS_CHUNK_SHIFT);
+    while (c < h->cm->nchunks && hfs_chunkmap_has(h->cm, c)) c++;
+    uint64_t end = (uint64_t)c << HFS_CHUNK_SHIFT;
+    return end > h->size ? h->size : end;
+}
+
+static int hash_range(hfs_hasher *h, uint64_t from, uint64_t to)
+{
+    while (from < to) {
+        size_t k = to - from > HASH_PIECE ? HASH_PIECE : (size_t)(to - from);
+        ssize_t n = pread(h->fd, h->buf, k, (off_t)from);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return n < 0 ? -errno : -EIO;
+        int rc = h->net->hash_update(h->ctx, h->buf, (size_t)n);
+        if (rc) return rc;
+        from += (uint64_t)n;
+        __atomic_store_n(&h->hashed, from, __ATOMIC_RELEASE);
+    }
+    return 0;
+}
+
+static void *run(void *arg)
+{
+    hfs_hasher *h = arg;
+    pthread_mutex_lock(&h->mu);
+    for (;;) {
+        uint64_t at = __atomic_load_n(&h->hashed, __ATOMIC_RELAXED), end = present_end(h, at);
+        if (end > at) {
+            pthread_mutex_unlock(&h->mu);
+            int rc = hash_range(h, at, end);
+            pthread_mutex_lock(&h->mu);
+            if (rc) h->err = rc;
+            pthread_cond_broadcast(&h->cv);
+            if (rc) break;
+            continue;
+        }
+        if (h->stop || at == h->size) break;
+        int seen = h->kicks;
+        while (h->kicks == seen && !h->stop) pthread_cond_wait(&h->cv, &h->mu);
+    }
+    h->done = 1;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
+hfs_hasher *hfs_hasher_start(const char *path, uint64_t size, int git, const hfs_chunkmap *cm)
+{
+    const struct hfs_net_ops *net = hfs_net();
+    if (!net || !net->hash_new) return NULL;
+    hfs_hasher *h = calloc(1, sizeof *h);
+    if (!h) return NULL;
+    h->net = net;
+    h->cm = cm;
+    h->size = size;
+    h->pid = getpid();
+    h->fd = open(path, O_RDONLY | O_CLOEXEC);
+    h->buf = malloc(HASH_PIECE);
+    h->ctx = net->hash_new(git, size);
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    if (h->fd < 0 || !h->buf || !h->ctx) goto fail;
+    /* The thread must never take a signal meant for the program. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&h->tid, NULL, run, h);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) goto fail;
+    hfs_debug("%s: hashing while it downloads", path);
+    return h;
+fail:
+    hfs_debug("%s: no background hash (%s); hashing at the end", path, strerror(errno));
+    if (h->fd >= 0) close(h->fd);
+    if (h->ctx) net->hash_free(h->ctx);
+    free(h->buf);
+    pthread_cond_destroy(&h->cv);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+    return NULL;
+}
+
+void hfs_hasher_kick(hfs_hasher *h)
+{
+    if (!h || h->pid != getpid()) return;
+    pthread_mutex_lock(&h->mu);
+    h->kicks++;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+int hfs_hasher_finish(hfs_hasher *h, char *hex, size_t n)
+{
+    if (!h || h->pid != getpid()) return -ECHILD;
+    pthread_mutex_lock(&h->mu);
+    h->kicks++;
+    pthread_cond_broadcast(&h->cv);
+    uint64_t got;
+    while (!h->done && !h->err && (got = __atomic_load_n(&h->hashed, __ATOMIC_ACQUIRE)) < h->size)
+        pthread_cond_wait(&h->cv, &h->mu);
+    got = __atomic_load_n(&h->hashed, __ATOMIC_ACQUIRE);
+    int rc = h->err ? h->err : got == h->size ? 0 : -EIO;
+    pthread_mutex_unlock(&h->mu);
+    if (!rc) rc = h->net->hash_final(h->ctx, hex, n);
+    return rc;
+}
+
+void hfs_hasher_free(hfs_hasher *h)
+{
+    if (!h) return;
+    if (h->pid == getpid()) {
+        pthread_mutex_lock(&h->mu);
+        h->stop = 1;
+        pthread_cond_broadcast(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+        pthread_join(h->tid, NULL);
+        pthread_cond_destroy(&h->cv);
+        pthread_mutex_destroy(&h->mu);
+    } /* else: a forked child's copy; the thread and its locks belong to the parent */
+    close(h->fd);
+    h->net->hash_free(h->ctx);
+    free(h->buf);
+    free(h);
+}
