@@ -37,7 +37,7 @@ LIBS_CHECK := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubu
 .PHONY: all test unit hubtest integration jstest asan demo install clean format format-check deps bench
 all: $(BUILD)/libhfshim.so $(BUILD)/libhfshim-net.so $(BUILD)/hfrun
 
-$(BUILD)/obj/%.o: %.c $(wildcard core/*.h preload/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard core/*.h preload/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 

@@ -7,6 +7,7 @@
     X(paths)                                                                                       \
     X(index)                                                                                       \
     X(chunkmap)                                                                                    \
+    X(blob_hash)                                                                                   \
     X(cachepath)                                                                                   \
     X(config)                                                                                      \
     X(json)                                                                                        \
