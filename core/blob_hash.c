@@ -32,6 +32,47 @@ struct hfs_hasher {
     unsigned char *buf;
 };
 
+/* At exit, libcrypto's own atexit handler tears its state down, maybe while a hasher thread is
+ * in the middle of an update (a program that read part of a big file and returned from main).
+ * A handler registered after libcrypto's runs before it: it waits for the update in progress
+ * and stops every hasher. Writers first, so a steady stream of updates cannot hold it off. */
+static pthread_rwlock_t g_exit_lock;
+static int g_exiting;
+static pthread_once_t g_exit_once = PTHREAD_ONCE_INIT;
+
+static void stop_hashing_at_exit(void)
+{
+    pthread_rwlock_wrlock(&g_exit_lock);
+    g_exiting = 1;
+    pthread_rwlock_unlock(&g_exit_lock);
+}
+
+static void exit_lock_init(void)
+{
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&g_exit_lock, &a);
+    pthread_rwlockattr_destroy(&a);
+}
+
+static void exit_guard_init(void)
+{
+    exit_lock_init();
+    /* A fork taken during an update copies the lock held by a thread the child does not
+     * have: the child starts with a fresh one. */
+    pthread_atfork(NULL, NULL, exit_lock_init);
+    atexit(stop_hashing_at_exit);
+}
+
+static int update(hfs_hasher *h, const void *p, size_t n)
+{
+    pthread_rwlock_rdlock(&g_exit_lock);
+    int rc = g_exiting ? -ECANCELED : h->net->hash_update(h->ctx, p, n);
+    pthread_rwlock_unlock(&g_exit_lock);
+    return rc;
+}
+
 /* End of the run of present chunks that starts at `from`. */
 static uint64_t present_end(const hfs_hasher *h, uint64_t from)
 {
@@ -48,7 +89,7 @@ static int hash_range(hfs_hasher *h, uint64_t from, uint64_t to)
         ssize_t n = pread(h->fd, h->buf, k, (off_t)from);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return n < 0 ? -errno : -EIO;
-        int rc = h->net->hash_update(h->ctx, h->buf, (size_t)n);
+        int rc = update(h, h->buf, (size_t)n);
         if (rc) return rc;
         from += (uint64_t)n;
         __atomic_store_n(&h->hashed, from, __ATOMIC_RELEASE);
@@ -97,6 +138,8 @@ hfs_hasher *hfs_hasher_start(const char *path, uint64_t size, int git, const hfs
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
     if (h->fd < 0 || !h->buf || !h->ctx) goto fail;
+    /* After hash_new, which has initialized libcrypto and registered its exit handler. */
+    pthread_once(&g_exit_once, exit_guard_init);
     /* The thread must never take a signal meant for the program. */
     sigset_t all, old;
     sigfillset(&all);
@@ -104,6 +147,7 @@ hfs_hasher *hfs_hasher_start(const char *path, uint64_t size, int git, const hfs
     int rc = pthread_create(&h->tid, NULL, run, h);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc) goto fail;
+    pthread_setname_np(h->tid, "hfshim-hash");
     hfs_debug("%s: hashing while it downloads", path);
     return h;
 fail:

@@ -54,6 +54,21 @@ class ReadTest(ShimTest):
                            "count=777", "iflag=skip_bytes,count_bytes", "status=none"])
         self.assertEqual(p.stdout, src[12345678:12345678 + 777])
 
+    def test_exit_while_the_download_is_being_hashed(self):
+        # head reads the start of the 200 MiB file sequentially, which starts the background
+        # hash, and exits with the thread still at work: exit status and bytes must be right,
+        # and a later reader finishes, checks and publishes the file.
+        src = self.fixture_bytes("acme/tiny", "weights/big.bin")
+        for n in (30, 70):
+            p = self.run_shim(["head", "-c", "%dM" % n, f"{TINY}/weights/big.bin"])
+            self.assertEqual(p.stdout, src[:n << 20], n)
+            self.assertNotIn(b"hfshim:", p.stderr)
+        out = self.run_shim(["sha256sum", f"{TINY}/weights/big.bin"]).stdout.decode()
+        sha = hashlib.sha256(src).hexdigest()
+        self.assertEqual(out.split()[0], sha)
+        self.assertTrue(os.path.exists(os.path.join(self.home, "hub", "models--acme--tiny",
+                                                    "blobs", sha)))
+
     def test_whole_big_file_sha256(self):
         src = self.fixture_bytes("acme/tiny", "weights/big.bin")
         out = self.run_shim(["sha256sum", f"{TINY}/weights/big.bin"]).stdout.decode()
