@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +30,9 @@ struct hfs_file {
     uint64_t size;
     uint32_t etag_kind;
     char etag[68];
-    char blob[PATH_MAX];
-    char partial[PATH_MAX];
-    char mapfile[PATH_MAX];
+    char *blob; /* allocated to size: every open allocates these (bench/ANALYSIS.md, row 8) */
+    char *partial;
+    char *mapfile;
     int complete; /* atomic */
     int broken;   /* negative errno once the content failed its check */
     hfs_chunkmap cm;
@@ -42,18 +43,33 @@ struct hfs_file {
     int hash_tried;
 };
 
+static int set_path(char **dst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int set_path(char **dst, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = NULL;
+    int n = vasprintf(&p, fmt, ap);
+    va_end(ap);
+    if (n < 0) return -ENOMEM;
+    if (n >= PATH_MAX) {
+        free(p);
+        return -ENAMETOOLONG;
+    }
+    *dst = p;
+    return 0;
+}
+
 static int paths(hfs_file *f, const hfs_repo *r)
 {
     const hfs_config *c = hfs_cfg();
     int rc;
     if (r->spec.repo.type == HFS_BUCKET)
-        rc = hfs_fmt(f->blob, sizeof f->blob, "%s/blobs/%s/%s", c->shim_cache, r->folder, f->etag);
+        rc = set_path(&f->blob, "%s/blobs/%s/%s", c->shim_cache, r->folder, f->etag);
     else
-        rc = hfs_fmt(f->blob, sizeof f->blob, "%s/%s/blobs/%s", c->hub_cache, r->folder, f->etag);
-    if (!rc)
-        rc = hfs_fmt(f->partial, sizeof f->partial, "%s/partial/%s/%s", c->shim_cache, r->folder,
-                     f->etag);
-    if (!rc) rc = hfs_fmt(f->mapfile, sizeof f->mapfile, "%s.map", f->partial);
+        rc = set_path(&f->blob, "%s/%s/blobs/%s", c->hub_cache, r->folder, f->etag);
+    if (!rc) rc = set_path(&f->partial, "%s/partial/%s/%s", c->shim_cache, r->folder, f->etag);
+    if (!rc) rc = set_path(&f->mapfile, "%s.map", f->partial);
     return rc;
 }
 
@@ -157,6 +173,9 @@ void hfs_file_free(hfs_file *f)
     hfs_chunkmap_close(&f->cm);
     pthread_mutex_destroy(&f->lock);
     free(f->rpath);
+    free(f->blob);
+    free(f->partial);
+    free(f->mapfile);
     free(f);
 }
 

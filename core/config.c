@@ -10,6 +10,10 @@
 #include <unistd.h>
 
 static hfs_config g_cfg;
+/* Room for every string at its longest; only what is used is written. */
+static char g_strs[1024 + 5 * PATH_MAX + 8192 + 8];
+static size_t g_used;
+static char g_token[HFS_TOKEN_MAX];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static int g_token_loaded;
 static pthread_mutex_t g_token_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -71,43 +75,59 @@ void hfs_cfg_prefix(char *out, size_t n)
     if (out[0] != '/' || !strcmp(out, "/")) copy(out, n, "/hf");
 }
 
+/* Keep s (cut to max - 1 bytes) in g_strs. */
+static const char *keep(const char *s, size_t max)
+{
+    size_t l = strnlen(s ? s : "", max - 1);
+    char *p = g_strs + g_used;
+    memcpy(p, s ? s : "", l);
+    p[l] = 0;
+    g_used += l + 1;
+    return p;
+}
+
 static void load(void)
 {
     hfs_config *c = &g_cfg;
-    memset(c, 0, sizeof *c);
+    g_used = 0;
+    char buf[PATH_MAX];
 
-    copy(c->endpoint, sizeof c->endpoint,
+    copy(buf, 1024,
          env("HF_ENDPOINT")                       ? env("HF_ENDPOINT")
          : hfs_env_true("HUGGINGFACE_CO_STAGING") ? "https://hub-ci.huggingface.co"
                                                   : "https://huggingface.co");
-    for (size_t l = strlen(c->endpoint); l && c->endpoint[l - 1] == '/'; l--)
-        c->endpoint[l - 1] = 0;
+    for (size_t l = strlen(buf); l && buf[l - 1] == '/'; l--) buf[l - 1] = 0;
+    c->endpoint = keep(buf, 1024);
 
     if (env("HF_HOME"))
-        copy(c->hf_home, sizeof c->hf_home, env("HF_HOME"));
+        copy(buf, sizeof buf, env("HF_HOME"));
     else if (env("XDG_CACHE_HOME"))
-        JOIN(c->hf_home, "%s/huggingface", env("XDG_CACHE_HOME"));
+        JOIN(buf, "%s/huggingface", env("XDG_CACHE_HOME"));
     else
-        JOIN(c->hf_home, "%s/.cache/huggingface", env("HOME") ? env("HOME") : "/tmp");
+        JOIN(buf, "%s/.cache/huggingface", env("HOME") ? env("HOME") : "/tmp");
+    c->hf_home = keep(buf, PATH_MAX);
 
     if (env("HF_HUB_CACHE"))
-        copy(c->hub_cache, sizeof c->hub_cache, env("HF_HUB_CACHE"));
+        copy(buf, sizeof buf, env("HF_HUB_CACHE"));
     else if (env("HUGGINGFACE_HUB_CACHE"))
-        copy(c->hub_cache, sizeof c->hub_cache, env("HUGGINGFACE_HUB_CACHE"));
+        copy(buf, sizeof buf, env("HUGGINGFACE_HUB_CACHE"));
     else
-        JOIN(c->hub_cache, "%s/hub", c->hf_home);
+        JOIN(buf, "%s/hub", c->hf_home);
+    c->hub_cache = keep(buf, PATH_MAX);
 
     if (env("HF_SHIM_CACHE"))
-        copy(c->shim_cache, sizeof c->shim_cache, env("HF_SHIM_CACHE"));
+        copy(buf, sizeof buf, env("HF_SHIM_CACHE"));
     else
-        JOIN(c->shim_cache, "%s/hfshim", c->hf_home);
+        JOIN(buf, "%s/hfshim", c->hf_home);
+    c->shim_cache = keep(buf, PATH_MAX);
 
     g_token_loaded = 0; /* read on first use: a process that never uses the Hub reads no file */
 
-    hfs_cfg_prefix(c->prefix, sizeof c->prefix);
+    hfs_cfg_prefix(buf, sizeof buf);
+    c->prefix = keep(buf, PATH_MAX);
 
-    copy(c->mounts, sizeof c->mounts, env("HF_MOUNTS"));
-    copy(c->session, sizeof c->session, env("HF_SHIM_SESSION"));
+    c->mounts = keep(env("HF_MOUNTS"), 8192);
+    c->session = keep(env("HF_SHIM_SESSION"), PATH_MAX);
     c->offline = hfs_env_true("HF_HUB_OFFLINE") || hfs_env_true("TRANSFORMERS_OFFLINE");
     c->no_push = hfs_env_true("HF_NO_PUSH");
     c->rev_ttl = env("HF_SHIM_REVISION_TTL") ? atoi(env("HF_SHIM_REVISION_TTL")) : 60;
@@ -130,25 +150,25 @@ void hfs_cfg_reload(void)
 
 const char *hfs_cfg_token(void)
 {
-    hfs_config *c = (hfs_config *)hfs_cfg();
-    if (__atomic_load_n(&g_token_loaded, __ATOMIC_ACQUIRE)) return c->token;
+    const hfs_config *c = hfs_cfg();
+    if (__atomic_load_n(&g_token_loaded, __ATOMIC_ACQUIRE)) return g_token;
     pthread_mutex_lock(&g_token_lock);
     if (!g_token_loaded) {
-        c->token[0] = 0;
+        g_token[0] = 0;
         if (env("HF_TOKEN"))
-            copy(c->token, sizeof c->token, env("HF_TOKEN"));
+            copy(g_token, sizeof g_token, env("HF_TOKEN"));
         else if (env("HUGGING_FACE_HUB_TOKEN"))
-            copy(c->token, sizeof c->token, env("HUGGING_FACE_HUB_TOKEN"));
+            copy(g_token, sizeof g_token, env("HUGGING_FACE_HUB_TOKEN"));
         else if (env("HF_TOKEN_PATH"))
-            read_token_file(env("HF_TOKEN_PATH"), c->token, sizeof c->token);
+            read_token_file(env("HF_TOKEN_PATH"), g_token, sizeof g_token);
         else {
             char p[PATH_MAX + 8];
             JOIN(p, "%s/token", c->hf_home);
-            read_token_file(p, c->token, sizeof c->token);
+            read_token_file(p, g_token, sizeof g_token);
         }
-        clean_token(c->token);
+        clean_token(g_token);
         __atomic_store_n(&g_token_loaded, 1, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&g_token_lock);
-    return c->token;
+    return g_token;
 }

@@ -652,7 +652,7 @@ static int setup(hfs_xfer *x, slot *s, state *st)
     /* The token goes to HF_ENDPOINT's origin only (scheme, host and port), never elsewhere. */
     x->sent_auth = hfs_cfg_token()[0] && hfs_url_same_origin(x->url, cfg->endpoint);
     if (x->sent_auth) {
-        char auth[sizeof cfg->token + 32];
+        char auth[HFS_TOKEN_MAX + 32];
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", hfs_cfg_token());
         t = curl_slist_append(h, auth);
         memset(auth, 0, sizeof auth);

@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,20 +20,23 @@ int hfs_overlay_base(char *out, size_t n)
     return hfs_fmt(out, n, "%s/overlay", hfs_cfg()->shim_cache);
 }
 
+/* Built in place in `out`: these run on a process's first lookup, deep in the call chain, where
+ * every further 4 KiB of stack is one more fresh page (bench/ANALYSIS.md, row 8). */
 int hfs_overlay_repo_dir(const hfs_repo_id *r, char *out, size_t n)
 {
-    char base[4096], fid[HFS_ID_MAX];
-    int rc = hfs_overlay_base(base, sizeof base);
+    char fid[HFS_ID_MAX];
+    int rc = hfs_overlay_base(out, n);
     if (rc) return rc;
     hfs_folder_id(r->id, fid, sizeof fid);
-    return hfs_fmt(out, n, "%s/%s--%s", base, hfs_type_plural(r->type), fid);
+    size_t l = strlen(out);
+    return hfs_fmt(out + l, n - l, "/%s--%s", hfs_type_plural(r->type), fid);
 }
 
 int hfs_overlay_upper(const hfs_repo_id *r, char *out, size_t n)
 {
-    char d[4096];
-    int rc = hfs_overlay_repo_dir(r, d, sizeof d);
-    return rc ? rc : hfs_fmt(out, n, "%s/upper", d);
+    int rc = hfs_overlay_repo_dir(r, out, n);
+    size_t l = rc ? 0 : strlen(out);
+    return rc ? rc : hfs_fmt(out + l, n - l, "/upper");
 }
 
 /* One counter for the whole overlay base, in a shared mapping: bumped by every change to any
@@ -40,13 +45,28 @@ int hfs_overlay_upper(const hfs_repo_id *r, char *out, size_t n)
 static uint64_t *g_gen;
 static pthread_once_t g_gen_once = PTHREAD_ONCE_INIT;
 
+/* Every process maps the counter on its first lookup, deep in the call chain: the path lives on
+ * the heap (pages reused later) rather than in more fresh stack pages, and the directories are
+ * created only the first time. */
 static void map_gen(void)
 {
-    char base[4096], p[4200];
-    if (hfs_overlay_base(base, sizeof base) || hfs_mkdirs(base, 0755) ||
-        hfs_fmt(p, sizeof p, "%s/.generation", base))
+    const size_t n = PATH_MAX + 16;
+    char *p = malloc(n);
+    if (!p || hfs_overlay_base(p, PATH_MAX)) {
+        free(p);
         return;
+    }
+    size_t l = strlen(p);
+    snprintf(p + l, n - l, "/.generation");
     int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENOENT) {
+        p[l] = 0;
+        if (!hfs_mkdirs(p, 0755)) {
+            p[l] = '/';
+            fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        }
+    }
+    free(p);
     if (fd < 0) return;
     struct stat st;
     if (!fstat(fd, &st) && (st.st_size >= 8 || !ftruncate(fd, 8))) {

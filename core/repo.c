@@ -189,6 +189,13 @@ static int add_entry(const hfs_tree_entry *e, void *arg)
     return bc->rc;
 }
 
+/* Out of line: a warm open never gets here, and its buffer would deepen load_index's frame. */
+__attribute__((noinline)) static void note_bucket_snapshot(const hfs_config *c, const hfs_repo *r)
+{
+    char latest[PATH_MAX];
+    if (!refs_path(c, r, latest, sizeof latest)) hfs_write_atomic(latest, r->snap, strlen(r->snap));
+}
+
 static int load_index(hfs_repo *r, int64_t mtime)
 {
     const hfs_config *c = hfs_cfg();
@@ -222,11 +229,7 @@ static int load_index(hfs_repo *r, int64_t mtime)
         hfs_err("%s: cannot write tree index %s: %s", r->key, path, strerror(-rc));
         return rc;
     }
-    if (bucket) {
-        char latest[PATH_MAX];
-        if (!refs_path(c, r, latest, sizeof latest))
-            hfs_write_atomic(latest, r->snap, strlen(r->snap));
-    }
+    if (bucket) note_bucket_snapshot(c, r);
     r->ix = hfs_index_open(path);
     return r->ix ? 0 : -EIO;
 }

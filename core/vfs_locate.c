@@ -1,5 +1,6 @@
 /* Where a virtual path points: the local overlay first (whiteouts and opaque directories hide
  * remote entries), then the remote snapshot's tree index. An untouched repo costs one lstat. */
+#include "config.h"
 #include "log.h"
 #include "overlay.h"
 #include "util.h"
@@ -47,9 +48,11 @@ static int exists(const char *dir, const char *name)
 static int locate_depth(const char *vpath, int follow, hfs_loc *L, int depth);
 
 /* A symlink at `link` (an overlay path) stands for virtual path `vlink`; continue with its
- * target followed by `rest`. */
-static int follow_link(const char *link, const char *vlink, const char *rest, int follow,
-                       hfs_loc *L, int depth)
+ * target followed by `rest`. Out of line: its 16 KiB of buffers would otherwise sit in
+ * walk_overlay's frame and push every later call deeper into fresh stack pages. */
+__attribute__((noinline)) static int follow_link(const char *link, const char *vlink,
+                                                 const char *rest, int follow, hfs_loc *L,
+                                                 int depth)
 {
     if (depth >= MAX_LINKS) return -ELOOP;
     char target[PATH_MAX], base[PATH_MAX], joined[PATH_MAX], next[PATH_MAX];
@@ -71,6 +74,19 @@ static int follow_link(const char *link, const char *vlink, const char *rest, in
     if ((follow ? stat(next, &L->ust) : lstat(next, &L->ust))) return -errno;
     L->local = 1;
     return 0;
+}
+
+/* The symlink at `cur` stands for the virtual path without `rest`. */
+__attribute__((noinline)) static int follow_link_at(const char *cur, const char *vpath,
+                                                    const char *rest, int follow, hfs_loc *L,
+                                                    int depth)
+{
+    char vlink[PATH_MAX];
+    size_t vl = strlen(vpath) - strlen(rest) - (*rest ? 1 : 0);
+    if (strlen(vpath) < strlen(rest) + 1 || strcmp(vpath + vl + (*rest ? 1 : 0), rest))
+        return -ELOOP; /* link inside a mount's subfolder prefix: not supported */
+    snprintf(vlink, sizeof vlink, "%.*s", (int)vl, vpath);
+    return follow_link(cur, vlink, rest, follow, L, depth);
 }
 
 /* Walk rpath through upper/. Returns 0, a negative errno, or 1 when a symlink was followed
@@ -119,13 +135,7 @@ static int walk_overlay(const char *vpath, int follow, hfs_loc *L, int depth)
         memcpy(cur + cl + 1, name, len + 1);
         if (lstat(cur, &st)) break; /* nothing local at or below this level */
         if (S_ISLNK(st.st_mode) && (!last || follow)) {
-            /* The symlink stands for the virtual path without `rest`. */
-            char vlink[PATH_MAX];
-            size_t vl = strlen(vpath) - strlen(rest) - (*rest ? 1 : 0);
-            if (strlen(vpath) < strlen(rest) + 1 || strcmp(vpath + vl + (*rest ? 1 : 0), rest))
-                return -ELOOP; /* link inside a mount's subfolder prefix: not supported */
-            snprintf(vlink, sizeof vlink, "%.*s", (int)vl, vpath);
-            int rc = follow_link(cur, vlink, rest, follow, L, depth);
+            int rc = follow_link_at(cur, vpath, rest, follow, L, depth);
             return rc ? rc : 1;
         }
         if (last) {
@@ -163,6 +173,8 @@ static int locate_depth(const char *vpath, int follow, hfs_loc *L, int depth)
 
 int hfs_locate(const char *vpath, int follow, hfs_loc *L)
 {
+    /* Read the configuration before going deeper (see hfs_vfs_open2). */
+    (void)hfs_cfg();
     hfs_vfs_init();
     pthread_once(&g_ids_once, read_ids);
     return locate_depth(vpath, follow, L, 0);
