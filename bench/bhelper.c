@@ -12,6 +12,7 @@
  *   bhelper readbyte PATH FD              (child of firstbyte) read 1 byte, send the time on FD
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -193,6 +194,84 @@ static int cmd_ops(char **a)
     return 0;
 }
 
+/* The same loop through the normal calls (the shim's wrappers when it is preloaded) and through
+ * libc's own entry points (found with dlsym on libc itself), alternating in short rounds in one
+ * process: the wrappers' cost without the process-to-process noise of this machine. */
+typedef struct {
+    int (*open)(const char *, int, ...);
+    int (*fstat)(int, struct stat *);
+    ssize_t (*read)(int, void *, size_t);
+    int (*close)(int);
+    int (*stat)(const char *, struct stat *);
+} ops_fns;
+
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static int64_t ops_round(const ops_fns *f, char (*names)[4096], int nfiles, int iters)
+{
+    char buf[4096];
+    struct stat st;
+    int64_t c0 = thread_cpu_ns();
+    for (int k = 0; k < iters; k++) {
+        const char *p = names[k % nfiles];
+        int fd = f->open(p, O_RDONLY);
+        if (fd < 0) die("open", p);
+        if (f->fstat(fd, &st)) die("fstat", p);
+        if (f->read(fd, buf, sizeof buf) < 0) die("read", p);
+        f->close(fd);
+        if (f->stat(p, &st)) die("stat", p);
+    }
+    return thread_cpu_ns() - c0;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmd_opsab(char **a)
+{
+    int nfiles = atoi(a[1]), iters = atoi(a[2]), rounds = atoi(a[3]);
+    char (*names)[4096] = calloc((size_t)nfiles, sizeof *names);
+    for (int i = 0; i < nfiles; i++) snprintf(names[i], sizeof names[i], "%s/f%d", a[0], i);
+    void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    if (!libc) die("dlopen", "libc.so.6");
+    ops_fns wrapped = {open, fstat, read, close, stat};
+    ops_fns direct = {dlsym(libc, "open"), dlsym(libc, "fstat"), dlsym(libc, "read"),
+                      dlsym(libc, "close"), dlsym(libc, "stat")};
+    if (!direct.open || !direct.fstat || !direct.read || !direct.close || !direct.stat)
+        die("dlsym", "libc");
+    double *ratio = calloc((size_t)rounds, sizeof *ratio);
+    double w = 0, d = 0;
+    ops_round(&wrapped, names, nfiles, iters); /* warm both paths */
+    ops_round(&direct, names, nfiles, iters);
+    for (int r = 0; r < rounds; r++) {
+        int64_t tw, td;
+        if (r % 2) {
+            tw = ops_round(&wrapped, names, nfiles, iters);
+            td = ops_round(&direct, names, nfiles, iters);
+        } else {
+            td = ops_round(&direct, names, nfiles, iters);
+            tw = ops_round(&wrapped, names, nfiles, iters);
+        }
+        ratio[r] = (double)tw / (double)td;
+        w += (double)tw;
+        d += (double)td;
+    }
+    qsort(ratio, (size_t)rounds, sizeof *ratio, cmp_dbl);
+    printf("{\"rounds\": %d, \"ratio_median\": %.4f, \"ratio_min\": %.4f, \"ratio_max\": %.4f, "
+           "\"wrapped_ns_per_iter\": %.1f, \"direct_ns_per_iter\": %.1f}\n",
+           rounds, ratio[rounds / 2], ratio[0], ratio[rounds - 1], w / rounds / iters,
+           d / rounds / iters);
+    return 0;
+}
+
 /* The environment without LD_PRELOAD, plus LD_PRELOAD=preload unless preload is "-". */
 static char **child_env(const char *preload)
 {
@@ -309,6 +388,7 @@ int main(int argc, char **argv)
     if (!strcmp(c, "rand") && na == 4) return cmd_rand(a);
     if (!strcmp(c, "stat") && na == 2) return cmd_stat(a);
     if (!strcmp(c, "ops") && na == 3) return cmd_ops(a);
+    if (!strcmp(c, "opsab") && na == 4) return cmd_opsab(a);
     if (!strcmp(c, "spawn") && na >= 3) return cmd_spawn(a, na);
     if (!strcmp(c, "firstbyte") && na == 3) return cmd_firstbyte(a, argv[0]);
     if (!strcmp(c, "readbyte") && na == 2) return cmd_readbyte(a);

@@ -564,6 +564,23 @@ def row7_overhead(b):
     s, p, q = Stat(shim), Stat(plain), ratios(shim, plain)
     b.row("7", "open/fstat/read/close + stat loop on local files, with vs without LD_PRELOAD (CPU ns/iteration)",
           s.fmt(), p.fmt(), q.med, "≤ 1.02", met(q.med <= 1.02))
+    # The same loop in one process, through the normal calls vs libc's own entry points, in
+    # alternating rounds: the wrappers' cost without process-to-process noise; and the same for a
+    # minimal forwarding interposer, the floor of any LD_PRELOAD wrapper here.
+    mini = os.path.join(b.tmp, "libminipreload.so")
+    subprocess.check_call(["cc", "-shared", "-fPIC", "-O2", "-Wall", "-o", mini, os.path.join(HERE, "minipreload.c")])
+    ab = {LIB: [], mini: []}
+    for i in range(b.runs):
+        for lib in ((LIB, mini) if i % 2 else (mini, LIB)):
+            e = b.env(None, False)
+            e["LD_PRELOAD"] = lib
+            r = subprocess.run([b.helper, "opsab", d, "16", "1000", "40"], env=e, capture_output=True, text=True,
+                               check=True)
+            ab[lib].append(json.loads(r.stdout)["ratio_median"])
+    sa, sm = Stat(ab[LIB]), Stat(ab[mini])
+    b.row("7*", "(diagnostic) the same loop in one process, through the wrappers vs straight to libc (CPU time "
+          "ratio, 40 alternating rounds); reference: a minimal forwarding interposer", sa.fmt(3), sm.fmt(3),
+          "%+.1f %%" % (100 * (sa.med - sm.med)), "—", "—")
     empty = os.path.join(b.tmp, "libempty.so")
     with open(empty + ".c", "w") as f:
         f.write("int hfs_bench_empty_preload;\n")

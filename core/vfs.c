@@ -50,7 +50,8 @@ static struct {
 #define g_prefix g_hot.prefix
 /* Second bytes a covered path can start with ("/h" for /hf, each mount's, and the "//", "/."
  * spellings): most paths are turned away by one table load. */
-unsigned char hfs_vfs_first[256];
+/* In the section the interposer's hot variables use (preload/guard.h): one page for them all. */
+__attribute__((section(".data.hfs_hot"))) unsigned char hfs_vfs_first[256];
 
 static void parse_mounts(const char *s)
 {

@@ -10,7 +10,7 @@
 
 _Atomic(hfs_fdrec *) hfs_fdtab[HFS_FD_MAX];
 static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
-atomic_int hfs_fd_hwm_val;
+HFS_HOT_DATA atomic_int hfs_fd_hwm_val;
 static pid_t owner_pid;
 
 void hfs_fd_set_pid(void)
@@ -66,14 +66,14 @@ void hfs_fd_put(hfs_fdrec *r)
 /* Replace the slot's record; returns the old one (the caller puts it). */
 static hfs_fdrec *swap_slot(int fd, hfs_fdrec *r)
 {
-    pthread_rwlock_wrlock(&lock);
-    hfs_fdrec *old = atomic_exchange_explicit(&hfs_fdtab[fd], r, memory_order_acq_rel);
-    pthread_rwlock_unlock(&lock);
-    if (r) {
+    if (r) { /* before the slot: a reader that sees the slot must also see fd below the mark */
         int h = atomic_load(&hfs_fd_hwm_val);
         while (fd >= h && !atomic_compare_exchange_weak(&hfs_fd_hwm_val, &h, fd + 1)) {
         }
     }
+    pthread_rwlock_wrlock(&lock);
+    hfs_fdrec *old = atomic_exchange_explicit(&hfs_fdtab[fd], r, memory_order_acq_rel);
+    pthread_rwlock_unlock(&lock);
     return old;
 }
 

@@ -38,6 +38,17 @@ typedef struct hfs_fdrec {
 
 extern _Atomic(hfs_fdrec *) hfs_fdtab[HFS_FD_MAX] __attribute__((visibility("hidden")));
 
+extern atomic_int hfs_fd_hwm_val __attribute__((visibility("hidden")));
+
+/* The hottest wrappers' test, with no thread-local access: 1 when fd surely is no virtual fd
+ * (pass straight to libc). A process that never had a virtual fd reads one variable. The slow
+ * path then checks the core's guard itself. */
+static inline int hfs_fd_surely_real(int fd)
+{
+    return (unsigned)fd >= (unsigned)atomic_load_explicit(&hfs_fd_hwm_val, memory_order_relaxed) ||
+           atomic_load_explicit(&hfs_fdtab[fd], memory_order_relaxed) == NULL;
+}
+
 /* Fast path: might fd be virtual? (false inside the core) */
 static inline int hfs_fd_maybe(int fd)
 {
@@ -70,7 +81,6 @@ void hfs_fd_del_range(unsigned lo, unsigned hi);
 /* newfd now refers to what src refers to (src NULL: to something not virtual). */
 void hfs_fd_copy(const hfs_fdrec *src, int newfd);
 /* One above the highest fd ever registered (bound for scans; 0: no virtual fd ever). */
-extern atomic_int hfs_fd_hwm_val;
 static inline int hfs_fd_hwm(void)
 {
     return atomic_load_explicit(&hfs_fd_hwm_val, memory_order_acquire);

@@ -2,6 +2,11 @@
  * libcurl...), every wrapper passes straight through to libc. Initial-exec TLS: one load. */
 #pragma once
 
+/* What the wrappers' fast paths read, gathered on one page (.data, next to little else): after a
+ * system call this VM's TLB is cold, and each distinct page is a miss (bench/ANALYSIS.md, row 7).
+ */
+#define HFS_HOT_DATA __attribute__((section(".data.hfs_hot")))
+
 #define HFS_LIKELY(x) __builtin_expect(!!(x), 1)
 #define HFS_UNLIKELY(x) __builtin_expect(!!(x), 0)
 

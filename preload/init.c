@@ -8,7 +8,7 @@
 #include <pthread.h>
 
 __thread int hfs_guard __attribute__((tls_model("initial-exec")));
-atomic_int hfs_state;
+HFS_HOT_DATA atomic_int hfs_state;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void atfork_child(void)

@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
-#define HFS_DEF_SLOT(n) _Atomic(void *) hfs_real_slot_##n;
+#define HFS_DEF_SLOT(n) HFS_HOT_DATA _Atomic(void *) hfs_real_slot_##n;
 HFS_REAL_LIST(HFS_DEF_SLOT)
 #undef HFS_DEF_SLOT
 

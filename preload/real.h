@@ -50,6 +50,21 @@ HFS_REAL_LIST(HFS_DECL_SLOT)
 void *hfs_real_resolve(_Atomic(void *) *slot, const char *name) HFS_HIDDEN;
 void hfs_real_resolve_common(void) HFS_HIDDEN;
 
+/* real_<name>(args): a call of the real `name` in which the first-use resolution is a tail
+ * call too, so a wrapper whose fast path is just "test, then call the real one" needs no stack
+ * frame or saved registers (bench/ANALYSIS.md, row 7). For the hottest wrappers. */
+#define HFS_DEF_REAL_TAIL(ret, name, params, args)                                                 \
+    __attribute__((noinline)) static ret name##_first params                                       \
+    {                                                                                              \
+        return ((__typeof__(&name))hfs_real_resolve(&hfs_real_slot_##name, #name))args;            \
+    }                                                                                              \
+    static inline ret real_##name params                                                           \
+    {                                                                                              \
+        void *p_ = atomic_load_explicit(&hfs_real_slot_##name, memory_order_acquire);              \
+        if (HFS_UNLIKELY(!p_)) return name##_first args;                                           \
+        return ((__typeof__(&name))p_)args;                                                        \
+    }
+
 /* The real `name`, with its own prototype. */
 #define HFS_REAL(name)                                                                             \
     ((__typeof__(&name))({                                                                         \

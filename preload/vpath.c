@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-atomic_int hfs_cwd_virtual;
+HFS_HOT_DATA atomic_int hfs_cwd_virtual;
 static pthread_mutex_t cwd_mu = PTHREAD_MUTEX_INITIALIZER;
 static char cwd_buf[PATH_MAX];
 

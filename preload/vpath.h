@@ -45,6 +45,19 @@ static inline int hfs_path_maybe(const char *p)
     return hfs_path_maybe_at(AT_FDCWD, p);
 }
 
+/* The same test for the hottest wrappers, without any call or thread-local access: 1 when p
+ * surely names no virtual object (pass straight to libc), 0 when hfs_path_maybe must decide
+ * (it also checks the core's guard). No call: the wrapper's fast path needs no stack frame;
+ * few pages: after each system call this VM's TLB is cold (bench/ANALYSIS.md, row 7). */
+static inline int hfs_path_surely_real(const char *p)
+{
+    p = hfs_launder(p);
+    if (!p) return 1;
+    if (p[0] != '/') return !atomic_load_explicit(&hfs_cwd_virtual, memory_order_relaxed);
+    return atomic_load_explicit(&hfs_state, memory_order_acquire) == 2 &&
+           !hfs_vfs_first[(unsigned char)p[1]] && !hfs_procfd_maybe(p);
+}
+
 /* A resolved path argument. */
 typedef struct {
     char path[PATH_MAX]; /* the virtual path (virtual) or a rewritten real path */

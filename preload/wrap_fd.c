@@ -6,14 +6,21 @@
 #include <linux/close_range.h>
 #include <stdarg.h>
 
-HFS_EXPORT int close(int fd)
+__attribute__((noinline)) static int close_slow(int fd)
 {
-    if (HFS_LIKELY(!hfs_fd_maybe(fd))) return HFS_REAL(close)(fd);
+    if (!hfs_fd_maybe(fd)) return HFS_REAL(close)(fd); /* inside the core */
     hfs_fdrec *r = hfs_fd_take(fd);
     int rc = HFS_REAL(close)(fd), e = errno;
     hfs_fd_put(r);
     errno = e;
     return rc;
+}
+
+HFS_DEF_REAL_TAIL(int, close, (int fd), (fd))
+__attribute__((hot)) HFS_EXPORT int close(int fd)
+{
+    if (HFS_LIKELY(hfs_fd_surely_real(fd))) return real_close(fd);
+    return close_slow(fd);
 }
 
 HFS_EXPORT int close_range(unsigned first, unsigned last, int flags)

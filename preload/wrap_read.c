@@ -7,8 +7,9 @@
 #include <limits.h>
 #include <stdint.h>
 
-/* Make [off, off+len) present; off < 0: from the current file offset. 0 or -errno. */
-static int ensure(int fd, int64_t off, uint64_t len)
+/* Make [off, off+len) present; off < 0: from the current file offset. 0 or -errno. Out of
+ * line, so the wrappers' fast paths need no stack frame (bench/ANALYSIS.md, row 7). */
+__attribute__((noinline)) static int ensure(int fd, int64_t off, uint64_t len)
 {
     hfs_fdrec *r = hfs_fd_get(fd);
     if (!r) return 0;
@@ -49,11 +50,18 @@ static uint64_t iov_len(const struct iovec *iov, int cnt)
         if (rc_ < 0) return hfs_fail(rc_);                                                         \
     } while (0)
 
-HFS_EXPORT ssize_t read(int fd, void *buf, size_t n)
+__attribute__((noinline)) static ssize_t read_slow(int fd, void *buf, size_t n)
 {
-    if (HFS_LIKELY(!hfs_fd_maybe(fd))) return HFS_REAL(read)(fd, buf, n);
+    if (!hfs_fd_maybe(fd)) return HFS_REAL(read)(fd, buf, n); /* inside the core */
     ENSURE_OR_FAIL(fd, -1, n);
     return HFS_REAL(read)(fd, buf, n);
+}
+
+HFS_DEF_REAL_TAIL(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n))
+__attribute__((hot)) HFS_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+    if (HFS_LIKELY(hfs_fd_surely_real(fd))) return real_read(fd, buf, n);
+    return read_slow(fd, buf, n);
 }
 
 HFS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)

@@ -96,13 +96,27 @@ int hfs_fstat_fd(int fd, struct stat *st, int *ret)
         return call_real;                                                                          \
     } while (0)
 
-HFS_EXPORT int stat(const char *path, struct stat *st)
+/* stat and lstat, the hottest path calls: their slow paths out of line, so the fast path
+ * needs no stack frame (bench/ANALYSIS.md, row 7). */
+__attribute__((noinline)) static int stat_slow(const char *path, struct stat *st)
 {
     STAT_PATH(AT_FDCWD, path, 0, st, HFS_REAL(stat)(path, st));
 }
-HFS_EXPORT int lstat(const char *path, struct stat *st)
+__attribute__((noinline)) static int lstat_slow(const char *path, struct stat *st)
 {
     STAT_PATH(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, st, HFS_REAL(lstat)(path, st));
+}
+HFS_DEF_REAL_TAIL(int, stat, (const char *path, struct stat *st), (path, st))
+HFS_DEF_REAL_TAIL(int, lstat, (const char *path, struct stat *st), (path, st))
+__attribute__((hot)) HFS_EXPORT int stat(const char *path, struct stat *st)
+{
+    if (HFS_LIKELY(hfs_path_surely_real(path))) return real_stat(path, st);
+    return stat_slow(path, st);
+}
+__attribute__((hot)) HFS_EXPORT int lstat(const char *path, struct stat *st)
+{
+    if (HFS_LIKELY(hfs_path_surely_real(path))) return real_lstat(path, st);
+    return lstat_slow(path, st);
 }
 HFS_EXPORT int stat64(const char *path, struct stat64 *st)
 {
@@ -120,9 +134,15 @@ HFS_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int fla
 {
     STAT_PATH64(dirfd, path, flags, st, HFS_REAL(fstatat64)(dirfd, path, st, flags));
 }
-HFS_EXPORT int fstat(int fd, struct stat *st)
+__attribute__((noinline)) static int fstat_slow(int fd, struct stat *st)
 {
     STAT_FD(fd, st, HFS_REAL(fstat)(fd, st));
+}
+HFS_DEF_REAL_TAIL(int, fstat, (int fd, struct stat *st), (fd, st))
+__attribute__((hot)) HFS_EXPORT int fstat(int fd, struct stat *st)
+{
+    if (HFS_LIKELY(hfs_fd_surely_real(fd))) return real_fstat(fd, st);
+    return fstat_slow(fd, st);
 }
 HFS_EXPORT int fstat64(int fd, struct stat64 *st)
 {
