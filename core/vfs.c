@@ -34,14 +34,16 @@ static mount g_mounts[HFS_MAX_MOUNTS];
 static char g_mirror[PATH_MAX]; /* <shim cache>/mirror */
 static size_t g_mlen;
 static char g_self[PATH_MAX];
-/* What init_once writes in every process, kept together: each page written at start is a fault
- * (bench/ANALYSIS.md, row 7). The prefix is short; only its first bytes are written. */
-static struct {
+/* What init_once writes in every process, kept on the interposer's hot page (.data.hfs_hot,
+ * which the loader writes anyway): each other page written at start would be a fault
+ * (bench/ANALYSIS.md, row 7). A prefix too long for the inline buffer goes to the heap. */
+__attribute__((section(".data.hfs_hot"))) static struct {
     pthread_once_t once;
     int inited;
     int nmounts;
     size_t plen;
-    char prefix[PATH_MAX];
+    char *prefix;
+    char inline_prefix[64];
 } g_hot = {.once = PTHREAD_ONCE_INIT};
 #define g_once g_hot.once
 #define g_inited g_hot.inited
@@ -86,7 +88,16 @@ static void parse_mounts(const char *s)
  * every program the shim is loaded into, and each page it touches costs a fault. */
 static void init_once(void)
 {
-    hfs_cfg_prefix(g_prefix, sizeof g_prefix);
+    /* In the inline buffer, without a PATH_MAX buffer on the stack (one more fresh page in
+     * every process); a longer prefix is read again into the heap. */
+    const char *raw = getenv("HF_SHIM_PREFIX");
+    g_prefix = g_hot.inline_prefix;
+    if (raw && strlen(raw) >= sizeof g_hot.inline_prefix) {
+        char *big = malloc(PATH_MAX);
+        if (big) g_prefix = big;
+    }
+    hfs_cfg_prefix(g_prefix,
+                   g_prefix == g_hot.inline_prefix ? sizeof g_hot.inline_prefix : PATH_MAX);
     g_plen = strlen(g_prefix);
     parse_mounts(getenv("HF_MOUNTS"));
     hfs_vfs_first[(unsigned char)g_prefix[1]] = 1;

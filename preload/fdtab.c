@@ -11,7 +11,7 @@
 _Atomic(hfs_fdrec *) hfs_fdtab[HFS_FD_MAX];
 static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
 HFS_HOT_DATA atomic_int hfs_fd_hwm_val;
-static pid_t owner_pid;
+HFS_HOT_DATA static pid_t owner_pid; /* written at start: on the hot page */
 
 void hfs_fd_set_pid(void)
 {

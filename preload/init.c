@@ -9,7 +9,7 @@
 
 __thread int hfs_guard __attribute__((tls_model("initial-exec")));
 HFS_HOT_DATA atomic_int hfs_state;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+HFS_HOT_DATA static pthread_once_t once = PTHREAD_ONCE_INIT; /* written at start: on the hot page */
 
 static void atfork_child(void)
 {

@@ -49,12 +49,32 @@ void hfs_cwd_atfork_child(void)
     memcpy(&cwd_mu, &fresh, sizeof cwd_mu);
 }
 
+/* Is the kernel cwd `real` a mirror directory? Then the virtual cwd is its virtual path. */
+__attribute__((noinline)) static void cwd_from(const char *real)
+{
+    char v[PATH_MAX];
+    if (real && HFS_CORE(hfs_vfs_unmirror(real, v, sizeof v)) == 1)
+        hfs_cwd_set(v);
+    else
+        hfs_cwd_clear();
+}
+
+__attribute__((noinline)) static void cwd_recover_long(void)
+{
+    char real[PATH_MAX];
+    cwd_from(HFS_REAL(getcwd)(real, sizeof real));
+}
+
+/* Runs at every process start: a short buffer first, so the common case touches no fresh stack
+ * page (bench/ANALYSIS.md, row 7). */
 void hfs_cwd_recover(void)
 {
-    char real[PATH_MAX], v[PATH_MAX];
+    char real[256];
     int saved = errno;
-    if (HFS_REAL(getcwd)(real, sizeof real) && HFS_CORE(hfs_vfs_unmirror(real, v, sizeof v)) == 1)
-        hfs_cwd_set(v);
+    if (HFS_REAL(getcwd)(real, sizeof real))
+        cwd_from(real);
+    else if (errno == ERANGE)
+        cwd_recover_long();
     else
         hfs_cwd_clear();
     errno = saved;

@@ -41,6 +41,11 @@ class NamespaceTest(ShimTest):
         p = self.run_shim(["cat", f"{TINY}/README.md"], check=False,
                           extra={"HF_SHIM_PREFIX": "/data/hub"})
         self.assertNotEqual(p.returncode, 0, "/hf is a plain path once the prefix moved")
+        # A long prefix, written with doubled slashes (kept outside the inline buffer), too.
+        long = "/data/" + "p" * 90 + "/hub"
+        out = self.run_shim(["cat", long + "/acme/tiny/README.md"],
+                            extra={"HF_SHIM_PREFIX": "//data//" + "p" * 90 + "//hub//"}).stdout
+        self.assertEqual(out, self.fixture_bytes("acme/tiny", "README.md"))
 
     def test_pins_pass_to_children_without_hfrun(self):
         refs = self.facts["repos"]["acme/tiny"]["refs"]
