@@ -184,18 +184,38 @@ int hfs_file_complete(hfs_file *f)
     return __atomic_load_n(&f->complete, __ATOMIC_ACQUIRE);
 }
 
+/* The content's hash from the file itself: 0, -ENOENT (the partial file is gone: another
+ * process published it first) or -errno. */
+static int hash_file(hfs_file *f, char got[68])
+{
+    const struct hfs_net_ops *net = hfs_net();
+    if (f->etag_kind == HFS_ETAG_SHA256) return net ? net->sha256_file(f->partial, got) : -EIO;
+    if (f->etag_kind == HFS_ETAG_GITSHA1) return net ? net->git_sha1_file(f->partial, got) : -EIO;
+    return 0;
+}
+
+static int published_elsewhere(hfs_file *f)
+{
+    if (access(f->blob, F_OK)) return 0;
+    __atomic_store_n(&f->complete, 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
 /* Every chunk is present: check the content against its id, then publish it as a blob. */
 static int finalize(hfs_file *f)
 {
-    const struct hfs_net_ops *net = hfs_net();
     char got[68] = "";
-    int rc = 0;
-    if (f->hasher && !hfs_hasher_finish(f->hasher, got, sizeof got))
-        ; /* hashed while it downloaded */
-    else if (f->etag_kind == HFS_ETAG_SHA256)
-        rc = net ? net->sha256_file(f->partial, got) : -EIO;
-    else if (f->etag_kind == HFS_ETAG_GITSHA1)
-        rc = net ? net->git_sha1_file(f->partial, got) : -EIO;
+    int rc = -1;
+    if (f->hasher) {
+        /* Hashed while it downloaded; the thread is done with either answer. */
+        rc = hfs_hasher_finish(f->hasher, got, sizeof got);
+        hfs_hasher_free(f->hasher);
+        f->hasher = NULL;
+        /* The thread read through an fd of its own, which the program could have closed and
+         * reused (closefrom): a mismatch is confirmed from the file before it condemns it. */
+        if (!rc && strcmp(got, f->etag)) rc = -1;
+    }
+    if (rc) rc = hash_file(f, got);
     if (rc == -ENOENT) {
         /* Another process published it first. */
         __atomic_store_n(&f->complete, 1, __ATOMIC_RELEASE);
@@ -215,6 +235,7 @@ static int finalize(hfs_file *f)
     if ((rc = hfs_mkdirs_parent(f->blob, 0755))) return rc;
     if (link(f->partial, f->blob) && errno != EEXIST) {
         rc = -errno;
+        if (rc == -ENOENT && published_elsewhere(f)) return 0; /* between our hash and link */
         hfs_err("%s: %s: cannot publish %s: %s", f->repo->key, f->rpath, f->blob, strerror(errno));
         return rc;
     }
@@ -289,18 +310,9 @@ int hfs_file_ensure(hfs_file *f, uint64_t off, uint64_t len)
     int need = 0;
     for (size_t c = c0; c <= c1; c++) need |= !hfs_chunkmap_has(&f->cm, c);
     if (need) {
-        hfs_range v[64];
-        int n = 0;
-        size_t run = SIZE_MAX;
-        for (size_t c = c0; c <= c2 + 1; c++) {
-            int missing = c <= c2 && !hfs_chunkmap_has(&f->cm, c);
-            if (missing && run == SIZE_MAX) run = c;
-            if (!missing && run != SIZE_MAX) {
-                add_run(v, &n, 64, f, run, c);
-                run = SIZE_MAX;
-            }
-        }
-        if (f->window && !f->hash_tried && f->size >= BG_HASH_MIN &&
+        /* A sequential reader past its first read, or one large read: worth a thread. */
+        if ((f->window >= 4 * HFS_CHUNK || len >= BG_HASH_MIN) && !f->hash_tried &&
+            f->size >= BG_HASH_MIN &&
             (f->etag_kind == HFS_ETAG_SHA256 || f->etag_kind == HFS_ETAG_GITSHA1)) {
             f->hash_tried = 1;
             f->hasher =
@@ -312,7 +324,26 @@ int hfs_file_ensure(hfs_file *f, uint64_t off, uint64_t len)
                              .path = f->rpath,
                              .size = f->size,
                              .dest = f->partial};
-        int frc = net ? net->fetch(&req, v, n, range_done, f) : -EIO;
+        /* At most 64 pieces (1 GiB) per batch of requests: making a larger range present (a
+         * whole big file for mmap or exec) takes several batches. */
+        int frc = net ? 0 : -EIO;
+        for (size_t from = c0; net && !frc && from <= c1;) {
+            hfs_range v[64];
+            int n = 0, full = 0;
+            size_t run = SIZE_MAX;
+            for (size_t c = from; c <= c2 + 1 && !full; c++) {
+                int missing = c <= c2 && !hfs_chunkmap_has(&f->cm, c);
+                if (missing && run == SIZE_MAX) run = c;
+                if (!missing && run != SIZE_MAX) {
+                    full = add_run(v, &n, 64, f, run, c);
+                    run = SIZE_MAX;
+                }
+            }
+            if (!n) break;
+            frc = net->fetch(&req, v, n, range_done, f);
+            if (!full) break;
+            from = (size_t)((v[n - 1].off + v[n - 1].len + HFS_CHUNK - 1) >> HFS_CHUNK_SHIFT);
+        }
         for (size_t c = c0; c <= c1; c++)
             if (!hfs_chunkmap_has(&f->cm, c)) {
                 rc = frc ? frc : -EIO;

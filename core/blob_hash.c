@@ -1,6 +1,7 @@
 #include "blob_hash.h"
 #include "log.h"
 #include "net.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,8 +28,9 @@ struct hfs_hasher {
     uint64_t hashed; /* bytes [0, hashed) are in ctx; only the thread moves it */
     int err;         /* negative errno once a read failed: the thread has stopped */
     int kicks;       /* bumped by kick: new chunks to look at */
-    int stop;
-    int done; /* the thread has returned */
+    int stop;        /* atomic: read between pieces, so free() waits for one piece at most */
+    int done;        /* the thread has returned */
+    int finished;    /* hfs_hasher_finish ran: the digest state is spent */
     unsigned char *buf;
 };
 
@@ -85,6 +87,7 @@ static uint64_t present_end(const hfs_hasher *h, uint64_t from)
 static int hash_range(hfs_hasher *h, uint64_t from, uint64_t to)
 {
     while (from < to) {
+        if (__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) return -ECANCELED;
         size_t k = to - from > HASH_PIECE ? HASH_PIECE : (size_t)(to - from);
         ssize_t n = pread(h->fd, h->buf, k, (off_t)from);
         if (n < 0 && errno == EINTR) continue;
@@ -100,6 +103,7 @@ static int hash_range(hfs_hasher *h, uint64_t from, uint64_t to)
 static void *run(void *arg)
 {
     hfs_hasher *h = arg;
+    if (hfs_proc_thread_start) hfs_proc_thread_start();
     pthread_mutex_lock(&h->mu);
     for (;;) {
         uint64_t at = __atomic_load_n(&h->hashed, __ATOMIC_RELAXED), end = present_end(h, at);
@@ -124,6 +128,9 @@ static void *run(void *arg)
 
 hfs_hasher *hfs_hasher_start(const char *path, uint64_t size, int git, const hfs_chunkmap *cm)
 {
+    /* Never from a vfork child: the thread would die with its exec, holding what the parent
+     * then waits for, and its fd would be the child's. */
+    if (!hfs_proc_is_owner()) return NULL;
     const struct hfs_net_ops *net = hfs_net();
     if (!net || !net->hash_new) return NULL;
     hfs_hasher *h = calloc(1, sizeof *h);
@@ -146,7 +153,10 @@ hfs_hasher *hfs_hasher_start(const char *path, uint64_t size, int git, const hfs
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&h->tid, NULL, run, h);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc) goto fail;
+    if (rc) {
+        errno = rc;
+        goto fail;
+    }
     pthread_setname_np(h->tid, "hfshim-hash");
     hfs_debug("%s: hashing while it downloads", path);
     return h;
@@ -173,6 +183,8 @@ void hfs_hasher_kick(hfs_hasher *h)
 int hfs_hasher_finish(hfs_hasher *h, char *hex, size_t n)
 {
     if (!h || h->pid != getpid()) return -ECHILD;
+    if (h->finished) return -EALREADY;
+    h->finished = 1;
     pthread_mutex_lock(&h->mu);
     h->kicks++;
     pthread_cond_broadcast(&h->cv);
@@ -191,7 +203,7 @@ void hfs_hasher_free(hfs_hasher *h)
     if (!h) return;
     if (h->pid == getpid()) {
         pthread_mutex_lock(&h->mu);
-        h->stop = 1;
+        __atomic_store_n(&h->stop, 1, __ATOMIC_RELEASE);
         pthread_cond_broadcast(&h->cv);
         pthread_mutex_unlock(&h->mu);
         pthread_join(h->tid, NULL);

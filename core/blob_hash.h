@@ -9,14 +9,16 @@
 typedef struct hfs_hasher hfs_hasher;
 
 /* Start hashing `path` (`size` bytes; git = 1 for the git blob sha1, else sha256) as the
- * chunks of `cm` become present. NULL if the thread or the network module is not available;
- * the caller then hashes the whole file at the end, as before. */
+ * chunks of `cm` become present. NULL if the thread or the network module is not available, or
+ * in a vfork child (proc.h); the caller then hashes the whole file at the end. */
 hfs_hasher *hfs_hasher_start(const char *path, uint64_t size, int git, const hfs_chunkmap *cm);
 /* More chunks are present. */
 void hfs_hasher_kick(hfs_hasher *h);
-/* Every chunk is present: wait for the rest to be hashed and write the hex digest. 0, or
- * -errno if the hash could not be completed here (a read failed, or this is a forked child of
- * the process that started the thread); the caller then hashes the file itself. */
+/* Every chunk is present: wait for the rest to be hashed and write the hex digest. Once only
+ * (the digest state is spent; a second call gives -EALREADY). 0, or -errno if the hash could
+ * not be completed here (a read failed, or this is a forked child of the process that started
+ * the thread); the caller then hashes the file itself. */
 int hfs_hasher_finish(hfs_hasher *h, char *hex, size_t n);
-/* Stop the thread (waiting at most for the piece it is hashing) and free. NULL is fine. */
+/* Stop the thread (waiting at most for the 256 KiB piece it is hashing) and free. NULL is
+ * fine. */
 void hfs_hasher_free(hfs_hasher *h);

@@ -1,5 +1,6 @@
 /* The fd table (see fdtab.h). */
 #include "fdtab.h"
+#include "proc.h"
 #include "real.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@ HFS_HOT_DATA static pid_t owner_pid; /* written at start: on the hot page */
 void hfs_fd_set_pid(void)
 {
     owner_pid = getpid();
+    hfs_proc_set_owner(owner_pid); /* the core must know a vfork child when it sees one */
 }
 
 int hfs_fd_mutable(void)

@@ -2,6 +2,7 @@
  * a mirror directory, fork handling. */
 #include "exec_env.h"
 #include "fdtab.h"
+#include "proc.h"
 #include "real.h"
 #include "vpath.h"
 
@@ -18,10 +19,18 @@ static void atfork_child(void)
     HFS_CORE_VOID(hfs_vfs_atfork_child());
 }
 
+/* Threads the core starts (the background hash) run with the guard set: their calls on the
+ * core's own files must not come back into the core through the wrappers. */
+static void core_thread_start(void)
+{
+    hfs_guard++;
+}
+
 static void init_once(void)
 {
     int saved = errno;
     hfs_guard++;
+    hfs_proc_thread_start = core_thread_start;
     hfs_real_resolve_common();
     hfs_fd_set_pid();
     hfs_vfs_init();

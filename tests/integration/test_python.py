@@ -128,6 +128,52 @@ os.waitpid(pid, 0)
         with open(blob, "rb") as f:
             self.assertEqual(f.read(), src)
 
+    def test_two_readers_one_publishes_first(self):
+        # fd a starts a sequential read (and the background hash); fd b reads the whole file
+        # and publishes it; a then reads on: the file it hashes is gone from partial/, which
+        # must mean "published", not an error.
+        src = self.fixture_bytes("acme/tiny", "weights/big.bin")
+        code = f"""
+import os, hashlib
+p = '{TINY}/weights/big.bin'
+a = os.open(p, os.O_RDONLY); b = os.open(p, os.O_RDONLY)
+ha, hb = hashlib.sha256(), hashlib.sha256()
+for _ in range(8): ha.update(os.read(a, 1 << 20))
+while True:
+    x = os.read(b, 1 << 20)
+    if not x: break
+    hb.update(x)
+while True:
+    x = os.read(a, 1 << 20)
+    if not x: break
+    ha.update(x)
+print(ha.hexdigest(), hb.hexdigest())
+"""
+        sha = hashlib.sha256(src).hexdigest()
+        p = self.py(code)
+        self.assertEqual(p.stdout.decode().split(), [sha, sha], p.stderr)
+        self.assertNotIn(b"hfshim:", p.stderr)
+        with open(os.path.join(self.home, "hub", "models--acme--tiny", "blobs", sha), "rb") as f:
+            self.assertEqual(f.read(), src)
+
+    def test_no_background_hash_in_a_vfork_child(self):
+        # subprocess starts its child with vfork; the child makes an inherited virtual fd
+        # complete before exec. A hash thread started there would die with the exec, holding
+        # what the parent waits for at exit: none may start in a vfork child.
+        self.py(f"import os\nfd = os.open('{TINY}/weights/big.bin', os.O_RDONLY)\n"
+                "for i in range(180, -1, -1): os.pread(fd, 1, i << 20)\n")
+        code = f"""
+import subprocess
+with open('{TINY}/weights/big.bin', 'rb') as f:
+    subprocess.run(['true'], stdin=f, close_fds=False)
+print('done')
+"""
+        for _ in range(3):
+            p = self.py(code, check=False, extra={"HF_HUB_OFFLINE": "1", "HF_SHIM_LOG": "debug"},
+                        timeout=60)
+            self.assertEqual(p.stdout, b"done\n", p.stderr[-2000:])
+            self.assertNotIn(b"hashing while it downloads", p.stderr)
+
     def test_subprocess_inherits_fd(self):
         src = self.fixture_bytes("acme/tiny", "data/medium.bin")
         code = f"""
