@@ -21,6 +21,9 @@
  * pieces so a large window is fetched over several connections at once. */
 #define MAX_READAHEAD ((uint64_t)128 << 20)
 #define PIECE_CHUNKS 16 /* 128 MiB in 16 MiB pieces: +7..17% over 64/8 (bench/ANALYSIS.md) */
+/* Pieces fetched at once: a full read-ahead window. A larger range (a whole file made present
+ * for mmap, exec or sendfile) is fetched in several such batches. */
+#define BATCH_PIECES (int)(MAX_READAHEAD / ((uint64_t)PIECE_CHUNKS * HFS_CHUNK))
 /* Files at least this big that are read sequentially are hashed while they download. */
 #define BG_HASH_MIN ((uint64_t)16 << 20)
 
@@ -324,18 +327,18 @@ int hfs_file_ensure(hfs_file *f, uint64_t off, uint64_t len)
                              .path = f->rpath,
                              .size = f->size,
                              .dest = f->partial};
-        /* At most 64 pieces (1 GiB) per batch of requests: making a larger range present (a
-         * whole big file for mmap or exec) takes several batches. */
+        /* A batch at a time (BATCH_PIECES); until 0608188 a call fetched at most 64 pieces and
+         * making more than 1 GiB present failed with EIO. */
         int frc = net ? 0 : -EIO;
         for (size_t from = c0; net && !frc && from <= c1;) {
-            hfs_range v[64];
+            hfs_range v[BATCH_PIECES];
             int n = 0, full = 0;
             size_t run = SIZE_MAX;
             for (size_t c = from; c <= c2 + 1 && !full; c++) {
                 int missing = c <= c2 && !hfs_chunkmap_has(&f->cm, c);
                 if (missing && run == SIZE_MAX) run = c;
                 if (!missing && run != SIZE_MAX) {
-                    full = add_run(v, &n, 64, f, run, c);
+                    full = add_run(v, &n, BATCH_PIECES, f, run, c);
                     run = SIZE_MAX;
                 }
             }

@@ -54,6 +54,21 @@ with open('{TINY}/model.safetensors', 'rb') as f:
         out = self.py(code).stdout.decode().split()
         self.assertEqual(out, [hashlib.sha256(src).hexdigest(), str(len(src))])
 
+    def test_mmap_of_a_file_bigger_than_one_batch(self):
+        # mmap makes the whole 200 MiB file present first: more pieces than one batch of
+        # requests (128 MiB), so it takes several; a missing one would be EIO, never zeros.
+        src = self.fixture_bytes("acme/tiny", "weights/big.bin")
+        code = f"""
+import mmap, hashlib
+with open('{TINY}/weights/big.bin', 'rb') as f:
+    m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    print(hashlib.sha256(m).hexdigest(), len(m))
+"""
+        out = self.py(code).stdout.decode().split()
+        self.assertEqual(out, [hashlib.sha256(src).hexdigest(), str(len(src))])
+        cdn = [r for r in self.requests() if r["listener"] == "cdn"]
+        self.assertGreater(len(cdn), 8, "200 MiB in 16 MiB pieces: more than one batch")
+
     def test_zipfile(self):
         import zipfile
         local = zipfile.ZipFile(self.fixture_path("acme/tiny", "archive.zip"))
