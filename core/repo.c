@@ -271,7 +271,15 @@ hfs_repo *hfs_repo_get(const hfs_spec *s, int *err)
         hfs_folder_id(s->repo.id, fid, sizeof fid);
         snprintf(r->folder, sizeof r->folder, "%s--%s", hfs_type_plural(s->repo.type), fid);
         r->dev = 0x4846000000000000ull | (XXH3_64bits(key, strlen(key)) & 0xffffffffull);
-        hfs_overlay_upper(&s->repo, r->uroot, sizeof r->uroot);
+        char up[PATH_MAX];
+        int urc = hfs_overlay_upper(&s->repo, up, sizeof up);
+        if (urc || !(r->uroot = strdup(up))) {
+            free(r);
+            pthread_mutex_unlock(&g_lock);
+            *err = urc ? urc : -ENOMEM;
+            hfs_err("%s: cannot set up its overlay path: %s", key, strerror(-*err));
+            return NULL;
+        }
         r->next = g_repos;
         g_repos = r;
     }

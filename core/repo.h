@@ -14,7 +14,8 @@ typedef struct hfs_repo {
     char key[HFS_ID_MAX + HFS_REV_MAX + 16];
     char folder[HFS_ID_MAX + 16]; /* "models--org--name" */
     char snap[48];                /* commit sha, or "b<unix time>" for a bucket listing */
-    char uroot[PATH_MAX];         /* its overlay's upper/ directory (overlay.h) */
+    char *uroot; /* its overlay's upper/ directory (overlay.h); allocated to size, as a
+                  * PATH_MAX array made each process's first lookup touch one more fresh page */
     hfs_index *ix;
     uint64_t dev;
     int err; /* cached failure (negative errno) */

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,11 +22,25 @@ typedef struct {
     uint64_t ino;
 } dent;
 
+/* What an object keeps of the hfs_loc it was opened from: the same fields, its strings
+ * allocated to size (a whole hfs_loc is 12 KiB: three fresh heap pages on a process's first
+ * open; bench/ANALYSIS.md, row 8). */
+typedef struct {
+    int kind;
+    hfs_repo *repo;
+    const hfs_ientry *e;
+    char *vpath, *rpath, *upper;
+    int local;
+    struct stat ust;
+    int hidden;
+    int is_root;
+} kept_loc;
+
 struct hfs_vobj {
     int refs;
     int is_dir;
     int local; /* an overlay (or external) file: the fd is all there is */
-    hfs_loc L;
+    kept_loc L;
     hfs_file *file;
     dent *ents; /* merged listing of a directory with an overlay part */
     size_t nents;
@@ -43,6 +58,9 @@ void hfs_vobj_unref(hfs_vobj *o)
     hfs_file_free(o->file);
     for (size_t i = 0; i < o->nents; i++) free(o->ents[i].name);
     free(o->ents);
+    free(o->L.vpath);
+    free(o->L.rpath);
+    free(o->L.upper);
     free(o);
 }
 
@@ -61,7 +79,20 @@ const char *hfs_vobj_path(const hfs_vobj *o)
 
 int hfs_vobj_stat(hfs_vobj *o, struct stat *st)
 {
-    hfs_fill_stat(&o->L, st); /* local files: as at open; hfs_vobj_stat_fd has the fd's */
+    const kept_loc *K = &o->L;
+    hfs_loc L;
+    L.kind = K->kind;
+    L.repo = K->repo;
+    L.e = K->e;
+    L.local = K->local;
+    L.ust = K->ust;
+    L.hidden = K->hidden;
+    L.is_root = K->is_root;
+    L.uroot = K->repo ? K->repo->uroot : NULL;
+    snprintf(L.vpath, sizeof L.vpath, "%s", K->vpath);
+    snprintf(L.rpath, sizeof L.rpath, "%s", K->rpath);
+    snprintf(L.upper, sizeof L.upper, "%s", K->upper);
+    hfs_fill_stat(&L, st); /* local files: as at open; hfs_vobj_stat_fd has the fd's */
     return 0;
 }
 
@@ -99,7 +130,7 @@ static int push_ent(hfs_vobj *o, size_t *cap, const char *name, unsigned char ty
  * whited out; nothing remote below an opaque directory. */
 static int merge_listing(hfs_vobj *o)
 {
-    hfs_loc *L = &o->L;
+    const kept_loc *L = &o->L;
     size_t cap = 0, nlocal;
     char **wh = NULL;
     size_t nwh = 0, whcap = 0;
@@ -164,7 +195,21 @@ static hfs_vobj *new_vobj(const hfs_loc *L)
     hfs_vobj *o = calloc(1, sizeof *o);
     if (!o) return NULL;
     o->refs = 1;
-    o->L = *L;
+    kept_loc *K = &o->L;
+    K->kind = L->kind;
+    K->repo = L->repo;
+    K->e = L->e;
+    K->local = L->local;
+    K->ust = L->ust;
+    K->hidden = L->hidden;
+    K->is_root = L->is_root;
+    K->vpath = strdup(L->vpath);
+    K->rpath = strdup(L->rpath);
+    K->upper = strdup(L->upper);
+    if (!K->vpath || !K->rpath || !K->upper) {
+        hfs_vobj_unref(o);
+        return NULL;
+    }
     return o;
 }
 
@@ -295,7 +340,7 @@ int hfs_vobj_complete(hfs_vobj *o)
 
 int hfs_vobj_readdir(hfs_vobj *o, uint64_t pos, hfs_dirent *e)
 {
-    const hfs_loc *L = &o->L;
+    const kept_loc *L = &o->L;
     if (!o->is_dir) return -ENOTDIR;
     const char *key = L->repo ? L->repo->key : hfs_prefix();
     if (pos < 2) {
