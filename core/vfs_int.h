@@ -32,7 +32,22 @@ static inline int hfs_loc_is_dir(const hfs_loc *L)
     if (L->local) return S_ISDIR(L->ust.st_mode);
     return L->e && L->e->is_dir;
 }
-void hfs_fill_stat(const hfs_loc *L, struct stat *st);
+/* What stat needs of a location: an hfs_loc has it, and so does an open object's kept copy
+ * (vfs_open.c), whose strings are allocated to size. */
+typedef struct {
+    int kind;
+    const hfs_repo *repo;
+    const hfs_ientry *e;
+    int local;
+    const struct stat *ust;
+    const char *vpath, *rpath;
+} hfs_stat_src;
+void hfs_fill_stat_from(const hfs_stat_src *s, struct stat *st);
+static inline void hfs_fill_stat(const hfs_loc *L, struct stat *st)
+{
+    hfs_stat_src s = {L->kind, L->repo, L->e, L->local, &L->ust, L->vpath, L->rpath};
+    hfs_fill_stat_from(&s, st);
+}
 uint64_t hfs_ino_of(const char *a, const char *b);
 /* True for names the overlay reserves (".wh.*"). */
 int hfs_reserved_name(const char *name);

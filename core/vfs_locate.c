@@ -180,10 +180,10 @@ int hfs_locate(const char *vpath, int follow, hfs_loc *L)
     return locate_depth(vpath, follow, L, 0);
 }
 
-void hfs_fill_stat(const hfs_loc *L, struct stat *st)
+void hfs_fill_stat_from(const hfs_stat_src *L, struct stat *st)
 {
     if (L->kind == HFS_VL_EXTERNAL) {
-        *st = L->ust;
+        *st = *L->ust;
         return;
     }
     memset(st, 0, sizeof *st);
@@ -201,7 +201,7 @@ void hfs_fill_stat(const hfs_loc *L, struct stat *st)
         /* The overlay's own metadata, on the repo's device. Directories keep a path-derived
          * inode so stat(path) agrees with fstat of the (mirror) directory fd; files keep the
          * real one, so it survives renames and shows hard links. */
-        *st = L->ust;
+        *st = *L->ust;
         st->st_dev = L->repo->dev;
         if (S_ISDIR(st->st_mode)) st->st_ino = hfs_ino_of(L->repo->key, L->rpath);
         return;

@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,8 +21,8 @@ typedef struct {
     uint64_t ino;
 } dent;
 
-/* What an object keeps of the hfs_loc it was opened from: the same fields, its strings
- * allocated to size (a whole hfs_loc is 12 KiB: three fresh heap pages on a process's first
+/* What an object keeps of the hfs_loc it was opened from: the fields it uses later, its
+ * strings allocated to size (a whole hfs_loc is 12 KiB: three fresh heap pages on a process's first
  * open; bench/ANALYSIS.md, row 8). */
 typedef struct {
     int kind;
@@ -33,7 +32,6 @@ typedef struct {
     int local;
     struct stat ust;
     int hidden;
-    int is_root;
 } kept_loc;
 
 struct hfs_vobj {
@@ -80,19 +78,8 @@ const char *hfs_vobj_path(const hfs_vobj *o)
 int hfs_vobj_stat(hfs_vobj *o, struct stat *st)
 {
     const kept_loc *K = &o->L;
-    hfs_loc L;
-    L.kind = K->kind;
-    L.repo = K->repo;
-    L.e = K->e;
-    L.local = K->local;
-    L.ust = K->ust;
-    L.hidden = K->hidden;
-    L.is_root = K->is_root;
-    L.uroot = K->repo ? K->repo->uroot : NULL;
-    snprintf(L.vpath, sizeof L.vpath, "%s", K->vpath);
-    snprintf(L.rpath, sizeof L.rpath, "%s", K->rpath);
-    snprintf(L.upper, sizeof L.upper, "%s", K->upper);
-    hfs_fill_stat(&L, st); /* local files: as at open; hfs_vobj_stat_fd has the fd's */
+    hfs_stat_src s = {K->kind, K->repo, K->e, K->local, &K->ust, K->vpath, K->rpath};
+    hfs_fill_stat_from(&s, st); /* local files: as at open; hfs_vobj_stat_fd has the fd's */
     return 0;
 }
 
@@ -202,7 +189,6 @@ static hfs_vobj *new_vobj(const hfs_loc *L)
     K->local = L->local;
     K->ust = L->ust;
     K->hidden = L->hidden;
-    K->is_root = L->is_root;
     K->vpath = strdup(L->vpath);
     K->rpath = strdup(L->rpath);
     K->upper = strdup(L->upper);

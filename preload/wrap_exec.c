@@ -330,30 +330,24 @@ HFS_EXPORT int execle(const char *path, const char *arg, ...)
     return execve(path, argv, envp);
 }
 
+static int spawn(int kind, pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    exec_req q = {
+        .kind = kind, .path = path, .argv = argv, .envp = envp, .pid = pid, .fa = fa, .attr = attr};
+    return run(&q);
+}
+
 HFS_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    exec_req q = {.kind = K_SPAWN,
-                  .path = path,
-                  .argv = argv,
-                  .envp = envp,
-                  .pid = pid,
-                  .fa = fa,
-                  .attr = attr};
-    return run(&q);
+    return spawn(K_SPAWN, pid, path, fa, attr, argv, envp);
 }
 
 HFS_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                             const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    exec_req q = {.kind = K_SPAWNP,
-                  .path = file,
-                  .argv = argv,
-                  .envp = envp,
-                  .pid = pid,
-                  .fa = fa,
-                  .attr = attr};
-    return run(&q);
+    return spawn(K_SPAWNP, pid, file, fa, attr, argv, envp);
 }
 
 /* The child opens the file itself (inside libc): give it the complete backing file instead. */
