@@ -102,7 +102,8 @@ static void init_once(void)
     parse_mounts(getenv("HF_MOUNTS"));
     hfs_vfs_first[(unsigned char)g_prefix[1]] = 1;
     for (int i = 0; i < g_nmounts; i++) hfs_vfs_first[(unsigned char)g_mounts[i].path[1]] = 1;
-    hfs_vfs_first['/'] = hfs_vfs_first['.'] = 1;
+    /* '\0': "/" itself, the ancestor of every mount (vfs_near.c). */
+    hfs_vfs_first['/'] = hfs_vfs_first['.'] = hfs_vfs_first[0] = 1;
     __atomic_store_n(&g_inited, 1, __ATOMIC_RELEASE);
 }
 
@@ -229,7 +230,7 @@ int hfs_vfs_unmirror(const char *real, char *vout, size_t n)
     init_paths();
     if (!g_mlen || strncmp(real, g_mirror, g_mlen) || real[g_mlen] != '/') return 0;
     if (hfs_fmt(vout, n, "%s", real + g_mlen)) return 0;
-    return hfs_vfs_covers(vout);
+    return hfs_vfs_classify(vout) != HFS_NS_REAL;
 }
 
 int hfs_vfs_statvfs(const char *vpath, struct statvfs *sv)

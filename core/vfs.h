@@ -26,6 +26,25 @@ int hfs_vfs_covers(const char *p);
  * hfs_vfs_covers(p) is 0, so callers on a hot path can turn most paths away without a call. */
 extern unsigned char hfs_vfs_first[256];
 
+/* Where an absolute path lies: under the prefix or a mount (virtual), strictly above one (an
+ * "ancestor": a real directory that must show the mounts below it, or a missing one that exists
+ * only virtually), or elsewhere (real). Lexical; no syscall. */
+enum { HFS_NS_REAL = 0, HFS_NS_VIRTUAL = 1, HFS_NS_NEAR = 2 };
+int hfs_vfs_classify(const char *p);
+/* The next component of each mount (and the prefix) below the normalized ancestor `dir`, once
+ * per mount (callers dedupe): cb(name, length, arg) until it returns non-zero. */
+int hfs_vfs_near_children(const char *dir, int (*cb)(const char *name, size_t n, void *arg),
+                          void *arg);
+/* stat of an ancestor that does not exist really: a directory (0555) on the device of its
+ * nearest real ancestor, whose owner and times it shows. -ENOTDIR if a real file is in the way. */
+int hfs_vfs_near_stat(const char *path, struct stat *st);
+/* An open ancestor directory: realfd >= 0 is a real directory fd the caller opened (the object
+ * lists its real entries plus the mount components below it; returned as is); realfd < 0 opens
+ * an fd on the ancestor's mirror directory (it lists the mount components only). */
+int hfs_vfs_open_near(const char *path, int realfd, int flags, hfs_vobj **out);
+/* 0 for a virtual object, 1 for a real ancestor directory, 2 for a missing (virtual) one. */
+int hfs_vobj_near(const hfs_vobj *o);
+
 /* Lexical normalization: collapses "//", "." and ".." (".." above "/" stays at "/").
  * If `p` is relative it is joined to `base` (an absolute path) first. Returns the length of the
  * result or -ENAMETOOLONG. */
@@ -78,7 +97,7 @@ int hfs_vfs_statfs(const char *vpath, struct statfs *sf);
  * <shim cache>/mirror<vpath>, used for directory fds and as the kernel cwd after chdir into a
  * virtual directory. hfs_vfs_mirror_dir creates it (after checking vpath is a directory) and
  * writes its path; hfs_vfs_unmirror maps a real path inside the mirror tree back to the
- * virtual path (returns 1), or returns 0 when `real` is not inside it. */
+ * virtual path or missing ancestor (returns 1), or returns 0 when `real` is not inside it. */
 int hfs_vfs_mirror_dir(const char *vpath, char *out, size_t n);
 int hfs_vfs_unmirror(const char *real, char *vout, size_t n);
 

@@ -6,7 +6,10 @@
 #include "repo.h"
 #include "vfs.h"
 
-enum { HFS_VL_EXTERNAL = 100 }; /* an overlay symlink led outside the virtual tree */
+enum {
+    HFS_VL_EXTERNAL = 100, /* an overlay symlink led outside the virtual tree */
+    HFS_VL_NEAR = 101,     /* an ancestor of a mount (vfs_near.c) */
+};
 
 typedef struct {
     int kind;             /* HFS_VL_* from grammar.h, or HFS_VL_EXTERNAL */
@@ -67,6 +70,12 @@ int hfs_ov_drop_whiteout(const hfs_loc *L);
  * its parent exist in upper/ and drop a whiteout of its name. 1 if there was a whiteout, 0, or
  * -errno (EEXIST if it exists, EROFS where repos would be created, EINVAL for ".wh." names). */
 int hfs_ov_prepare_create(int rc, hfs_loc *L);
+
+/* vfs_near.c: the inode number of an ancestor directory (listing and stat agree). */
+uint64_t hfs_near_ino(const char *path);
+/* stat (follow) or lstat of an ancestor: the real one, or the virtual one when it is missing;
+ * -ENOENT for a path that is no ancestor. */
+int hfs_near_stat_path(const char *path, int follow, struct stat *st);
 
 /* vfs.c */
 /* The explicit mounts (HF_MOUNTS) as parsed: cb per mount until it returns non-zero. */

@@ -218,6 +218,7 @@ void hfs_fill_stat_from(const hfs_stat_src *L, struct stat *st)
 
 int hfs_vfs_stat(const char *vpath, struct stat *st)
 {
+    if (!hfs_vfs_covers(vpath)) return hfs_near_stat_path(vpath, 1, st);
     hfs_loc L;
     int rc = hfs_locate(vpath, 1, &L);
     if (rc) return rc;
@@ -227,6 +228,7 @@ int hfs_vfs_stat(const char *vpath, struct stat *st)
 
 int hfs_vfs_lstat(const char *vpath, struct stat *st)
 {
+    if (!hfs_vfs_covers(vpath)) return hfs_near_stat_path(vpath, 0, st);
     hfs_loc L;
     int rc = hfs_locate(vpath, 0, &L);
     if (rc) return rc;

@@ -43,6 +43,7 @@ struct hfs_vobj {
     dent *ents; /* merged listing of a directory with an overlay part */
     size_t nents;
     int merged;
+    int near; /* an ancestor directory: 1 real, 2 missing (vfs_near.c) */
 };
 
 void hfs_vobj_ref(hfs_vobj *o)
@@ -75,9 +76,16 @@ const char *hfs_vobj_path(const hfs_vobj *o)
     return o->L.vpath;
 }
 
+int hfs_vobj_near(const hfs_vobj *o)
+{
+    return o->near;
+}
+
 int hfs_vobj_stat(hfs_vobj *o, struct stat *st)
 {
     const kept_loc *K = &o->L;
+    if (o->near == 1) return stat(K->vpath, st) ? -errno : 0;
+    if (o->near) return hfs_vfs_near_stat(K->vpath, st);
     hfs_stat_src s = {K->kind, K->repo, K->e, K->local, &K->ust, K->vpath, K->rpath};
     hfs_fill_stat_from(&s, st); /* local files: as at open; hfs_vobj_stat_fd has the fd's */
     return 0;
@@ -85,9 +93,9 @@ int hfs_vobj_stat(hfs_vobj *o, struct stat *st)
 
 int hfs_vobj_stat_fd(hfs_vobj *o, int fd, struct stat *st)
 {
-    if (o->local && !o->is_dir) {
+    if ((o->local && !o->is_dir) || o->near == 1) {
         if (fstat(fd, st)) return -errno;
-        if (o->L.kind == HFS_VL_REPO) st->st_dev = o->L.repo->dev;
+        if (o->L.kind == HFS_VL_REPO && !o->near) st->st_dev = o->L.repo->dev;
         return 0;
     }
     return hfs_vobj_stat(o, st);
@@ -303,6 +311,84 @@ local : {
 }
 }
 
+/* ---- ancestors of mounts ---- */
+
+typedef struct {
+    hfs_vobj *o;
+    size_t *cap;
+    size_t nreal;
+    const char *dir;
+} near_fill;
+
+static int add_child(const char *name, size_t n, void *arg)
+{
+    near_fill *f = arg;
+    char nm[NAME_MAX + 1], child[PATH_MAX];
+    if (n > NAME_MAX) return 0;
+    memcpy(nm, name, n);
+    nm[n] = 0;
+    for (size_t i = 0; i < f->o->nents; i++) /* a real entry of that name wins; mounts dedupe */
+        if (!strcmp(f->o->ents[i].name, nm)) return 0;
+    if (hfs_fmt(child, sizeof child, "%s%s%s", f->dir, f->dir[1] ? "/" : "", nm)) return 0;
+    return push_ent(f->o, f->cap, nm, DT_DIR, hfs_near_ino(child));
+}
+
+/* The real entries of the directory behind realfd (read through a fresh description, so the
+ * caller's offset is untouched), then the mount components that are not among them. */
+static int near_listing(hfs_vobj *o, int realfd)
+{
+    size_t cap = 0;
+    int rc = 0;
+    if (realfd >= 0) {
+        int dfd = openat(realfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+        if (!d) {
+            rc = -errno;
+            if (dfd >= 0) close(dfd);
+            return rc;
+        }
+        struct dirent *de;
+        while (!rc && (de = readdir(d)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                rc = push_ent(o, &cap, de->d_name, de->d_type, de->d_ino);
+        closedir(d);
+    }
+    near_fill f = {o, &cap, o->nents, o->L.vpath};
+    if (!rc) rc = hfs_vfs_near_children(o->L.vpath, add_child, &f);
+    o->merged = 1;
+    return rc;
+}
+
+int hfs_vfs_open_near(const char *path, int realfd, int flags, hfs_vobj **out)
+{
+    hfs_loc *L = calloc(1, sizeof *L);
+    if (!L) return -ENOMEM;
+    L->kind = HFS_VL_NEAR;
+    int rc = hfs_fmt(L->vpath, sizeof L->vpath, "%s", path) ? -ENAMETOOLONG : 0;
+    hfs_vobj *o = rc ? NULL : new_vobj(L);
+    free(L);
+    if (!o) return rc ? rc : -ENOMEM;
+    o->is_dir = 1;
+    o->near = realfd >= 0 ? 1 : 2;
+    int fd = realfd;
+    if (realfd < 0) {
+        char m[PATH_MAX];
+        struct stat st;
+        rc = hfs_vfs_near_stat(path, &st);
+        if (!rc) rc = hfs_mirror_path(path, m, sizeof m);
+        if (!rc && (fd = open(m, O_RDONLY | O_DIRECTORY | keep_flags(flags))) < 0) rc = -errno;
+    }
+    if (!rc && fstat(fd, &o->L.ust)) rc = -errno;
+    if (!rc) rc = near_listing(o, realfd);
+    if (rc) {
+        if (realfd < 0 && fd >= 0) close(fd);
+        hfs_vobj_unref(o);
+        return rc;
+    }
+    *out = o;
+    return fd;
+}
+
 int hfs_vfs_open(const char *vpath, int flags, hfs_vobj **out)
 {
     return hfs_vfs_open2(vpath, flags, 0666, out);
@@ -333,6 +419,7 @@ int hfs_vobj_readdir(hfs_vobj *o, uint64_t pos, hfs_dirent *e)
         e->name = pos == 0 ? "." : "..";
         e->d_type = DT_DIR;
         e->ino = pos == 0 ? hfs_ino_of(key, L->kind == HFS_VL_REPO ? L->rpath : L->vpath) : 1;
+        if (pos == 0 && o->near) e->ino = o->near == 1 ? L->ust.st_ino : hfs_near_ino(L->vpath);
         return 1;
     }
     uint64_t i = pos - 2;

@@ -4,18 +4,25 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-HFS_HOT_DATA atomic_int hfs_cwd_virtual;
+HFS_HOT_DATA atomic_int hfs_cwd_kind;
 static pthread_mutex_t cwd_mu = PTHREAD_MUTEX_INITIALIZER;
 static char cwd_buf[PATH_MAX];
 
+static int cwd_is_mirror(int k)
+{
+    return k == HFS_CWD_VIRTUAL || k == HFS_CWD_NEAR_MIRROR;
+}
+
 size_t hfs_cwd_get(char *buf, size_t n)
 {
-    if (!atomic_load(&hfs_cwd_virtual)) return 0;
+    if (!cwd_is_mirror(atomic_load(&hfs_cwd_kind))) return 0;
     pthread_mutex_lock(&cwd_mu);
     size_t l = strlen(cwd_buf);
-    if (l && l < n)
+    if (l && l < n && cwd_is_mirror(atomic_load(&hfs_cwd_kind)))
         memcpy(buf, cwd_buf, l + 1);
     else
         l = 0;
@@ -25,20 +32,27 @@ size_t hfs_cwd_get(char *buf, size_t n)
 
 /* The cwd state is process memory shared with a vfork child (Python's subprocess chdir()s in
  * one): only the process that owns it changes it. */
-void hfs_cwd_set(const char *vpath)
+void hfs_cwd_set(int kind, const char *vpath)
 {
     if (!hfs_fd_mutable()) return;
+    if (kind == HFS_CWD_REAL) {
+        hfs_cwd_clear();
+        return;
+    }
     pthread_mutex_lock(&cwd_mu);
-    snprintf(cwd_buf, sizeof cwd_buf, "%s", vpath);
-    atomic_store(&hfs_cwd_virtual, 1);
+    if (cwd_is_mirror(kind))
+        snprintf(cwd_buf, sizeof cwd_buf, "%s", vpath);
+    else
+        cwd_buf[0] = 0;
+    atomic_store(&hfs_cwd_kind, kind);
     pthread_mutex_unlock(&cwd_mu);
 }
 
 void hfs_cwd_clear(void)
 {
-    if (!atomic_load(&hfs_cwd_virtual) || !hfs_fd_mutable()) return;
+    if (!atomic_load(&hfs_cwd_kind) || !hfs_fd_mutable()) return;
     pthread_mutex_lock(&cwd_mu);
-    atomic_store(&hfs_cwd_virtual, 0);
+    atomic_store(&hfs_cwd_kind, HFS_CWD_REAL);
     cwd_buf[0] = 0;
     pthread_mutex_unlock(&cwd_mu);
 }
@@ -49,14 +63,20 @@ void hfs_cwd_atfork_child(void)
     memcpy(&cwd_mu, &fresh, sizeof cwd_mu);
 }
 
-/* Is the kernel cwd `real` a mirror directory? Then the virtual cwd is its virtual path. */
+/* The kernel cwd is `real`: a mirror directory (the virtual cwd is its virtual path), a real
+ * ancestor of a mount, or anything else. */
 __attribute__((noinline)) static void cwd_from(const char *real)
 {
     char v[PATH_MAX];
-    if (real && HFS_CORE(hfs_vfs_unmirror(real, v, sizeof v)) == 1)
-        hfs_cwd_set(v);
-    else
+    if (!real)
         hfs_cwd_clear();
+    else if (HFS_CORE(hfs_vfs_unmirror(real, v, sizeof v)) == 1)
+        hfs_cwd_set(HFS_CORE(hfs_vfs_classify(v)) == HFS_NS_VIRTUAL ? HFS_CWD_VIRTUAL
+                                                                   : HFS_CWD_NEAR_MIRROR,
+                    v);
+    else
+        hfs_cwd_set(HFS_CORE(hfs_vfs_classify(real)) == HFS_NS_NEAR ? HFS_CWD_NEAR : HFS_CWD_REAL,
+                    NULL);
 }
 
 __attribute__((noinline)) static void cwd_recover_long(void)
@@ -80,15 +100,96 @@ void hfs_cwd_recover(void)
     errno = saved;
 }
 
-/* Normalize p against base and decide. */
-static int finish(const char *base, const char *p, hfs_rpath *rp)
+/* "." (1), ".." (2) or a name (0) as the last component of p (trailing slashes ignored). */
+static int final_of(const char *p)
 {
-    int n = HFS_CORE(hfs_path_normalize(base, p, rp->path, sizeof rp->path));
-    if (n < 0) return n;
+    size_t l = strlen(p);
+    while (l > 1 && p[l - 1] == '/') l--;
+    size_t b = l;
+    while (b > 0 && p[b - 1] != '/') b--;
+    if (l - b == 1 && p[b] == '.') return 1;
+    if (l - b == 2 && p[b] == '.' && p[b + 1] == '.') return 2;
+    return 0;
+}
+
+/* Copy the absolute base into cur (length in *o); 1 if it does not fit. */
+static int copy_base(char *cur, size_t n, const char *base, size_t *o)
+{
+    size_t l = strlen(base);
+    if (l + 1 >= n) return 1;
+    memcpy(cur, base, l + 1);
+    *o = l;
+    return 0;
+}
+
+/* Does walking p from base step through a virtual directory (".." climbing out of a mount)?
+ * The kernel cannot follow such a spelling: it must get the normalized result. */
+static int through_virtual(const char *base, const char *p)
+{
+    char cur[PATH_MAX];
+    size_t o = 0;
+    if (p[0] != '/' && copy_base(cur, sizeof cur, base, &o)) return 0;
+    if (p[0] == '/') cur[o++] = '/', cur[o] = 0;
+    for (const char *s = p; *s;) {
+        while (*s == '/') s++;
+        size_t l = strcspn(s, "/");
+        if (!l) break;
+        if (!(l == 1 && s[0] == '.')) {
+            if (l == 2 && s[0] == '.' && s[1] == '.') {
+                while (o > 1 && cur[o - 1] != '/') o--;
+                if (o > 1) o--;
+                cur[o] = 0;
+            } else {
+                if (o + l + 2 >= sizeof cur) return 0;
+                if (o > 1) cur[o++] = '/';
+                memcpy(cur + o, s, l);
+                o += l;
+                cur[o] = 0;
+                if (HFS_CORE(hfs_vfs_covers(cur))) return 1;
+            }
+        }
+        s += l;
+    }
+    return 0;
+}
+
+/* Normalize p against base and decide. base_real: base is a real directory the kernel reaches
+ * as `orig` names it (the cwd or a real dirfd), so a real result is passed on as spelled; else
+ * base is a mirror directory and a real result must be passed as an absolute path. */
+static int finish(const char *base, int base_real, const char *p, const char *orig,
+                  hfs_rpath *rp)
+{
     size_t l = strlen(p);
     rp->trailing_slash = l > 0 && p[l - 1] == '/';
-    if (HFS_CORE(hfs_vfs_covers(rp->path))) return 1;
+    rp->final = final_of(p);
+    int n = HFS_CORE(hfs_path_normalize(base, p, rp->path, sizeof rp->path));
+    if (n < 0) return base_real ? 0 : n; /* too long for us: the kernel judges it as given */
+    int c = HFS_CORE(hfs_vfs_classify(rp->path));
+    if (c == HFS_NS_VIRTUAL) return 1;
+    rp->near = c == HFS_NS_NEAR;
+    if (base_real && hfs_has_dotdot(p) && through_virtual(base, p)) base_real = 0;
+    if (base_real) {
+        rp->real = orig;
+        return 0;
+    }
     rp->real = rp->path;
+    if (rp->final) {
+        /* Keep the meaning of a final "." or "..": the parent's normalized path, then it. The
+         * ancestor answers (which need the normalized path) are left to the kernel here. */
+        char dir[PATH_MAX];
+        size_t b = l;
+        while (b > 0 && p[b - 1] == '/') b--;
+        while (b > 0 && p[b - 1] != '/') b--;
+        if (b >= sizeof dir) return -ENAMETOOLONG;
+        memcpy(dir, p, b);
+        dir[b] = 0;
+        n = HFS_CORE(hfs_path_normalize(base, dir, rp->path, sizeof rp->path));
+        if (n < 0 || (size_t)n + 4 >= sizeof rp->path) return -ENAMETOOLONG;
+        snprintf(rp->path + n, sizeof rp->path - (size_t)n, "%s%s", n > 1 ? "/" : "",
+                 rp->final == 1 ? "." : "..");
+        rp->near = 0;
+        return 0;
+    }
     /* Keep a trailing '/' on the real path: the kernel then checks for a directory itself. */
     if (rp->trailing_slash && n > 1 && (size_t)n + 1 < sizeof rp->path) {
         rp->path[n] = '/';
@@ -97,16 +198,74 @@ static int finish(const char *base, const char *p, hfs_rpath *rp)
     return 0;
 }
 
-/* "/proc/self/fd/N[/rest]" or "/dev/fd/N[/rest]" with N a virtual fd: its virtual path. */
-static int procfd(const char *p, hfs_rpath *rp)
+/* The directory a relative path starts from: the record of a known dirfd (virtual or an
+ * ancestor), else the kernel's own answer. 1 and base filled, 0 to pass through, or -errno. */
+static int base_of(int dirfd, char *base, size_t n, int *base_real)
 {
-    const char *s;
-    if (!strncmp(p, "/proc/self/fd/", 14))
-        s = p + 14;
-    else if (!strncmp(p, "/dev/fd/", 8))
-        s = p + 8;
-    else
-        return 0;
+    if (dirfd == AT_FDCWD) {
+        int k = atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed);
+        *base_real = !cwd_is_mirror(k);
+        if (!*base_real) return hfs_cwd_get(base, n) > 0;
+        return HFS_REAL(getcwd)(base, n) != NULL;
+    }
+    hfs_fdrec *r = hfs_fd_maybe(dirfd) ? hfs_fd_get_checked(dirfd) : NULL;
+    if (r) {
+        int rc = r->is_dir ? 1 : -ENOTDIR;
+        if (rc > 0) {
+            snprintf(base, n, "%s", HFS_CORE(hfs_vobj_path(r->obj)));
+            *base_real = HFS_CORE(hfs_vobj_near(r->obj)) == 1;
+        }
+        hfs_fd_put(r);
+        return rc;
+    }
+    /* A real dirfd the shim did not register (only ".." paths get here): where is it? */
+    char link[32];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
+    ssize_t l = HFS_REAL(readlink)(link, base, n - 1);
+    if (l <= 0 || base[0] != '/') return 0;
+    base[l] = 0;
+    *base_real = 1;
+    return 1;
+}
+
+/* The process's own /proc entries: "/proc/self/", "/proc/thread-self/", "/proc/<pid>/" (and
+ * "/dev/fd/"); returns what follows, or NULL. */
+static const char *proc_self(const char *p, int *devfd)
+{
+    *devfd = 0;
+    if (!strncmp(p, "/dev/fd/", 8)) {
+        *devfd = 1;
+        return p + 8;
+    }
+    if (strncmp(p, "/proc/", 6)) return NULL;
+    p += 6;
+    if (!strncmp(p, "self/", 5)) return p + 5;
+    if (!strncmp(p, "thread-self/", 12)) return p + 12;
+    char *end;
+    long pid = strtol(p, &end, 10);
+    return end != p && *end == '/' && pid == (long)getpid() ? end + 1 : NULL;
+}
+
+/* "/proc/self/fd/N[/rest]" with N a virtual fd or an ancestor's, "/proc/self/cwd[/rest]" with
+ * a cwd the shim tracks: resolved through the shim's record (the kernel would reach the
+ * backing file or the mirror directory). 0 passes p through. */
+static int procfs(const char *p, hfs_rpath *rp)
+{
+    int devfd;
+    const char *s = proc_self(p, &devfd), *rest;
+    if (!s) return 0;
+    if (!devfd && !strncmp(s, "cwd", 3) && (s[3] == '/' || !s[3])) {
+        rest = s[3] ? s + 4 : "";
+        if (!atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed)) return 0;
+        char base[PATH_MAX];
+        int base_real;
+        if (base_of(AT_FDCWD, base, sizeof base, &base_real) <= 0) return 0;
+        return *rest ? finish(base, base_real, rest, p, rp) : finish("/", base_real, base, p, rp);
+    }
+    if (!devfd) {
+        if (strncmp(s, "fd/", 3)) return 0;
+        s += 3;
+    }
     int fd = 0, digits = 0;
     for (; *s >= '0' && *s <= '9' && digits < 8; s++, digits++) fd = fd * 10 + (*s - '0');
     if (!digits || (*s && *s != '/') || !hfs_fd_maybe(fd)) return 0;
@@ -115,8 +274,11 @@ static int procfd(const char *p, hfs_rpath *rp)
     int rc;
     if (*s && s[1] && !r->is_dir)
         rc = -ENOTDIR;
-    else
-        rc = finish(HFS_CORE(hfs_vobj_path(r->obj)), *s ? s + 1 : ".", rp);
+    else {
+        const char *vp = HFS_CORE(hfs_vobj_path(r->obj));
+        int near_real = HFS_CORE(hfs_vobj_near(r->obj)) == 1;
+        rc = *s && s[1] ? finish(vp, near_real, s + 1, p, rp) : finish("/", near_real, vp, p, rp);
+    }
     hfs_fd_put(r);
     return rc;
 }
@@ -124,28 +286,19 @@ static int procfd(const char *p, hfs_rpath *rp)
 int hfs_resolve_at(int dirfd, const char *p, hfs_rpath *rp)
 {
     rp->real = p;
-    rp->trailing_slash = 0;
+    rp->trailing_slash = rp->near = rp->final = 0;
     rp->path[0] = 0;
-    if (!p || !hfs_ready()) return 0;
+    if (hfs_bad_ptr(p) || !hfs_ready()) return 0; /* the kernel says EFAULT */
     if (p[0] == '/') {
-        if (HFS_CORE(hfs_vfs_covers(p))) return finish("/", p, rp);
-        return hfs_procfd_maybe(p) ? procfd(p, rp) : 0;
+        int c = HFS_CORE(hfs_vfs_classify(p));
+        if (c != HFS_NS_REAL) return finish("/", 1, p, p, rp);
+        return hfs_procfd_maybe(p) ? procfs(p, rp) : 0;
     }
     if (!p[0]) return 0; /* "" : the kernel says ENOENT (AT_EMPTY_PATH is the callers' job) */
-    if (dirfd == AT_FDCWD) {
-        char base[PATH_MAX];
-        if (!hfs_cwd_get(base, sizeof base)) return 0;
-        return finish(base, p, rp);
-    }
-    hfs_fdrec *r = hfs_fd_maybe(dirfd) ? hfs_fd_get_checked(dirfd) : NULL;
-    if (!r) return 0;
-    int rc;
-    if (!r->is_dir)
-        rc = -ENOTDIR;
-    else
-        rc = finish(HFS_CORE(hfs_vobj_path(r->obj)), p, rp);
-    hfs_fd_put(r);
-    return rc;
+    char base[PATH_MAX];
+    int base_real, rc = base_of(dirfd, base, sizeof base, &base_real);
+    if (rc <= 0) return rc;
+    return finish(base, base_real, p, p, rp);
 }
 
 int hfs_vstat(const hfs_rpath *rp, struct stat *st)

@@ -8,11 +8,19 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 #pragma GCC visibility push(hidden)
 
-extern atomic_int hfs_state;       /* 2 once the library is initialized */
-extern atomic_int hfs_cwd_virtual; /* the (kernel) cwd is a mirror of a virtual directory */
+extern atomic_int hfs_state; /* 2 once the library is initialized */
+/* What the kernel cwd is (HFS_CWD_*): anything but REAL sends relative paths to the slow path. */
+enum {
+    HFS_CWD_REAL,        /* a real directory, not above any mount */
+    HFS_CWD_VIRTUAL,     /* the mirror directory of a virtual directory */
+    HFS_CWD_NEAR,        /* a real directory above a mount (an ancestor) */
+    HFS_CWD_NEAR_MIRROR, /* the mirror directory of an ancestor that does not exist really */
+};
+extern atomic_int hfs_cwd_kind;
 int hfs_init_slow(void);
 
 static inline int hfs_ready(void)
@@ -21,24 +29,44 @@ static inline int hfs_ready(void)
            hfs_init_slow();
 }
 
+/* A pointer the kernel would refuse with EFAULT (NULL, the first page, the kernel half): such a
+ * path is never read here, it goes to libc as it is. */
+static inline int hfs_bad_ptr(const char *p)
+{
+    return (uintptr_t)p < 4096 || (intptr_t)p < 0;
+}
+
+/* Does the relative path p have a ".." component? Then it may climb from any real directory
+ * into a mount (or the prefix), so it takes the slow path. */
+static inline int hfs_has_dotdot(const char *p)
+{
+    for (const char *s = p; *s; s++)
+        if (s[0] == '.' && s[1] == '.' && (s == p || s[-1] == '/') && (s[2] == '/' || !s[2]))
+            return 1;
+    return 0;
+}
+
 /* Fast path: might (dirfd, path) name a virtual object? A compare for absolute paths; a flag
  * load for relative ones. dirfd is AT_FDCWD for calls without one. */
-/* "/proc/self/fd/N" or "/dev/fd/N" while this process has (had) virtual fds: reopening a virtual
- * fd that way must reach the core (the kernel would open the backing cache file itself). */
+/* "/proc/..." or "/dev/fd/N" while this process has (had) virtual fds or a virtual cwd:
+ * reopening a virtual fd or the cwd that way must reach the core (the kernel would open the
+ * backing cache file or the mirror directory itself). */
 static inline int hfs_procfd_maybe(const char *p)
 {
-    return (p[1] == 'p' || p[1] == 'd') && hfs_fd_hwm() > 0;
+    return (p[1] == 'p' || p[1] == 'd') &&
+           (hfs_fd_hwm() > 0 || atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed));
 }
 
 static inline int hfs_path_maybe_at(int dirfd, const char *p)
 {
     p = hfs_launder(p);
-    if (HFS_IN_CORE() || !p) return 0;
+    if (HFS_IN_CORE() || hfs_bad_ptr(p)) return 0;
     if (p[0] == '/')
-        return hfs_ready() &&
-               ((hfs_vfs_first[(unsigned char)p[1]] && hfs_vfs_covers(p)) || hfs_procfd_maybe(p));
-    if (dirfd == AT_FDCWD) return atomic_load_explicit(&hfs_cwd_virtual, memory_order_relaxed);
-    return hfs_fd_maybe(dirfd);
+        return hfs_ready() && ((hfs_vfs_first[(unsigned char)p[1]] && hfs_vfs_classify(p)) ||
+                               hfs_procfd_maybe(p));
+    if (dirfd == AT_FDCWD)
+        return atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed) || hfs_has_dotdot(p);
+    return hfs_fd_maybe(dirfd) || hfs_has_dotdot(p);
 }
 static inline int hfs_path_maybe(const char *p)
 {
@@ -52,28 +80,34 @@ static inline int hfs_path_maybe(const char *p)
 static inline int hfs_path_surely_real(const char *p)
 {
     p = hfs_launder(p);
-    if (!p) return 1;
-    if (p[0] != '/') return !atomic_load_explicit(&hfs_cwd_virtual, memory_order_relaxed);
+    if (hfs_bad_ptr(p)) return 1;
+    if (p[0] != '/')
+        return !atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed) && !hfs_has_dotdot(p);
     return atomic_load_explicit(&hfs_state, memory_order_acquire) == 2 &&
            !hfs_vfs_first[(unsigned char)p[1]] && !hfs_procfd_maybe(p);
 }
 
 /* A resolved path argument. */
 typedef struct {
-    char path[PATH_MAX]; /* the virtual path (virtual) or a rewritten real path */
+    char path[PATH_MAX]; /* the virtual (or ancestor's) normalized path, or a rewritten real one */
     const char *real;    /* what to pass to libc when not virtual */
     int trailing_slash;  /* the argument ended in '/': the object must be a directory */
+    int near;            /* not virtual: an ancestor of a mount, normalized in `path` */
+    int final;           /* the last component was "." (1) or ".." (2): never a name to change */
 } hfs_rpath;
 
-/* Resolve (dirfd, p) on the slow path: 1 = virtual (rp->path), 0 = real (pass rp->real, which
- * is p itself or its normalized absolute form), or -errno. */
+/* Resolve (dirfd, p) on the slow path: 1 = virtual (rp->path), 0 = real (pass rp->real: p itself
+ * when it is relative to a real directory, else its normalized absolute form), or -errno. */
 int hfs_resolve_at(int dirfd, const char *p, hfs_rpath *rp);
 
-/* The virtual cwd. hfs_cwd_get copies it (returns its length, 0 if the cwd is not virtual). */
+/* The cwd when it is a mirror directory (HFS_CWD_VIRTUAL, HFS_CWD_NEAR_MIRROR): hfs_cwd_get
+ * copies its virtual path (returns its length, 0 for any other kind of cwd). */
 size_t hfs_cwd_get(char *buf, size_t n);
-void hfs_cwd_set(const char *vpath);
+/* After a successful chdir: the new kind, and the virtual path for the mirror kinds. */
+void hfs_cwd_set(int kind, const char *vpath);
 void hfs_cwd_clear(void);
-/* After exec or at start: is the kernel cwd a mirror directory? */
+/* After a chdir the shim did not see through (fchdir of an fd it does not know): read the
+ * kernel cwd and classify it. */
 void hfs_cwd_recover(void);
 void hfs_cwd_atfork_child(void);
 

@@ -1,21 +1,34 @@
-/* The working directory. chdir into a virtual directory moves the kernel cwd to its mirror
- * directory (so children inherit something the core maps back) and remembers the virtual
- * path, which getcwd and every relative path then use. */
+/* The working directory. chdir into a virtual directory (or an ancestor of a mount that does
+ * not exist really) moves the kernel cwd to its mirror directory (so children inherit
+ * something the core maps back) and remembers the virtual path, which getcwd and every
+ * relative path then use. chdir into a real ancestor of a mount is a real chdir, remembered
+ * as such: relative paths from there are resolved by the shim. */
 #include "real.h"
 #include "vpath.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static int chdir_vpath(const hfs_rpath *rp, int saved)
+static int chdir_vpath(const hfs_rpath *rp, int kind, int saved)
 {
     char real[PATH_MAX];
     int rc = HFS_CORE(hfs_vfs_mirror_dir(rp->path, real, sizeof real));
     if (rc < 0) return hfs_fail(rc);
     if (HFS_REAL(chdir)(real) < 0) return -1;
-    hfs_cwd_set(rp->path);
+    hfs_cwd_set(kind, rp->path);
     errno = saved;
     return 0;
+}
+
+/* An ancestor of a mount: the real directory, or its mirror when it does not exist really. */
+static int chdir_near(const hfs_rpath *rp, int saved)
+{
+    if (HFS_REAL(chdir)(rp->real) == 0) {
+        hfs_cwd_set(HFS_CWD_NEAR, NULL);
+        return 0;
+    }
+    if (errno != ENOENT) return -1;
+    return chdir_vpath(rp, HFS_CWD_NEAR_MIRROR, saved);
 }
 
 HFS_EXPORT int chdir(const char *path)
@@ -29,7 +42,8 @@ HFS_EXPORT int chdir(const char *path)
     hfs_rpath rp;
     int v = hfs_resolve_at(AT_FDCWD, path, &rp);
     if (v < 0) return hfs_fail(v);
-    if (v) return chdir_vpath(&rp, saved);
+    if (v) return chdir_vpath(&rp, HFS_CWD_VIRTUAL, saved);
+    if (rp.near) return chdir_near(&rp, saved);
     int rc = HFS_REAL(chdir)(rp.real);
     if (rc == 0) hfs_cwd_clear();
     return rc;
@@ -40,16 +54,20 @@ HFS_EXPORT int fchdir(int fd)
     hfs_fdrec *r = hfs_fd_maybe(fd) ? hfs_fd_get_checked(fd) : NULL;
     if (HFS_LIKELY(!r)) {
         int rc = HFS_REAL(fchdir)(fd);
-        if (rc == 0 && !HFS_IN_CORE()) hfs_cwd_clear();
+        /* An fd the shim did not open may still be on an ancestor of a mount: ask the kernel
+         * (fchdir is rare; the common case costs one getcwd). */
+        if (rc == 0 && !HFS_IN_CORE()) hfs_cwd_recover();
         return rc;
     }
     int rc;
     if (!r->is_dir) {
         rc = hfs_fail(-ENOTDIR);
     } else {
-        /* The fd is already on the mirror directory. */
+        /* The fd is already on the mirror directory, or on the real ancestor. */
         rc = HFS_REAL(fchdir)(fd);
-        if (rc == 0) hfs_cwd_set(HFS_CORE(hfs_vobj_path(r->obj)));
+        int near = HFS_CORE(hfs_vobj_near(r->obj));
+        int kind = near == 1 ? HFS_CWD_NEAR : near ? HFS_CWD_NEAR_MIRROR : HFS_CWD_VIRTUAL;
+        if (rc == 0) hfs_cwd_set(kind, HFS_CORE(hfs_vobj_path(r->obj)));
     }
     hfs_fd_put(r);
     return rc;
@@ -84,7 +102,7 @@ HFS_EXPORT char *getcwd(char *buf, size_t size)
     char cwd[PATH_MAX];
     size_t len;
     if (HFS_LIKELY(HFS_IN_CORE() ||
-                   !atomic_load_explicit(&hfs_cwd_virtual, memory_order_relaxed)) ||
+                   !atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed)) ||
         !(len = hfs_cwd_get(cwd, sizeof cwd)))
         return HFS_REAL(getcwd)(buf, size);
     return vgetcwd(buf, size, cwd, len);
@@ -103,7 +121,7 @@ HFS_EXPORT char *getwd(char *buf)
     char cwd[PATH_MAX];
     size_t len;
     if (HFS_LIKELY(HFS_IN_CORE() ||
-                   !atomic_load_explicit(&hfs_cwd_virtual, memory_order_relaxed)) ||
+                   !atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed)) ||
         !(len = hfs_cwd_get(cwd, sizeof cwd)))
         return HFS_REAL(getwd)(buf);
     memcpy(buf, cwd, len + 1); /* getwd's buffer is PATH_MAX bytes by contract */
@@ -116,7 +134,7 @@ HFS_EXPORT char *get_current_dir_name(void)
     char cwd[PATH_MAX];
     size_t len;
     if (HFS_LIKELY(HFS_IN_CORE() ||
-                   !atomic_load_explicit(&hfs_cwd_virtual, memory_order_relaxed)) ||
+                   !atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed)) ||
         !(len = hfs_cwd_get(cwd, sizeof cwd)))
         return HFS_REAL(get_current_dir_name)();
     return strdup(cwd);

@@ -53,12 +53,17 @@ static struct dirent64 *vreaddir(hfs_fdrec *r, hfs_dirrec *dr)
     return rc ? &dr->ent : NULL;
 }
 
-/* The DIR* for a virtual directory, or NULL with errno. */
-static DIR *opendir_vpath(const char *vpath)
+/* The DIR* for a virtual directory (or, with rp, an ancestor of a mount), or NULL with errno. */
+static DIR *opendir_vpath(const char *vpath, int dirfd, const hfs_rpath *rp)
 {
-    int saved = errno;
-    int fd = hfs_open_vpath(vpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, saved);
+    int saved = errno, fl = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+    int fd = rp ? hfs_open_near(dirfd, rp, fl, 0, saved) : hfs_open_vpath(vpath, fl, 0, saved);
     if (fd < 0) return NULL;
+    if (rp && !hfs_fd_maybe(fd)) { /* the ancestor could not be listed: a plain stream */
+        DIR *d = HFS_REAL(fdopendir)(fd);
+        if (!d) HFS_REAL(close)(fd);
+        return d;
+    }
     DIR *d = HFS_REAL(fdopendir)(fd);
     int rc = d ? hfs_dir_attach(fd, d) : -errno;
     if (rc < 0) {
@@ -76,12 +81,13 @@ static DIR *opendir_vpath(const char *vpath)
 static DIR *opendir_at(int dirfd, const char *name, hfs_rpath *rp, int *virt)
 {
     int v = hfs_resolve_at(dirfd, name, rp);
-    *virt = v != 0;
+    *virt = v != 0 || rp->near;
     if (v < 0) {
         errno = -v;
         return NULL;
     }
-    return v ? opendir_vpath(rp->path) : NULL;
+    if (rp->near) return opendir_vpath(rp->path, dirfd, rp);
+    return v ? opendir_vpath(rp->path, dirfd, NULL) : NULL;
 }
 
 HFS_EXPORT DIR *opendir(const char *name)

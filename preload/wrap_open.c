@@ -45,6 +45,43 @@ int hfs_open_vpath(const char *vpath, int flags, mode_t mode, int saved_errno)
     return fd;
 }
 
+/* An ancestor of a mount (rp->near): the real open, then a directory fd is registered so that
+ * *at calls, fchdir and listings through it see the mounts below; a missing ancestor opens as
+ * a virtual directory. */
+int hfs_open_near(int dirfd, const hfs_rpath *rp, int flags, mode_t mode, int saved_errno)
+{
+    int fd = HFS_REAL(openat)(dirfd, rp->real, flags, mode);
+    if (fd < 0) {
+        if (errno != ENOENT) return -1;
+        struct stat st;
+        int rc = HFS_CORE(hfs_vfs_near_stat(rp->path, &st));
+        if (rc < 0) return hfs_fail(rc);
+        if (HFS_WRITE_INTENT(flags)) return hfs_fail(-EISDIR);
+    } else {
+        struct stat st;
+        if (!(flags & O_DIRECTORY) && (HFS_REAL(fstat)(fd, &st) || !S_ISDIR(st.st_mode))) {
+            errno = saved_errno;
+            return fd;
+        }
+    }
+    hfs_vobj *o = NULL;
+    int vfd = HFS_CORE(hfs_vfs_open_near(rp->path, fd, flags, &o));
+    if (vfd < 0) {
+        if (fd >= 0) { /* the real fd still works, just without the mounts */
+            errno = saved_errno;
+            return fd;
+        }
+        return hfs_fail(vfd);
+    }
+    int rc = hfs_fd_add(vfd, o);
+    if (rc < 0) {
+        HFS_REAL(close)(vfd);
+        return hfs_fail(rc);
+    }
+    errno = saved_errno;
+    return vfd;
+}
+
 /* Slow path shared by the whole family; out of line, so the fast path of each wrapper needs no
  * stack frame of its own (bench/ANALYSIS.md, row 7). */
 __attribute__((noinline)) static int open_slow(int dirfd, const char *path, int flags, mode_t mode)
@@ -53,8 +90,12 @@ __attribute__((noinline)) static int open_slow(int dirfd, const char *path, int 
     hfs_rpath rp;
     int v = hfs_resolve_at(dirfd, path, &rp);
     if (v < 0) return hfs_fail(v);
+    /* As Linux >= 6.4: O_CREAT never makes a directory, whatever is there. */
+    if ((v || rp.near) && (flags & O_CREAT) && (rp.trailing_slash || rp.final))
+        return hfs_fail(-EISDIR);
     if (v == 0) {
         errno = saved;
+        if (rp.near) return hfs_open_near(dirfd, &rp, flags, mode, saved);
         return HFS_REAL(openat)(dirfd, rp.real, flags, mode);
     }
     return hfs_open_vpath(rp.path, flags | (rp.trailing_slash ? O_DIRECTORY : 0), mode, saved);

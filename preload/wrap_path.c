@@ -104,7 +104,7 @@ static int proc_link(const char *path, char *buf, size_t n, ssize_t *ret)
 static inline int proc_maybe(const char *p)
 {
     return p && p[0] == '/' && p[1] == 'p' && !HFS_IN_CORE() &&
-           (atomic_load_explicit(&hfs_cwd_virtual, memory_order_relaxed) || hfs_fd_hwm() > 0);
+           (atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed) || hfs_fd_hwm() > 0);
 }
 
 /* 1 answered (*ret), 0 pass through with rp->real. */

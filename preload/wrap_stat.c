@@ -25,8 +25,9 @@ int hfs_stat_at(int dirfd, const char *path, int flags, struct stat *st, hfs_rpa
         }
     } else {
         rc = hfs_resolve_at(dirfd, path, rp);
-        if (rc == 0) return 0;
-        if (rc > 0) rc = (flags & AT_SYMLINK_NOFOLLOW) ? hfs_vlstat(rp, st) : hfs_vstat(rp, st);
+        if (rc == 0 && !rp->near) return 0;
+        /* An ancestor of a mount: the core stats it really, or virtually when it is missing. */
+        if (rc >= 0) rc = (flags & AT_SYMLINK_NOFOLLOW) ? hfs_vlstat(rp, st) : hfs_vstat(rp, st);
     }
     if (rc < 0) {
         *ret = hfs_fail(rc);
