@@ -108,7 +108,8 @@ static hfs_fdrec *rec_new(int fd, hfs_vobj *o)
     atomic_init(&r->refs, 1);
     r->obj = o;
     r->is_dir = HFS_CORE(hfs_vobj_is_dir(o));
-    /* A real ancestor directory's fd is the real thing: fd calls pass through as for local files. */
+    /* A real ancestor directory's fd is the real thing: fd calls pass through as for local files.
+     */
     r->is_local = r->is_dir ? HFS_CORE(hfs_vobj_near(o)) == 1 : HFS_CORE(hfs_vobj_is_local(o));
     atomic_init(&r->complete, r->is_dir || r->is_local);
     struct stat st;

@@ -72,7 +72,7 @@ __attribute__((noinline)) static void cwd_from(const char *real)
         hfs_cwd_clear();
     else if (HFS_CORE(hfs_vfs_unmirror(real, v, sizeof v)) == 1)
         hfs_cwd_set(HFS_CORE(hfs_vfs_classify(v)) == HFS_NS_VIRTUAL ? HFS_CWD_VIRTUAL
-                                                                   : HFS_CWD_NEAR_MIRROR,
+                                                                    : HFS_CWD_NEAR_MIRROR,
                     v);
     else
         hfs_cwd_set(HFS_CORE(hfs_vfs_classify(real)) == HFS_NS_NEAR ? HFS_CWD_NEAR : HFS_CWD_REAL,
@@ -156,8 +156,7 @@ static int through_virtual(const char *base, const char *p)
 /* Normalize p against base and decide. base_real: base is a real directory the kernel reaches
  * as `orig` names it (the cwd or a real dirfd), so a real result is passed on as spelled; else
  * base is a mirror directory and a real result must be passed as an absolute path. */
-static int finish(const char *base, int base_real, const char *p, const char *orig,
-                  hfs_rpath *rp)
+static int finish(const char *base, int base_real, const char *p, const char *orig, hfs_rpath *rp)
 {
     size_t l = strlen(p);
     rp->trailing_slash = l > 0 && p[l - 1] == '/';

@@ -101,8 +101,7 @@ HFS_EXPORT char *getcwd(char *buf, size_t size)
 {
     char cwd[PATH_MAX];
     size_t len;
-    if (HFS_LIKELY(HFS_IN_CORE() ||
-                   !atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed)) ||
+    if (HFS_LIKELY(HFS_IN_CORE() || !atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed)) ||
         !(len = hfs_cwd_get(cwd, sizeof cwd)))
         return HFS_REAL(getcwd)(buf, size);
     return vgetcwd(buf, size, cwd, len);
@@ -120,8 +119,7 @@ HFS_EXPORT char *getwd(char *buf)
 {
     char cwd[PATH_MAX];
     size_t len;
-    if (HFS_LIKELY(HFS_IN_CORE() ||
-                   !atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed)) ||
+    if (HFS_LIKELY(HFS_IN_CORE() || !atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed)) ||
         !(len = hfs_cwd_get(cwd, sizeof cwd)))
         return HFS_REAL(getwd)(buf);
     memcpy(buf, cwd, len + 1); /* getwd's buffer is PATH_MAX bytes by contract */
@@ -133,8 +131,7 @@ HFS_EXPORT char *get_current_dir_name(void)
 {
     char cwd[PATH_MAX];
     size_t len;
-    if (HFS_LIKELY(HFS_IN_CORE() ||
-                   !atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed)) ||
+    if (HFS_LIKELY(HFS_IN_CORE() || !atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed)) ||
         !(len = hfs_cwd_get(cwd, sizeof cwd)))
         return HFS_REAL(get_current_dir_name)();
     return strdup(cwd);

@@ -19,7 +19,7 @@
 static int self_at(int dirfd, hfs_rpath *rp, hfs_fdrec **rec)
 {
     *rec = NULL;
-    rp->trailing_slash = 0;
+    rp->trailing_slash = rp->near = rp->final = 0;
     if (dirfd == AT_FDCWD) return hfs_cwd_get(rp->path, sizeof rp->path) > 0;
     if (!hfs_fd_maybe(dirfd)) return 0;
     *rec = hfs_fd_get_checked(dirfd);
@@ -35,19 +35,65 @@ static int slash_check(const hfs_rpath *rp)
     return rp->trailing_slash ? hfs_vstat(rp, &st) : 0;
 }
 
+/* What a call does to the entry its path names, for the answers below. */
+enum { K_CREATE, K_RMDIR, K_UNLINK, K_CHANGE, K_TRUNC };
+
+/* A last component "." or ".." names a directory, never an entry to create or remove: the
+ * kernel's answers (lexical normalization must not turn the call into one on another
+ * directory). 1 = go on with the virtual call. */
+static int final_answer(int k, const hfs_rpath *rp)
+{
+    struct stat st;
+    int rc = HFS_CORE(hfs_vfs_stat(rp->path, &st));
+    if (rc < 0) return rc;
+    if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
+    switch (k) {
+    case K_CREATE:
+        return -EEXIST;
+    case K_RMDIR:
+        return rp->final == 1 ? -EINVAL : -ENOTEMPTY;
+    case K_UNLINK:
+    case K_TRUNC:
+        return -EISDIR;
+    default:
+        return 1;
+    }
+}
+
+/* An ancestor of a mount: a real one takes the real call, except removal (a mount is below it);
+ * a missing one exists only virtually and cannot be changed. 1 = make the real call. */
+static int near_answer(int k, const hfs_rpath *rp)
+{
+    if (k == K_RMDIR) return -ENOTEMPTY;
+    struct stat st;
+    if (HFS_REAL(lstat)(rp->path, &st) == 0 || errno != ENOENT) return 1;
+    switch (k) {
+    case K_CREATE:
+        return -EEXIST;
+    case K_UNLINK:
+    case K_TRUNC:
+        return -EISDIR;
+    default:
+        return -EROFS;
+    }
+}
+
 /* Body of a one-path wrapper: fast test, resolution, then `vexpr` (an int, 0 or -errno, using
- * rp.path) for a virtual path, or the real call on rp.real. */
-#define PATH_CALL(dirfd, path, vexpr, call_real)                                                   \
+ * rp.path) for a virtual path, or the real call on rp.real; `kind` (K_*) says what the call
+ * does, for a final "." or ".." and for ancestors of mounts. */
+#define PATH_CALL(kind, dirfd, path, vexpr, call_real)                                             \
     do {                                                                                           \
         const char *lp_ = hfs_launder(path);                                                       \
-        if (HFS_LIKELY(!hfs_path_maybe_at((dirfd), lp_ ? lp_ : ""))) return call_real;             \
+        if (HFS_LIKELY(!hfs_path_maybe_at((dirfd), lp_))) return call_real;                        \
         int saved_ = errno;                                                                        \
         hfs_rpath rp;                                                                              \
         int v_ = hfs_resolve_at((dirfd), lp_, &rp);                                                \
+        if (v_ == 0 && rp.near && (v_ = near_answer((kind), &rp)) > 0) v_ = 0;                     \
         if (v_ == 0) {                                                                             \
             path = rp.real;                                                                        \
             return call_real;                                                                      \
         }                                                                                          \
+        if (v_ > 0 && rp.final) v_ = final_answer((kind), &rp);                                    \
         if (v_ > 0) v_ = (vexpr);                                                                  \
         if (v_ < 0) return hfs_fail(v_);                                                           \
         errno = saved_;                                                                            \
@@ -57,9 +103,9 @@ static int slash_check(const hfs_rpath *rp)
 /* Same for the *at calls whose NULL or "" path (with AT_EMPTY_PATH, or always for futimesat and
  * utimensat) means the dirfd itself: a local overlay fd gets the real call, any other virtual
  * object (a remote file, a directory, the virtual cwd) `vexpr` on its virtual path. */
-#define SELF_CALL(dirfd, path, is_self, vexpr, call_real)                                          \
+#define SELF_CALL(kind, dirfd, path, is_self, vexpr, call_real)                                    \
     do {                                                                                           \
-        if (!(is_self)) PATH_CALL(dirfd, path, vexpr, call_real);                                  \
+        if (!(is_self)) PATH_CALL(kind, dirfd, path, vexpr, call_real);                            \
         if (HFS_LIKELY(!hfs_path_maybe_at((dirfd), ""))) return call_real;                         \
         int saved_ = errno;                                                                        \
         hfs_rpath rp;                                                                              \
@@ -74,7 +120,7 @@ static int slash_check(const hfs_rpath *rp)
         return 0;                                                                                  \
     } while (0)
 
-#define EMPTY(p) (!hfs_launder(p) || !hfs_launder(p)[0])
+#define EMPTY(p) (!hfs_launder(p) || (!hfs_bad_ptr(p) && !hfs_launder(p)[0]))
 
 /* ---- creating ---- */
 
@@ -85,11 +131,11 @@ static int v_mkdir(const hfs_rpath *rp, mode_t mode)
 
 HFS_EXPORT int mkdir(const char *path, mode_t mode)
 {
-    PATH_CALL(AT_FDCWD, path, v_mkdir(&rp, mode), HFS_REAL(mkdir)(path, mode));
+    PATH_CALL(K_CREATE, AT_FDCWD, path, v_mkdir(&rp, mode), HFS_REAL(mkdir)(path, mode));
 }
 HFS_EXPORT int mkdirat(int dirfd, const char *path, mode_t mode)
 {
-    PATH_CALL(dirfd, path, v_mkdir(&rp, mode), HFS_REAL(mkdirat)(dirfd, path, mode));
+    PATH_CALL(K_CREATE, dirfd, path, v_mkdir(&rp, mode), HFS_REAL(mkdirat)(dirfd, path, mode));
 }
 
 /* Special files have no virtual meaning: they are made in the overlay, where the core says the
@@ -106,20 +152,21 @@ static int v_mknod(const hfs_rpath *rp, mode_t mode, dev_t dev)
 
 HFS_EXPORT int mknod(const char *path, mode_t mode, dev_t dev)
 {
-    PATH_CALL(AT_FDCWD, path, v_mknod(&rp, mode, dev), HFS_REAL(mknod)(path, mode, dev));
+    PATH_CALL(K_CREATE, AT_FDCWD, path, v_mknod(&rp, mode, dev), HFS_REAL(mknod)(path, mode, dev));
 }
 HFS_EXPORT int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
 {
-    PATH_CALL(dirfd, path, v_mknod(&rp, mode, dev), HFS_REAL(mknodat)(dirfd, path, mode, dev));
+    PATH_CALL(K_CREATE, dirfd, path, v_mknod(&rp, mode, dev),
+              HFS_REAL(mknodat)(dirfd, path, mode, dev));
 }
 HFS_EXPORT int mkfifo(const char *path, mode_t mode)
 {
-    PATH_CALL(AT_FDCWD, path, v_mknod(&rp, S_IFIFO | (mode & 07777), 0),
+    PATH_CALL(K_CREATE, AT_FDCWD, path, v_mknod(&rp, S_IFIFO | (mode & 07777), 0),
               HFS_REAL(mkfifo)(path, mode));
 }
 HFS_EXPORT int mkfifoat(int dirfd, const char *path, mode_t mode)
 {
-    PATH_CALL(dirfd, path, v_mknod(&rp, S_IFIFO | (mode & 07777), 0),
+    PATH_CALL(K_CREATE, dirfd, path, v_mknod(&rp, S_IFIFO | (mode & 07777), 0),
               HFS_REAL(mkfifoat)(dirfd, path, mode));
 }
 
@@ -132,11 +179,12 @@ static int v_symlink(const char *target, const hfs_rpath *rp)
 
 HFS_EXPORT int symlink(const char *target, const char *path)
 {
-    PATH_CALL(AT_FDCWD, path, v_symlink(target, &rp), HFS_REAL(symlink)(target, path));
+    PATH_CALL(K_CREATE, AT_FDCWD, path, v_symlink(target, &rp), HFS_REAL(symlink)(target, path));
 }
 HFS_EXPORT int symlinkat(const char *target, int dirfd, const char *path)
 {
-    PATH_CALL(dirfd, path, v_symlink(target, &rp), HFS_REAL(symlinkat)(target, dirfd, path));
+    PATH_CALL(K_CREATE, dirfd, path, v_symlink(target, &rp),
+              HFS_REAL(symlinkat)(target, dirfd, path));
 }
 
 /* ---- removing ---- */
@@ -165,11 +213,11 @@ static int v_remove(const hfs_rpath *rp)
 
 HFS_EXPORT int unlink(const char *path)
 {
-    PATH_CALL(AT_FDCWD, path, v_unlink(&rp), HFS_REAL(unlink)(path));
+    PATH_CALL(K_UNLINK, AT_FDCWD, path, v_unlink(&rp), HFS_REAL(unlink)(path));
 }
 HFS_EXPORT int unlinkat(int dirfd, const char *path, int flags)
 {
-    PATH_CALL(dirfd, path,
+    PATH_CALL((flags & AT_REMOVEDIR) ? K_RMDIR : K_UNLINK, dirfd, path,
               (flags & ~AT_REMOVEDIR)  ? -EINVAL
               : (flags & AT_REMOVEDIR) ? v_rmdir(&rp)
                                        : v_unlink(&rp),
@@ -177,16 +225,27 @@ HFS_EXPORT int unlinkat(int dirfd, const char *path, int flags)
 }
 HFS_EXPORT int rmdir(const char *path)
 {
-    PATH_CALL(AT_FDCWD, path, v_rmdir(&rp), HFS_REAL(rmdir)(path));
+    PATH_CALL(K_RMDIR, AT_FDCWD, path, v_rmdir(&rp), HFS_REAL(rmdir)(path));
 }
 HFS_EXPORT int remove(const char *path)
 {
-    PATH_CALL(AT_FDCWD, path, v_remove(&rp), HFS_REAL(remove)(path));
+    PATH_CALL(K_RMDIR, AT_FDCWD, path, v_remove(&rp), HFS_REAL(remove)(path));
 }
 
 /* ---- renaming and linking: both sides virtual, or EXDEV ---- */
 
 enum { OP_RENAME, OP_LINK };
+
+/* Is the virtual path a mount point (its parent is not virtual)? */
+static int mount_root(const char *vpath)
+{
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", vpath);
+    char *slash = strrchr(parent, '/');
+    if (!slash) return 0;
+    *(slash == parent ? slash + 1 : slash) = 0;
+    return !HFS_CORE(hfs_vfs_covers(parent));
+}
 
 /* 1: answered (*ret); 0: pass through with ro->real and rn->real. `self_old`: the source is the
  * dirfd itself (linkat with AT_EMPTY_PATH). */
@@ -207,18 +266,29 @@ static int two_slow(int op, int od, const char *old, int self_old, int nd, const
         *ret = hfs_fail(vo < 0 ? vo : vn);
         return 1;
     }
-    if (!vo && !vn) return 0;
     int rc;
     struct stat st;
-    if (vo && vn) {
+    /* An ancestor of a mount is never moved or replaced (the mount would be left behind), and
+     * a final "." or ".." names no entry: the kernel's EBUSY, and for link EEXIST / EPERM. */
+    int o_odd = ro->near || (vo && ro->final), n_odd = rn->near || (vn && rn->final);
+    if (op == OP_RENAME && (o_odd || n_odd))
+        rc = -EBUSY;
+    else if (op == OP_LINK && n_odd)
+        rc = -EEXIST;
+    else if (op == OP_LINK && o_odd)
+        rc = -EPERM;
+    else if (!vo && !vn)
+        return 0;
+    else if (vo && vn) {
         rc = slash_check(ro);
         if (rc == 0)
             rc = op == OP_RENAME ? HFS_CORE(hfs_vfs_rename(ro->path, rn->path, flags))
                                  : HFS_CORE(hfs_vfs_link(ro->path, rn->path));
     } else if (vo) {
-        /* Only the source is virtual: report a missing source as such, else EXDEV. */
+        /* Only the source is virtual: report a missing source as such, a mount root as busy
+         * (as the kernel does for a mount point), else EXDEV. */
         rc = hfs_vlstat(ro, &st);
-        if (rc == 0) rc = -EXDEV;
+        if (rc == 0) rc = op == OP_RENAME && mount_root(ro->path) ? -EBUSY : -EXDEV;
     } else {
         if (!self_old && HFS_REAL(fstatat)(od, ro->real, &st, AT_SYMLINK_NOFOLLOW) < 0)
             rc = -errno;
@@ -242,7 +312,7 @@ static int two_slow(int op, int od, const char *old, int self_old, int nd, const
                                                            : "") &&                                     \
                        !hfs_path_maybe_at((nd), ln_ ? ln_ : "")))                                  \
             return call_real;                                                                      \
-        if (!lo_ || !ln_) return call_real; /* EFAULT */                                           \
+        if (hfs_bad_ptr(lo_) || hfs_bad_ptr(ln_)) return call_real; /* EFAULT */                   \
         hfs_rpath ro, rn;                                                                          \
         int ret;                                                                                   \
         if (two_slow((op), (od), lo_, (self_old), (nd), ln_, (flags), &ro, &rn, &ret)) return ret; \
@@ -318,65 +388,67 @@ static const struct timespec *ub_ts(const struct utimbuf *ub, struct timespec ts
 
 HFS_EXPORT int chmod(const char *path, mode_t mode)
 {
-    PATH_CALL(AT_FDCWD, path, v_chmod(&rp, mode, 0), HFS_REAL(chmod)(path, mode));
+    PATH_CALL(K_CHANGE, AT_FDCWD, path, v_chmod(&rp, mode, 0), HFS_REAL(chmod)(path, mode));
 }
 HFS_EXPORT int lchmod(const char *path, mode_t mode)
 {
-    PATH_CALL(AT_FDCWD, path, v_chmod(&rp, mode, 1), HFS_REAL(lchmod)(path, mode));
+    PATH_CALL(K_CHANGE, AT_FDCWD, path, v_chmod(&rp, mode, 1), HFS_REAL(lchmod)(path, mode));
 }
 HFS_EXPORT int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 {
-    SELF_CALL(dirfd, path, (flags & AT_EMPTY_PATH) && EMPTY(path),
+    SELF_CALL(K_CHANGE, dirfd, path, (flags & AT_EMPTY_PATH) && EMPTY(path),
               v_chmod(&rp, mode, flags & AT_SYMLINK_NOFOLLOW),
               HFS_REAL(fchmodat)(dirfd, path, mode, flags));
 }
 HFS_EXPORT int chown(const char *path, uid_t u, gid_t g)
 {
-    PATH_CALL(AT_FDCWD, path, v_chown(&rp, u, g, 0), HFS_REAL(chown)(path, u, g));
+    PATH_CALL(K_CHANGE, AT_FDCWD, path, v_chown(&rp, u, g, 0), HFS_REAL(chown)(path, u, g));
 }
 HFS_EXPORT int lchown(const char *path, uid_t u, gid_t g)
 {
-    PATH_CALL(AT_FDCWD, path, v_chown(&rp, u, g, 1), HFS_REAL(lchown)(path, u, g));
+    PATH_CALL(K_CHANGE, AT_FDCWD, path, v_chown(&rp, u, g, 1), HFS_REAL(lchown)(path, u, g));
 }
 HFS_EXPORT int fchownat(int dirfd, const char *path, uid_t u, gid_t g, int flags)
 {
-    SELF_CALL(dirfd, path, (flags & AT_EMPTY_PATH) && EMPTY(path),
+    SELF_CALL(K_CHANGE, dirfd, path, (flags & AT_EMPTY_PATH) && EMPTY(path),
               v_chown(&rp, u, g, flags & AT_SYMLINK_NOFOLLOW),
               HFS_REAL(fchownat)(dirfd, path, u, g, flags));
 }
 HFS_EXPORT int truncate(const char *path, off_t len)
 {
-    PATH_CALL(AT_FDCWD, path, v_truncate(&rp, len), HFS_REAL(truncate)(path, len));
+    PATH_CALL(K_TRUNC, AT_FDCWD, path, v_truncate(&rp, len), HFS_REAL(truncate)(path, len));
 }
 HFS_EXPORT int truncate64(const char *path, off64_t len)
 {
-    PATH_CALL(AT_FDCWD, path, v_truncate(&rp, (off_t)len), HFS_REAL(truncate64)(path, len));
+    PATH_CALL(K_TRUNC, AT_FDCWD, path, v_truncate(&rp, (off_t)len),
+              HFS_REAL(truncate64)(path, len));
 }
 HFS_EXPORT int utime(const char *path, const struct utimbuf *t)
 {
     struct timespec ts[2];
-    PATH_CALL(AT_FDCWD, path, v_utimens(&rp, ub_ts(t, ts), 0), HFS_REAL(utime)(path, t));
+    PATH_CALL(K_CHANGE, AT_FDCWD, path, v_utimens(&rp, ub_ts(t, ts), 0), HFS_REAL(utime)(path, t));
 }
 HFS_EXPORT int utimes(const char *path, const struct timeval t[2])
 {
     struct timespec ts[2];
-    PATH_CALL(AT_FDCWD, path, v_utimens(&rp, tv_ts(t, ts), 0), HFS_REAL(utimes)(path, t));
+    PATH_CALL(K_CHANGE, AT_FDCWD, path, v_utimens(&rp, tv_ts(t, ts), 0), HFS_REAL(utimes)(path, t));
 }
 HFS_EXPORT int lutimes(const char *path, const struct timeval t[2])
 {
     struct timespec ts[2];
-    PATH_CALL(AT_FDCWD, path, v_utimens(&rp, tv_ts(t, ts), 1), HFS_REAL(lutimes)(path, t));
+    PATH_CALL(K_CHANGE, AT_FDCWD, path, v_utimens(&rp, tv_ts(t, ts), 1),
+              HFS_REAL(lutimes)(path, t));
 }
 /* A NULL path means the dirfd itself (that is how futimens is built on the system call). */
 HFS_EXPORT int utimensat(int dirfd, const char *path, const struct timespec t[2], int flags)
 {
-    SELF_CALL(dirfd, path, !hfs_launder(path) || ((flags & AT_EMPTY_PATH) && EMPTY(path)),
+    SELF_CALL(K_CHANGE, dirfd, path, !hfs_launder(path) || ((flags & AT_EMPTY_PATH) && EMPTY(path)),
               v_utimens(&rp, t, flags & AT_SYMLINK_NOFOLLOW),
               HFS_REAL(utimensat)(dirfd, path, t, flags));
 }
 HFS_EXPORT int futimesat(int dirfd, const char *path, const struct timeval t[2])
 {
     struct timespec ts[2];
-    SELF_CALL(dirfd, path, !hfs_launder(path), v_utimens(&rp, tv_ts(t, ts), 0),
+    SELF_CALL(K_CHANGE, dirfd, path, !hfs_launder(path), v_utimens(&rp, tv_ts(t, ts), 0),
               HFS_REAL(futimesat)(dirfd, path, t));
 }
