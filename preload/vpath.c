@@ -153,6 +153,27 @@ static int through_virtual(const char *base, const char *p)
     return 0;
 }
 
+/* A real result of a path ending in "." or ".." from a mirror base: when the directory that
+ * component is in is real, give the kernel that directory's normalized path and the component
+ * (so rmdir "x/y/.." still means what it says). 0 done, 1 not applicable (the directory is
+ * virtual: the normalized result stands, and the callers' answers for ancestors apply). */
+static int final_spelled(const char *base, const char *p, size_t l, hfs_rpath *rp)
+{
+    char dir[PATH_MAX], out[PATH_MAX];
+    size_t b = l;
+    while (b > 0 && p[b - 1] == '/') b--;
+    while (b > 0 && p[b - 1] != '/') b--;
+    if (b >= sizeof dir) return 1;
+    memcpy(dir, p, b);
+    dir[b] = 0;
+    int n = HFS_CORE(hfs_path_normalize(base, dir, out, sizeof out));
+    if (n < 0 || (size_t)n + 4 >= sizeof out || HFS_CORE(hfs_vfs_covers(out))) return 1;
+    snprintf(rp->path, sizeof rp->path, "%s%s%s", out, n > 1 ? "/" : "",
+             rp->final == 1 ? "." : "..");
+    rp->near = 0;
+    return 0;
+}
+
 /* Normalize p against base and decide. base_real: base is a real directory the kernel reaches
  * as `orig` names it (the cwd or a real dirfd), so a real result is passed on as spelled; else
  * base is a mirror directory and a real result must be passed as an absolute path. */
@@ -172,23 +193,7 @@ static int finish(const char *base, int base_real, const char *p, const char *or
         return 0;
     }
     rp->real = rp->path;
-    if (rp->final) {
-        /* Keep the meaning of a final "." or "..": the parent's normalized path, then it. The
-         * ancestor answers (which need the normalized path) are left to the kernel here. */
-        char dir[PATH_MAX];
-        size_t b = l;
-        while (b > 0 && p[b - 1] == '/') b--;
-        while (b > 0 && p[b - 1] != '/') b--;
-        if (b >= sizeof dir) return -ENAMETOOLONG;
-        memcpy(dir, p, b);
-        dir[b] = 0;
-        n = HFS_CORE(hfs_path_normalize(base, dir, rp->path, sizeof rp->path));
-        if (n < 0 || (size_t)n + 4 >= sizeof rp->path) return -ENAMETOOLONG;
-        snprintf(rp->path + n, sizeof rp->path - (size_t)n, "%s%s", n > 1 ? "/" : "",
-                 rp->final == 1 ? "." : "..");
-        rp->near = 0;
-        return 0;
-    }
+    if (rp->final && final_spelled(base, p, l, rp) == 0) return 0;
     /* Keep a trailing '/' on the real path: the kernel then checks for a directory itself. */
     if (rp->trailing_slash && n > 1 && (size_t)n + 1 < sizeof rp->path) {
         rp->path[n] = '/';

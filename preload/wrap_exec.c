@@ -198,14 +198,16 @@ static int run(const exec_req *q)
     vp.fd = -1;
     int virt = 0;
     hfs_rpath rp;
-    int empty = !q->path || !q->path[0];
+    int bad = q->path && hfs_bad_ptr(q->path); /* for the kernel to refuse (EFAULT) */
+    int empty = !q->path || (!bad && !q->path[0]);
     if (q->kind == K_FEXECVE || (q->kind == K_EXECVEAT && empty && (q->atflags & AT_EMPTY_PATH))) {
         hfs_fdrec *fr = hfs_fd_maybe(q->fd) ? hfs_fd_get(q->fd) : NULL;
         rc = fr ? hfs_fd_materialize(fr) : 0;
         hfs_fd_put(fr);
         if (rc < 0) return fail(q, rc);
-    } else if (!empty && (q->kind == K_EXECVE || q->kind == K_SPAWN || q->kind == K_EXECVEAT ||
-                          strchr(q->path, '/'))) {
+    } else if (!empty && !bad &&
+               (q->kind == K_EXECVE || q->kind == K_SPAWN || q->kind == K_EXECVEAT ||
+                strchr(q->path, '/'))) {
         int dirfd = q->kind == K_EXECVEAT ? q->fd : AT_FDCWD;
         if (hfs_path_maybe_at(dirfd, q->path)) {
             int v = hfs_resolve_at(dirfd, q->path, &rp);

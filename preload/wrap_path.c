@@ -103,7 +103,7 @@ static int proc_link(const char *path, char *buf, size_t n, ssize_t *ret)
 
 static inline int proc_maybe(const char *p)
 {
-    return p && p[0] == '/' && p[1] == 'p' && !HFS_IN_CORE() &&
+    return !hfs_bad_ptr(p) && p[0] == '/' && p[1] == 'p' && !HFS_IN_CORE() &&
            (atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed) || hfs_fd_hwm() > 0);
 }
 
