@@ -156,7 +156,8 @@ static int through_virtual(const char *base, const char *p)
 /* A real result of a path ending in "." or ".." from a mirror base: when the directory that
  * component is in is real, give the kernel that directory's normalized path and the component
  * (so rmdir "x/y/.." still means what it says). 0 done, 1 not applicable (the directory is
- * virtual: the normalized result stands, and the callers' answers for ancestors apply). */
+ * virtual or an ancestor: the normalized result stands, and the callers' answers for
+ * ancestors apply). */
 static int final_spelled(const char *base, const char *p, size_t l, hfs_rpath *rp)
 {
     char dir[PATH_MAX], out[PATH_MAX];
@@ -167,7 +168,8 @@ static int final_spelled(const char *base, const char *p, size_t l, hfs_rpath *r
     memcpy(dir, p, b);
     dir[b] = 0;
     int n = HFS_CORE(hfs_path_normalize(base, dir, out, sizeof out));
-    if (n < 0 || (size_t)n + 4 >= sizeof out || HFS_CORE(hfs_vfs_covers(out))) return 1;
+    if (n < 0 || (size_t)n + 4 >= sizeof out || HFS_CORE(hfs_vfs_classify(out)) != HFS_NS_REAL)
+        return 1;
     snprintf(rp->path, sizeof rp->path, "%s%s%s", out, n > 1 ? "/" : "",
              rp->final == 1 ? "." : "..");
     rp->near = 0;
@@ -367,4 +369,13 @@ int hfs_vresolve(const char *vpath, char *out, size_t n)
     }
     if (snprintf(out, n, "%s", work) >= (int)n) return -ENAMETOOLONG;
     return 1;
+}
+
+int hfs_near_missing(const hfs_rpath *rp)
+{
+    struct stat st;
+    int saved = errno;
+    int missing = rp->near && HFS_REAL(lstat)(rp->path, &st) < 0 && errno == ENOENT;
+    errno = saved;
+    return missing;
 }

@@ -96,6 +96,9 @@ typedef struct {
     int final;           /* the last component was "." (1) or ".." (2): never a name to change */
 } hfs_rpath;
 
+/* An ancestor of a mount (rp->near) that does not exist really: it exists only virtually. */
+int hfs_near_missing(const hfs_rpath *rp);
+
 /* Resolve (dirfd, p) on the slow path: 1 = virtual (rp->path), 0 = real (pass rp->real: p itself
  * when it is relative to a real directory, else its normalized absolute form), or -errno. */
 int hfs_resolve_at(int dirfd, const char *p, hfs_rpath *rp);

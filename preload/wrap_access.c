@@ -13,11 +13,15 @@ static int access_slow(int dirfd, const char *path, int mode, int flags, hfs_rpa
     if (!hfs_stat_at(dirfd, path, flags & (AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW), &st, rp, ret))
         return 0;
     if (*ret < 0) return 1;
+    /* A real ancestor of a mount: the kernel knows its permissions. A missing one is virtual. */
+    if (rp->near && !hfs_near_missing(rp)) return 0;
     int rc = 0;
     if (mode & ~(R_OK | W_OK | X_OK))
         rc = -EINVAL;
     else if ((mode & X_OK) && !(st.st_mode & 0111))
         rc = -EACCES;
+    else if ((mode & W_OK) && rp->near)
+        rc = -EROFS;
     if (rc) {
         *ret = hfs_fail(rc);
     } else {

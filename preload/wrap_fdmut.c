@@ -149,6 +149,12 @@ static int xattr_target(const char *vpath, int follow, int write, char *out, siz
         hfs_rpath rp;                                                                              \
         char local_[PATH_MAX];                                                                     \
         int v_ = hfs_resolve_at(AT_FDCWD, lpath, &rp);                                             \
+        if (v_ == 0 && hfs_near_missing(&rp)) { /* a virtual ancestor: no attributes */            \
+            v_ = (kind) ? -EROFS : (none);                                                         \
+            if (v_ < 0) return hfs_fail(v_);                                                       \
+            errno = saved_;                                                                        \
+            return 0;                                                                              \
+        }                                                                                          \
         if (v_ == 0) {                                                                             \
             lpath = rp.real;                                                                       \
             return call_real;                                                                      \

@@ -65,8 +65,7 @@ static int final_answer(int k, const hfs_rpath *rp)
 static int near_answer(int k, const hfs_rpath *rp)
 {
     if (k == K_RMDIR) return -ENOTEMPTY;
-    struct stat st;
-    if (HFS_REAL(lstat)(rp->path, &st) == 0 || errno != ENOENT) return 1;
+    if (!hfs_near_missing(rp)) return 1;
     switch (k) {
     case K_CREATE:
         return -EEXIST;

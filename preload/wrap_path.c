@@ -15,11 +15,17 @@ static int vrealpath(const char *path, char *resolved, hfs_rpath *rp, char **ret
     int saved = errno;
     if (!path) return 0;
     int v = hfs_resolve_at(AT_FDCWD, path, rp);
-    if (v == 0) return 0;
     struct stat st;
     char out[PATH_MAX];
-    if (v > 0) v = hfs_vstat(rp, &st);
-    if (v == 0) v = hfs_vresolve(rp->path, out, sizeof out);
+    if (v == 0 && hfs_near_missing(rp)) { /* a virtual ancestor: its normalized path */
+        snprintf(out, sizeof out, "%s", rp->path);
+        v = 1;
+    } else if (v == 0) {
+        return 0;
+    } else {
+        v = hfs_vstat(rp, &st);
+        if (v == 0) v = hfs_vresolve(rp->path, out, sizeof out);
+    }
     if (v == 0) { /* a link led out of the virtual tree: libc resolves the rest */
         snprintf(rp->path, sizeof rp->path, "%s", out);
         rp->real = rp->path;
