@@ -40,10 +40,7 @@ void hfs_cwd_set(int kind, const char *vpath)
         return;
     }
     pthread_mutex_lock(&cwd_mu);
-    if (cwd_is_mirror(kind))
-        snprintf(cwd_buf, sizeof cwd_buf, "%s", vpath);
-    else
-        cwd_buf[0] = 0;
+    snprintf(cwd_buf, sizeof cwd_buf, "%s", vpath ? vpath : "");
     atomic_store(&hfs_cwd_kind, kind);
     pthread_mutex_unlock(&cwd_mu);
 }
@@ -76,7 +73,7 @@ __attribute__((noinline)) static void cwd_from(const char *real)
                     v);
     else
         hfs_cwd_set(HFS_CORE(hfs_vfs_classify(real)) == HFS_NS_NEAR ? HFS_CWD_NEAR : HFS_CWD_REAL,
-                    NULL);
+                    real);
 }
 
 __attribute__((noinline)) static void cwd_recover_long(void)
@@ -204,6 +201,18 @@ static int finish(const char *base, int base_real, const char *p, const char *or
     return 0;
 }
 
+/* The path of a real ancestor cwd as the shim saw it reached (the logical path of the last
+ * chdir, so a mount under a symlinked directory is still found; the kernel's at start). */
+static int near_cwd(char *buf, size_t n)
+{
+    pthread_mutex_lock(&cwd_mu);
+    size_t l = strlen(cwd_buf);
+    int ok = l && l < n && atomic_load(&hfs_cwd_kind) == HFS_CWD_NEAR;
+    if (ok) memcpy(buf, cwd_buf, l + 1);
+    pthread_mutex_unlock(&cwd_mu);
+    return ok;
+}
+
 /* The directory a relative path starts from: the record of a known dirfd (virtual or an
  * ancestor), else the kernel's own answer. 1 and base filled, 0 to pass through, or -errno. */
 static int base_of(int dirfd, char *base, size_t n, int *base_real)
@@ -212,6 +221,7 @@ static int base_of(int dirfd, char *base, size_t n, int *base_real)
         int k = atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed);
         *base_real = !cwd_is_mirror(k);
         if (!*base_real) return hfs_cwd_get(base, n) > 0;
+        if (k == HFS_CWD_NEAR && near_cwd(base, n)) return 1;
         return HFS_REAL(getcwd)(base, n) != NULL;
     }
     hfs_fdrec *r = hfs_fd_maybe(dirfd) ? hfs_fd_get_checked(dirfd) : NULL;

@@ -106,7 +106,7 @@ int hfs_resolve_at(int dirfd, const char *p, hfs_rpath *rp);
 /* The cwd when it is a mirror directory (HFS_CWD_VIRTUAL, HFS_CWD_NEAR_MIRROR): hfs_cwd_get
  * copies its virtual path (returns its length, 0 for any other kind of cwd). */
 size_t hfs_cwd_get(char *buf, size_t n);
-/* After a successful chdir: the new kind, and the virtual path for the mirror kinds. */
+/* After a successful chdir: the new kind, and its path (virtual for the mirror kinds). */
 void hfs_cwd_set(int kind, const char *vpath);
 void hfs_cwd_clear(void);
 /* After a chdir the shim did not see through (fchdir of an fd it does not know): read the

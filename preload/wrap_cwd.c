@@ -24,7 +24,7 @@ static int chdir_vpath(const hfs_rpath *rp, int kind, int saved)
 static int chdir_near(const hfs_rpath *rp, int saved)
 {
     if (HFS_REAL(chdir)(rp->real) == 0) {
-        hfs_cwd_set(HFS_CWD_NEAR, NULL);
+        hfs_cwd_set(HFS_CWD_NEAR, rp->path);
         return 0;
     }
     if (errno != ENOENT) return -1;
