@@ -43,6 +43,7 @@ static int visit_mount(const char *path, const hfs_spec *s, const char *sub, voi
 
 static int walk_below(const char *dir, int (*cb)(const char *, size_t, void *), void *arg)
 {
+    hfs_vfs_init();
     below_walk w = {dir, strlen(dir), cb, arg, 0};
     int rc = visit(hfs_prefix(), &w);
     if (!rc) rc = hfs_vfs_each_mount(visit_mount, &w);

@@ -14,7 +14,8 @@
     X(urlenc)                                                                                      \
     X(http)                                                                                        \
     X(overlay)                                                                                     \
-    X(push)
+    X(push)                                                                                        \
+    X(near)
 
 #define HFS_DECL(n) Suite *suite_##n(void) __attribute__((weak));
 HFS_SUITES(HFS_DECL)
