@@ -54,7 +54,8 @@ static inline int hfs_has_dotdot(const char *p)
 static inline int hfs_procfd_maybe(const char *p)
 {
     return (p[1] == 'p' || p[1] == 'd') &&
-           (hfs_fd_hwm() > 0 || atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed));
+           (hfs_fd_hwm() > 0 ||
+            (p[1] == 'p' && atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed)));
 }
 
 static inline int hfs_path_maybe_at(int dirfd, const char *p)
