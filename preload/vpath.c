@@ -299,6 +299,30 @@ static int procfs(const char *p, hfs_rpath *rp)
     return rc;
 }
 
+/* The base had no path the shim could learn (a real cwd longer than PATH_MAX): let the kernel
+ * climb the leading ".." components, then name where they lead. */
+__attribute__((noinline)) static int climb(int dirfd, const char *p, hfs_rpath *rp)
+{
+    size_t i = 0;
+    while (p[i] == '.' && p[i + 1] == '.' && (p[i + 2] == '/' || !p[i + 2])) i += p[i + 2] ? 3 : 2;
+    char up[PATH_MAX], base[PATH_MAX], link[32];
+    if (i >= sizeof up) return 0;
+    memcpy(up, p, i);
+    up[i] = 0;
+    int saved = errno, fd = HFS_REAL(openat)(dirfd, up, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        errno = saved;
+        return 0;
+    }
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t l = HFS_REAL(readlink)(link, base, sizeof base - 1);
+    HFS_REAL(close)(fd);
+    errno = saved;
+    if (l <= 0 || base[0] != '/') return 0;
+    base[l] = 0;
+    return finish(base, 1, p[i] ? p + i : ".", p, rp);
+}
+
 int hfs_resolve_at(int dirfd, const char *p, hfs_rpath *rp)
 {
     rp->real = p;
@@ -313,6 +337,7 @@ int hfs_resolve_at(int dirfd, const char *p, hfs_rpath *rp)
     if (!p[0]) return 0; /* "" : the kernel says ENOENT (AT_EMPTY_PATH is the callers' job) */
     char base[PATH_MAX];
     int base_real, rc = base_of(dirfd, base, sizeof base, &base_real);
+    if (rc == 0 && p[0] == '.' && p[1] == '.') return climb(dirfd, p, rp);
     if (rc <= 0) return rc;
     return finish(base, base_real, p, p, rp);
 }
