@@ -43,7 +43,8 @@ struct hfs_vobj {
     dent *ents; /* merged listing of a directory with an overlay part */
     size_t nents;
     int merged;
-    int near; /* an ancestor directory: 1 real, 2 missing (vfs_near.c) */
+    int near;     /* an ancestor directory: 1 real, 2 missing (vfs_near.c) */
+    int list_err; /* an ancestor whose real entries could not be read: readdir's answer */
 };
 
 void hfs_vobj_ref(hfs_vobj *o)
@@ -379,7 +380,9 @@ int hfs_vfs_open_near(const char *path, int realfd, int flags, hfs_vobj **out)
         if (!rc && (fd = open(m, O_RDONLY | O_DIRECTORY | keep_flags(flags))) < 0) rc = -errno;
     }
     if (!rc && fstat(fd, &o->L.ust)) rc = -errno;
-    if (!rc) rc = near_listing(o, realfd);
+    /* Unreadable (no read permission, an O_PATH fd on it...): the fd still leads to the
+     * mounts below; only listing it fails, as the kernel's would. */
+    if (!rc) o->list_err = near_listing(o, realfd);
     if (rc) {
         if (realfd < 0 && fd >= 0) close(fd);
         hfs_vobj_unref(o);
@@ -414,6 +417,7 @@ int hfs_vobj_readdir(hfs_vobj *o, uint64_t pos, hfs_dirent *e)
 {
     const kept_loc *L = &o->L;
     if (!o->is_dir) return -ENOTDIR;
+    if (o->list_err) return o->list_err;
     const char *key = L->repo ? L->repo->key : hfs_prefix();
     if (pos < 2) {
         e->name = pos == 0 ? "." : "..";
