@@ -927,6 +927,13 @@ class EfaultTest(RoutesTest):
     def test_efault_reference(self):
         self.check(self.routes("efault", self.P, shim=False), self.P)
 
+    def setUp(self):
+        super().setUp()
+        if os.environ.get("HFS_PRELOAD_EXTRA") and self._testMethodName != "test_efault_reference":
+            # make asan preloads the sanitizer runtime first: its own interceptors (readlink,
+            # fopen...) read the path before any wrapper of the shim is reached.
+            self.skipTest("the preloaded sanitizer runtime dereferences bad pointers itself")
+
     def test_efault_real_cwd(self):
         self.check(self.routes("efault", "", cwd=self.P), self.P)
         self.assert_nothing_real()
