@@ -70,7 +70,10 @@ typedef struct {
 } hfs_dirent;
 int hfs_vobj_readdir(hfs_vobj *o, uint64_t pos, hfs_dirent *e);
 
-/* Directory listing of a path without opening it (for scandir-like callers). */
+/* statvfs/statfs of a virtual path: a writable file system (ST_NOSUID|ST_NODEV, f_type
+ * HFS_FS_MAGIC) with the free space of the real file system that holds the overlay, and f_fsid
+ * from the path's st_dev (one per repo). */
+#define HFS_FS_MAGIC 0x48465348 /* "HFSH" */
 int hfs_vfs_statvfs(const char *vpath, struct statvfs *sv);
 int hfs_vfs_statfs(const char *vpath, struct statfs *sf);
 

@@ -1,4 +1,4 @@
-/* statfs/statvfs of virtual paths and fds: answered by the core (a read-only file system). */
+/* statfs/statvfs of virtual paths and fds: answered by the core (writable, the overlay's space). */
 #include "real.h"
 #include "statconv.h"
 #include "vpath.h"
