@@ -77,6 +77,13 @@ int hfs_vobj_readdir(hfs_vobj *o, uint64_t pos, hfs_dirent *e);
 int hfs_vfs_statvfs(const char *vpath, struct statvfs *sv);
 int hfs_vfs_statfs(const char *vpath, struct statfs *sf);
 
+/* The mount table with ours in it: the real /proc/self/mountinfo (mountinfo=1) or
+ * /proc/self/mounts (0), plus one line of type "hfshim" for the prefix, for each repo root below
+ * it that this process has resolved, and for each explicit mount, with the major:minor of the
+ * st_dev hfs_vfs_stat gives their roots. Returns a real fd on an anonymous copy (offset 0,
+ * O_CLOEXEC if cloexec) or -errno. */
+int hfs_vfs_mounttab_fd(int mountinfo, int cloexec);
+
 /* Mirror directories: every virtual directory has a real empty directory at
  * <shim cache>/mirror<vpath>, used for directory fds and as the kernel cwd after chdir into a
  * virtual directory. hfs_vfs_mirror_dir creates it (after checking vpath is a directory) and

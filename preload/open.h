@@ -6,3 +6,7 @@
 #include <sys/types.h>
 int hfs_open_vpath(const char *vpath, int flags, mode_t mode, int saved_errno)
     __attribute__((visibility("hidden")));
+/* wrap_mountinfo.c: a read-only open of the mount table (/proc/self/mountinfo, /proc/self/mounts
+ * and their other names) gets a real fd on a copy with our mounts in it. Returns the fd, -1 with
+ * errno, or -2 when `path` (a real path) is not the mount table or flags are not read-only. */
+int hfs_mounttab_open(const char *path, int flags) __attribute__((visibility("hidden")));

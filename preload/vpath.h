@@ -24,9 +24,11 @@ static inline int hfs_ready(void)
 /* Fast path: might (dirfd, path) name a virtual object? A compare for absolute paths; a flag
  * load for relative ones. dirfd is AT_FDCWD for calls without one. */
 /* "/proc/self/fd/N" or "/dev/fd/N" while this process has (had) virtual fds: reopening a virtual
- * fd that way must reach the core (the kernel would open the backing cache file itself). */
+ * fd that way must reach the core (the kernel would open the backing cache file itself). Any
+ * "/proc/" path: the mount table there shows our mounts (wrap_mountinfo.c). */
 static inline int hfs_procfd_maybe(const char *p)
 {
+    if (p[1] == 'p' && p[2] == 'r' && p[3] == 'o' && p[4] == 'c' && p[5] == '/') return 1;
     return (p[1] == 'p' || p[1] == 'd') && hfs_fd_hwm() > 0;
 }
 

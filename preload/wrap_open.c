@@ -54,6 +54,8 @@ __attribute__((noinline)) static int open_slow(int dirfd, const char *path, int 
     int v = hfs_resolve_at(dirfd, path, &rp);
     if (v < 0) return hfs_fail(v);
     if (v == 0) {
+        int mt = hfs_mounttab_open(rp.real, flags);
+        if (mt != -2) return mt;
         errno = saved;
         return HFS_REAL(openat)(dirfd, rp.real, flags, mode);
     }
