@@ -21,13 +21,14 @@ static int proc_table(const char *p)
     if (!strcmp(p, "mounts")) return 0;
     const char *slash = strchr(p, '/');
     if (!slash) return -1;
+    int t = !strcmp(slash + 1, "mountinfo") ? 1 : !strcmp(slash + 1, "mounts") ? 0 : -1;
     size_t wl = (size_t)(slash - p);
-    int ours = (wl == 4 && !strncmp(p, "self", 4)) || (wl == 11 && !strncmp(p, "thread-self", 11));
-    if (!ours && wl && wl < 12 && strspn(p, "0123456789") == wl)
-        ours = strtol(p, NULL, 10) == (long)getpid();
-    if (!ours) return -1;
-    if (!strcmp(slash + 1, "mountinfo")) return 1;
-    if (!strcmp(slash + 1, "mounts")) return 0;
+    if (t < 0 || (wl == 4 && !strncmp(p, "self", 4)) ||
+        (wl == 11 && !strncmp(p, "thread-self", 11)))
+        return t;
+    /* Another process's table is its own (its mount namespace): only our pid is ours. */
+    if (wl && wl < 12 && strspn(p, "0123456789") == wl && strtol(p, NULL, 10) == (long)getpid())
+        return t;
     return -1;
 }
 
