@@ -54,9 +54,9 @@ __attribute__((noinline)) static int open_slow(int dirfd, const char *path, int 
     int v = hfs_resolve_at(dirfd, path, &rp);
     if (v < 0) return hfs_fail(v);
     if (v == 0) {
+        errno = saved;
         int mt = hfs_mounttab_open(rp.real, flags);
         if (mt != -2) return mt;
-        errno = saved;
         return HFS_REAL(openat)(dirfd, rp.real, flags, mode);
     }
     return hfs_open_vpath(rp.path, flags | (rp.trailing_slash ? O_DIRECTORY : 0), mode, saved);
