@@ -241,6 +241,21 @@ static int64_t now(void)
     return ts.tv_sec;
 }
 
+uint64_t hfs_repo_dev(const hfs_spec *s)
+{
+    char key[sizeof((hfs_repo *)0)->key];
+    hfs_spec_key(s, key, sizeof key);
+    return HFS_DEV_PREFIX | (XXH3_64bits(key, strlen(key)) & 0xffffffffull);
+}
+
+void hfs_repo_each(void (*cb)(const hfs_repo *r, void *arg), void *arg)
+{
+    pthread_mutex_lock(&g_lock);
+    for (const hfs_repo *r = g_repos; r; r = r->next)
+        if (r->ix) cb(r, arg);
+    pthread_mutex_unlock(&g_lock);
+}
+
 hfs_repo *hfs_repo_get(const hfs_spec *s, int *err)
 {
     char key[sizeof((hfs_repo *)0)->key];
@@ -270,7 +285,7 @@ hfs_repo *hfs_repo_get(const hfs_spec *s, int *err)
         char fid[HFS_ID_MAX];
         hfs_folder_id(s->repo.id, fid, sizeof fid);
         snprintf(r->folder, sizeof r->folder, "%s--%s", hfs_type_plural(s->repo.type), fid);
-        r->dev = 0x4846000000000000ull | (XXH3_64bits(key, strlen(key)) & 0xffffffffull);
+        r->dev = hfs_repo_dev(s);
         char up[PATH_MAX];
         int urc = hfs_overlay_upper(&s->repo, up, sizeof up);
         if (urc || !(r->uroot = strdup(up))) {

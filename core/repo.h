@@ -24,6 +24,11 @@ typedef struct hfs_repo {
     struct hfs_repo *next;
 } hfs_repo;
 
+/* Device numbers: the prefix's own directories (the prefix, type and organisation levels) share
+ * HFS_DEV_PREFIX; each repo gets hfs_repo_dev of its key, without resolving it. */
+#define HFS_DEV_PREFIX 0x4846000000000000ull
+uint64_t hfs_repo_dev(const hfs_spec *s);
+
 /* The repo for a spec, resolved and indexed. NULL with *err = -errno on failure (an
  * "hfshim:" line has been printed). */
 hfs_repo *hfs_repo_get(const hfs_spec *s, int *err);
@@ -31,3 +36,6 @@ hfs_repo *hfs_repo_get(const hfs_spec *s, int *err);
 /* Current pins as "key=snap;key=snap" (static; replaced, never freed). */
 const char *hfs_repo_pins_env(void);
 void hfs_repo_atfork_child(void);
+/* cb for each repo this process has resolved so far (under the registry lock: cb must not call
+ * back into the registry). */
+void hfs_repo_each(void (*cb)(const hfs_repo *r, void *arg), void *arg);

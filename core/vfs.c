@@ -21,8 +21,6 @@
 #include <unistd.h>
 #include "hash.h"
 
-#define HFS_FS_MAGIC 0x48465348 /* "HFSH" */
-
 typedef struct {
     char path[PATH_MAX]; /* normalized mount point */
     size_t len;
@@ -231,34 +229,6 @@ int hfs_vfs_unmirror(const char *real, char *vout, size_t n)
     if (!g_mlen || strncmp(real, g_mirror, g_mlen) || real[g_mlen] != '/') return 0;
     if (hfs_fmt(vout, n, "%s", real + g_mlen)) return 0;
     return hfs_vfs_classify(vout) != HFS_NS_REAL;
-}
-
-int hfs_vfs_statvfs(const char *vpath, struct statvfs *sv)
-{
-    struct stat st;
-    int rc = hfs_vfs_stat(vpath, &st);
-    if (rc) return rc;
-    memset(sv, 0, sizeof *sv);
-    sv->f_bsize = sv->f_frsize = 4096;
-    sv->f_namemax = 255;
-    sv->f_fsid = (unsigned long)st.st_dev;
-    sv->f_flag = ST_RDONLY | ST_NOSUID | ST_NODEV;
-    return 0;
-}
-
-int hfs_vfs_statfs(const char *vpath, struct statfs *sf)
-{
-    struct stat st;
-    int rc = hfs_vfs_stat(vpath, &st);
-    if (rc) return rc;
-    memset(sf, 0, sizeof *sf);
-    sf->f_type = HFS_FS_MAGIC;
-    sf->f_bsize = sf->f_frsize = 4096;
-    sf->f_namelen = 255;
-    sf->f_flags = ST_RDONLY | ST_NOSUID | ST_NODEV;
-    memcpy(&sf->f_fsid, &st.st_dev,
-           sizeof sf->f_fsid < sizeof st.st_dev ? sizeof sf->f_fsid : sizeof st.st_dev);
-    return 0;
 }
 
 const char *hfs_vfs_pins_env(void)

@@ -89,9 +89,19 @@ typedef struct {
 } hfs_dirent;
 int hfs_vobj_readdir(hfs_vobj *o, uint64_t pos, hfs_dirent *e);
 
-/* Directory listing of a path without opening it (for scandir-like callers). */
+/* statvfs/statfs of a virtual path: a writable file system (ST_NOSUID|ST_NODEV, f_type
+ * HFS_FS_MAGIC) with the free space of the real file system that holds the overlay, and f_fsid
+ * from the path's st_dev (one per repo). */
+#define HFS_FS_MAGIC 0x48465348 /* "HFSH" */
 int hfs_vfs_statvfs(const char *vpath, struct statvfs *sv);
 int hfs_vfs_statfs(const char *vpath, struct statfs *sf);
+
+/* The mount table with ours in it: the real /proc/self/mountinfo (mountinfo=1) or
+ * /proc/self/mounts (0), plus one line of type "hfshim" for the prefix, for each repo root below
+ * it that this process has resolved, and for each explicit mount, with the major:minor of the
+ * st_dev hfs_vfs_stat gives their roots. Returns a real fd on an anonymous copy (offset 0,
+ * O_CLOEXEC if cloexec) or -errno. */
+int hfs_vfs_mounttab_fd(int mountinfo, int cloexec);
 
 /* Mirror directories: every virtual directory has a real empty directory at
  * <shim cache>/mirror<vpath>, used for directory fds and as the kernel cwd after chdir into a

@@ -76,6 +76,8 @@ uint64_t hfs_near_ino(const char *path);
 /* stat (follow) or lstat of an ancestor: the real one, or the virtual one when it is missing;
  * -ENOENT for a path that is no ancestor. */
 int hfs_near_stat_path(const char *path, int follow, struct stat *st);
+/* The ancestor itself if it exists really, else its nearest real ancestor (what statfs asks). */
+int hfs_near_real_dir(const char *path, char *out, size_t n);
 
 /* vfs.c */
 /* The explicit mounts (HF_MOUNTS) as parsed: cb per mount until it returns non-zero. */

@@ -193,7 +193,7 @@ void hfs_fill_stat_from(const hfs_stat_src *L, struct stat *st)
     if (L->kind != HFS_VL_REPO) {
         st->st_mode = S_IFDIR | 0555;
         st->st_nlink = 2;
-        st->st_dev = 0x4846000000000000ull;
+        st->st_dev = HFS_DEV_PREFIX;
         st->st_ino = hfs_ino_of(hfs_prefix(), L->vpath);
         return;
     }

@@ -110,3 +110,17 @@ int hfs_near_stat_path(const char *path, int follow, struct stat *st)
     if ((follow ? stat(path, st) : lstat(path, st)) == 0) return 0;
     return errno == ENOENT ? hfs_vfs_near_stat(path, st) : -errno;
 }
+
+int hfs_near_real_dir(const char *path, char *out, size_t n)
+{
+    if (hfs_vfs_classify(path) != HFS_NS_NEAR) return -ENOENT;
+    if (hfs_fmt(out, n, "%s", path)) return -ENAMETOOLONG;
+    struct stat st;
+    while (lstat(out, &st) < 0) {
+        if (errno != ENOENT) return -errno;
+        char *slash = strrchr(out, '/');
+        if (!slash || !strcmp(out, "/")) return -ENOENT;
+        *(slash == out ? slash + 1 : slash) = 0;
+    }
+    return 0;
+}

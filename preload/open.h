@@ -10,3 +10,7 @@ int hfs_open_vpath(const char *vpath, int flags, mode_t mode, int saved_errno)
 /* The open family's answer for an ancestor of a mount (rp->near set by hfs_resolve_at). */
 int hfs_open_near(int dirfd, const hfs_rpath *rp, int flags, mode_t mode, int saved_errno)
     __attribute__((visibility("hidden")));
+/* wrap_mountinfo.c: a read-only open of the mount table (/proc/self/mountinfo, /proc/self/mounts
+ * and their other names) gets a real fd on a copy with our mounts in it. Returns the fd, -1 with
+ * errno, or -2 when `path` (a real path) is not the mount table or flags are not read-only. */
+int hfs_mounttab_open(const char *path, int flags) __attribute__((visibility("hidden")));

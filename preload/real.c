@@ -267,6 +267,7 @@ static const char *const ptr_returning[] = {
     "__realpath_chk",
     "canonicalize_file_name",
     "popen",
+    "setmntent", /* wrap_mountinfo.c */
 };
 
 static void *fallback_for(const char *name)

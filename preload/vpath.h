@@ -48,14 +48,14 @@ static inline int hfs_has_dotdot(const char *p)
 
 /* Fast path: might (dirfd, path) name a virtual object? A compare for absolute paths; a flag
  * load for relative ones. dirfd is AT_FDCWD for calls without one. */
-/* "/proc/..." or "/dev/fd/N" while this process has (had) virtual fds or a virtual cwd:
- * reopening a virtual fd or the cwd that way must reach the core (the kernel would open the
- * backing cache file or the mirror directory itself). */
+/* Any "/proc/" path (the mount table there shows our mounts, wrap_mountinfo.c; /proc/self/cwd
+ * and /proc/self/fd/N lead to virtual objects), or "/dev/fd/N" while this process has (had)
+ * virtual fds: reopening a virtual fd that way must reach the core (the kernel would open the
+ * backing cache file itself). */
 static inline int hfs_procfd_maybe(const char *p)
 {
-    return (p[1] == 'p' || p[1] == 'd') &&
-           (hfs_fd_hwm() > 0 ||
-            (p[1] == 'p' && atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed)));
+    if (p[1] == 'p' && p[2] == 'r' && p[3] == 'o' && p[4] == 'c' && p[5] == '/') return 1;
+    return (p[1] == 'p' || p[1] == 'd') && hfs_fd_hwm() > 0;
 }
 
 static inline int hfs_path_maybe_at(int dirfd, const char *p)

@@ -95,6 +95,8 @@ __attribute__((noinline)) static int open_slow(int dirfd, const char *path, int 
         return hfs_fail(-EISDIR);
     if (v == 0) {
         errno = saved;
+        int mt = hfs_mounttab_open(rp.real, flags);
+        if (mt != -2) return mt;
         if (rp.near) return hfs_open_near(dirfd, &rp, flags, mode, saved);
         return HFS_REAL(openat)(dirfd, rp.real, flags, mode);
     }

@@ -1,4 +1,4 @@
-/* statfs/statvfs of virtual paths and fds: answered by the core (a read-only file system). */
+/* statfs/statvfs of virtual paths and fds: answered by the core (writable, the overlay's space). */
 #include "real.h"
 #include "statconv.h"
 #include "vpath.h"
@@ -19,6 +19,7 @@ static int fd_vpath(int fd, char *out, size_t n)
         int saved = errno;                                                                         \
         hfs_rpath rp;                                                                              \
         int v = hfs_resolve_at(AT_FDCWD, (path), &rp);                                             \
+        if (v == 0 && hfs_near_missing(&rp)) v = 1; /* a virtual ancestor: the core answers */     \
         if (v == 0) {                                                                              \
             path = rp.real;                                                                        \
             return call_real;                                                                      \

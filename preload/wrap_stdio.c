@@ -76,8 +76,9 @@ static FILE *fopen_slow(const char *path, const char *mode,
         errno = -v;
         return NULL;
     }
-    if (v == 0) return real(rp.real, mode);
-    int fd = stream_fd(rp.path, mode, rp.trailing_slash);
+    int fd = v ? stream_fd(rp.path, mode, rp.trailing_slash)
+               : hfs_mounttab_open(rp.real, mode ? mode_flags(mode) : -1);
+    if (v == 0 && fd == -2) return real(rp.real, mode);
     if (fd < 0) return NULL;
     FILE *f = HFS_REAL(fdopen)(fd, mode);
     if (!f) {

@@ -1,0 +1,316 @@
+/* The mount table as programs read it, with ours in it: df, findmnt and mount learn a file
+ * system's type and mount point from /proc/self/mountinfo (or /proc/self/mounts), matching the
+ * st_dev of a path against each line's major:minor. The prefix, every repo root below it that this
+ * process has resolved, and every explicit mount are one line each, of type "hfshim", with the
+ * st_dev our stat gives their roots. The text goes into an anonymous file: a real fd. */
+#include "config.h"
+#include "grammar.h"
+#include "repo.h"
+#include "util.h"
+#include "vfs.h"
+#include "vfs_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int err;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s, size_t n)
+{
+    if (b->err) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->err = -ENOMEM;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+static void sb_str(sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0) sb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+/* The kernel's escaping of names in these files (seq_file's mangle of " \t\n\\"). */
+static void sb_esc(sbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\\')
+            sb_printf(b, "\\%03o", (unsigned char)*s);
+        else
+            sb_add(b, s, 1);
+    }
+}
+
+/* One of our lines. */
+typedef struct {
+    char mp[PATH_MAX];   /* mount point */
+    char src[PATH_MAX];  /* hf://SPEC */
+    char root[PATH_MAX]; /* the mounted folder inside the repo, "/" for its root */
+    uint64_t dev;
+} ent;
+
+typedef struct {
+    ent *v;
+    int n, cap, err;
+} ents;
+
+static ent *ents_new(ents *E)
+{
+    if (E->n == E->cap) {
+        int cap = E->cap ? E->cap * 2 : 8;
+        ent *v = realloc(E->v, (size_t)cap * sizeof *v);
+        if (!v) {
+            E->err = -ENOMEM;
+            return NULL;
+        }
+        E->v = v;
+        E->cap = cap;
+    }
+    return &E->v[E->n++];
+}
+
+/* "[datasets/|spaces/|buckets/]org/name[@rev]", the revision written as in paths (%2F). */
+static void spec_name(const hfs_spec *s, char *out, size_t n)
+{
+    size_t o = (size_t)snprintf(out, n, "%s%s", hfs_type_url_prefix(s->repo.type), s->repo.id);
+    if (s->rev[0] && o + 1 < n) {
+        out[o++] = '@';
+        for (const char *r = s->rev; *r && o + 4 < n; r++) {
+            if (*r == '/' || *r == '%')
+                o += (size_t)snprintf(out + o, n - o, "%%%02X", (unsigned char)*r);
+            else
+                out[o++] = *r;
+        }
+    }
+    out[o < n ? o : n - 1] = 0;
+}
+
+static void add_repo(const hfs_repo *r, void *arg)
+{
+    ents *E = arg;
+    ent *e = ents_new(E);
+    if (!e) return;
+    char name[PATH_MAX];
+    spec_name(&r->spec, name, sizeof name);
+    if (hfs_fmt(e->mp, sizeof e->mp, "%s/%s", hfs_prefix(), name) ||
+        hfs_fmt(e->src, sizeof e->src, "hf://%s", name)) {
+        E->n--;
+        return;
+    }
+    strcpy(e->root, "/");
+    e->dev = r->dev;
+}
+
+static int add_mount(const char *path, const hfs_spec *s, const char *sub, void *arg)
+{
+    ents *E = arg;
+    ent *e = ents_new(E);
+    if (!e) return 0;
+    char name[PATH_MAX];
+    spec_name(s, name, sizeof name);
+    if (hfs_fmt(e->mp, sizeof e->mp, "%s", path) ||
+        hfs_fmt(e->src, sizeof e->src, "hf://%s%s%s", name, *sub ? "/" : "", sub) ||
+        hfs_fmt(e->root, sizeof e->root, "/%s", sub)) {
+        E->n--;
+        return 0;
+    }
+    e->dev = hfs_repo_dev(s);
+    return 0;
+}
+
+static int collect(ents *E)
+{
+    ent *e = ents_new(E);
+    if (!e) return E->err;
+    snprintf(e->mp, sizeof e->mp, "%s", hfs_prefix());
+    strcpy(e->src, "hf://");
+    strcpy(e->root, "/");
+    e->dev = HFS_DEV_PREFIX;
+    hfs_repo_each(add_repo, E);
+    hfs_vfs_each_mount(add_mount, E);
+    return E->err;
+}
+
+static int read_all(const char *path, sbuf *b)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    char tmp[8192];
+    ssize_t n;
+    while ((n = read(fd, tmp, sizeof tmp)) > 0) sb_add(b, tmp, (size_t)n);
+    int rc = n < 0 ? -errno : b->err;
+    close(fd);
+    if (!rc && !b->p) sb_add(b, "", 0);
+    return rc ? rc : b->err;
+}
+
+static const char *next_line(const char *line)
+{
+    const char *nl = strchr(line, '\n');
+    return nl ? nl + 1 : line + strlen(line);
+}
+
+static int under(const char *child, const char *parent)
+{
+    size_t l = strlen(parent);
+    if (l == 1 && parent[0] == '/') return 1;
+    return !strncmp(child, parent, l) && (child[l] == '/' || child[l] == 0);
+}
+
+/* Field `k` (0-based) of a mountinfo line, unescaped into out. */
+static void field(const char *line, int k, char *out, size_t n)
+{
+    const char *s = line;
+    for (int i = 0; i < k && *s && *s != '\n'; i++) {
+        while (*s && *s != ' ' && *s != '\n') s++;
+        if (*s == ' ') s++;
+    }
+    size_t o = 0;
+    while (*s && *s != ' ' && *s != '\n' && o + 1 < n) {
+        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+            s[3] >= '0' && s[3] <= '7') {
+            out[o++] = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+            s += 4;
+        } else
+            out[o++] = *s++;
+    }
+    out[o] = 0;
+}
+
+/* The id of the mount `mp` sits on: the longest mount point above it, the later one of equals
+ * (a mount over another), among the real lines and ours before index `upto`. */
+static unsigned parent_id(const char *real, const ents *E, int upto, unsigned first_id,
+                          const char *mp)
+{
+    unsigned best = 0;
+    size_t best_len = 0;
+    char p[PATH_MAX];
+    for (const char *line = real; *line; line = next_line(line)) {
+        field(line, 4, p, sizeof p);
+        size_t l = strlen(p);
+        if (p[0] == '/' && under(mp, p) && l >= best_len) {
+            best = (unsigned)strtoul(line, NULL, 10);
+            best_len = l;
+        }
+    }
+    for (int i = 0; i < upto; i++) {
+        size_t l = strlen(E->v[i].mp);
+        if (under(mp, E->v[i].mp) && l >= best_len) {
+            best = first_id + (unsigned)i;
+            best_len = l;
+        }
+    }
+    return best;
+}
+
+static void build(int mountinfo, sbuf *b, const ents *E)
+{
+    unsigned max = 0;
+    for (const char *line = b->p; mountinfo && *line; line = next_line(line)) {
+        unsigned id = (unsigned)strtoul(line, NULL, 10);
+        if (id > max) max = id;
+    }
+    /* Parents are looked up in the real text, which sb_add may move: a copy. */
+    char *real = mountinfo ? strdup(b->p) : NULL;
+    if (mountinfo && !real) {
+        b->err = -ENOMEM;
+        return;
+    }
+    if (b->len && b->p[b->len - 1] != '\n') sb_str(b, "\n");
+    unsigned first = max + 1;
+    for (int i = 0; i < E->n; i++) {
+        const ent *e = &E->v[i];
+        if (mountinfo) {
+            sb_printf(b, "%u %u %u:%u ", first + (unsigned)i, parent_id(real, E, i, first, e->mp),
+                      major(e->dev), minor(e->dev));
+            sb_esc(b, e->root);
+            sb_str(b, " ");
+            sb_esc(b, e->mp);
+            sb_str(b, " rw,nosuid,nodev - hfshim ");
+            sb_esc(b, e->src);
+            sb_str(b, " rw\n");
+        } else {
+            sb_esc(b, e->src);
+            sb_str(b, " ");
+            sb_esc(b, e->mp);
+            sb_str(b, " hfshim rw,nosuid,nodev 0 0\n");
+        }
+    }
+    free(real);
+}
+
+/* An anonymous file: a memfd, else an unlinked file in the shim's cache dir. */
+static int anon_fd(int cloexec)
+{
+    int fd = memfd_create("hfshim-mounts", (cloexec ? MFD_CLOEXEC : 0) | MFD_ALLOW_SEALING);
+    if (fd >= 0) return fd;
+    const char *dir = hfs_cfg()->shim_cache;
+    int rc = hfs_mkdirs(dir, 0755);
+    if (rc) return rc;
+    fd = open(dir, O_TMPFILE | O_RDWR | (cloexec ? O_CLOEXEC : 0), 0600);
+    if (fd >= 0) return fd;
+    char tmpl[PATH_MAX];
+    if (hfs_fmt(tmpl, sizeof tmpl, "%s/.mounts-XXXXXX", dir)) return -ENAMETOOLONG;
+    fd = mkostemp(tmpl, cloexec ? O_CLOEXEC : 0);
+    if (fd < 0) return -errno;
+    unlink(tmpl);
+    return fd;
+}
+
+int hfs_vfs_mounttab_fd(int mountinfo, int cloexec)
+{
+    hfs_vfs_init();
+    sbuf b = {0};
+    ents E = {0};
+    int rc = read_all(mountinfo ? "/proc/self/mountinfo" : "/proc/self/mounts", &b);
+    if (!rc) rc = collect(&E);
+    if (!rc) build(mountinfo, &b, &E);
+    if (!rc) rc = b.err;
+    free(E.v);
+    int fd = rc ? rc : anon_fd(cloexec);
+    for (size_t off = 0; fd >= 0 && off < b.len;) {
+        ssize_t n = write(fd, b.p + off, b.len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            rc = n < 0 ? -errno : -EIO;
+            close(fd);
+            fd = rc;
+            break;
+        }
+        off += (size_t)n;
+    }
+    free(b.p);
+    if (fd < 0) return fd;
+    /* Nobody changes our copy behind the reader (only a memfd takes seals). */
+    (void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    lseek(fd, 0, SEEK_SET);
+    return fd;
+}
