@@ -58,16 +58,21 @@ static int looks_normal(const char *p)
     return 1;
 }
 
-int hfs_vfs_classify(const char *p)
+static int classify_normal(const char *p)
 {
     if (hfs_vfs_covers(p)) return HFS_NS_VIRTUAL;
     if (p[0] != '/' || !hfs_vfs_first[(unsigned char)p[1]]) return HFS_NS_REAL;
-    if (!looks_normal(p)) {
-        char n[PATH_MAX];
-        if (hfs_path_normalize("/", p, n, sizeof n) < 0) return HFS_NS_REAL;
-        return walk_below(n, NULL, NULL) > 0 ? HFS_NS_NEAR : HFS_NS_REAL;
-    }
     return walk_below(p, NULL, NULL) > 0 ? HFS_NS_NEAR : HFS_NS_REAL;
+}
+
+int hfs_vfs_classify(const char *p)
+{
+    if (looks_normal(p)) return classify_normal(p);
+    /* "/tmp/p/x/../mnt" is in the mount, "/tmp/p/mnt/../x" is not */
+    char n[PATH_MAX];
+    if (hfs_path_normalize("/", p, n, sizeof n) < 0)
+        return hfs_vfs_covers(p) ? HFS_NS_VIRTUAL : HFS_NS_REAL;
+    return classify_normal(n);
 }
 
 int hfs_vfs_near_children(const char *dir, int (*cb)(const char *name, size_t n, void *arg),

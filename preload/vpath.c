@@ -330,8 +330,8 @@ int hfs_resolve_at(int dirfd, const char *p, hfs_rpath *rp)
     rp->path[0] = 0;
     if (hfs_bad_ptr(p) || !hfs_ready()) return 0; /* the kernel says EFAULT */
     if (p[0] == '/') {
-        int c = HFS_CORE(hfs_vfs_classify(p));
-        if (c != HFS_NS_REAL) return finish("/", 1, p, p, rp);
+        if (HFS_CORE(hfs_vfs_covers(p)) || HFS_CORE(hfs_vfs_classify(p)) != HFS_NS_REAL)
+            return finish("/", 1, p, p, rp);
         return hfs_procfd_maybe(p) ? procfs(p, rp) : 0;
     }
     if (!p[0]) return 0; /* "" : the kernel says ENOENT (AT_EMPTY_PATH is the callers' job) */

@@ -63,8 +63,11 @@ static inline int hfs_path_maybe_at(int dirfd, const char *p)
     p = hfs_launder(p);
     if (HFS_IN_CORE() || hfs_bad_ptr(p)) return 0;
     if (p[0] == '/')
-        return hfs_ready() &&
-               ((hfs_vfs_first[(unsigned char)p[1]] && hfs_vfs_classify(p)) || hfs_procfd_maybe(p));
+        /* covers: the spelling passes through a mount ("/hf/../etc" too); classify: it ends in
+         * one or above one */
+        return hfs_ready() && ((hfs_vfs_first[(unsigned char)p[1]] &&
+                                (hfs_vfs_covers(p) || hfs_vfs_classify(p))) ||
+                               hfs_procfd_maybe(p));
     if (dirfd == AT_FDCWD)
         return atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed) || hfs_has_dotdot(p);
     return hfs_fd_maybe(dirfd) || hfs_has_dotdot(p);

@@ -397,6 +397,12 @@ class RelativePathTest(RoutesTest):
         self.assertEqual(self.sh(["cat", "../mnt/" + README], cwd=x).stdout, want)
         self.assertEqual(self.sh("cd %s && cat ../mnt/%s" % (x, README)).stdout, want)
         self.assertEqual(sorted(self.lines(["ls", "../mnt"], cwd=x)), self.btop)
+        # the same climbs spelled as absolute paths, into the mount and back out of it
+        self.assertEqual(self.sh(["cat", f"{x}/../mnt/{README}"]).stdout, want)
+        with open(os.path.join(x, "real.txt"), "w") as f:
+            f.write("real\n")
+        self.assertEqual(self.sh(["cat", f"{self.M}/../x/real.txt"]).stdout, b"real\n")
+        self.assertEqual(self.sh(["cat", "mnt/../x/real.txt"], cwd=self.P).stdout, b"real\n")
         self.assert_nothing_real(["x"])
 
     def test_dotdot_from_mount_into_sibling_mount(self):

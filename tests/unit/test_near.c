@@ -59,6 +59,8 @@ START_TEST(classify)
     ck_assert_int_eq(hfs_vfs_classify(at("/q/a")), HFS_NS_NEAR);
     ck_assert_int_eq(hfs_vfs_classify(at("/p/mnt")), HFS_NS_VIRTUAL);
     ck_assert_int_eq(hfs_vfs_classify(at("/p/mnt/f")), HFS_NS_VIRTUAL);
+    ck_assert_int_eq(hfs_vfs_classify(at("/p/x/../mnt/f")), HFS_NS_VIRTUAL); /* ".." into it */
+    ck_assert_int_eq(hfs_vfs_classify(at("/p/mnt/../x")), HFS_NS_REAL);      /* and out */
     ck_assert_int_eq(hfs_vfs_classify(at("/p/x")), HFS_NS_REAL);  /* a sibling of the mount */
     ck_assert_int_eq(hfs_vfs_classify(at("/p/mn")), HFS_NS_REAL); /* components, not bytes */
     ck_assert_int_eq(hfs_vfs_classify(at("/q/a/bb")), HFS_NS_REAL);
