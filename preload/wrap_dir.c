@@ -412,9 +412,19 @@ static int g_lstat64(const char *restrict p, struct stat64 *restrict st)
     return lstat64(p, st);
 }
 
+/* A pattern may reach a mount through a directory above it (a pattern for the entries of
+ * /tmp/p lists the mount point /tmp/p/mnt), which no single path test tells: every absolute
+ * pattern that may touch the prefix, a mount or an ancestor of one goes through the wrappers. */
+static int glob_maybe(const char *pat)
+{
+    if (hfs_bad_ptr(pat)) return 0;
+    if (pat[0] != '/') return hfs_path_maybe(pat);
+    return hfs_ready() && hfs_vfs_first[(unsigned char)pat[1]];
+}
+
 HFS_EXPORT int glob(const char *pat, int flags, int (*errfn)(const char *, int), glob_t *g)
 {
-    if (HFS_LIKELY(!hfs_path_maybe(pat)) || (flags & GLOB_ALTDIRFUNC))
+    if (HFS_IN_CORE() || !glob_maybe(pat) || (flags & GLOB_ALTDIRFUNC))
         return HFS_REAL(glob)(pat, flags, errfn, g);
     g->gl_opendir = g_opendir;
     g->gl_readdir = g_readdir;
@@ -426,7 +436,7 @@ HFS_EXPORT int glob(const char *pat, int flags, int (*errfn)(const char *, int),
 
 HFS_EXPORT int glob64(const char *pat, int flags, int (*errfn)(const char *, int), glob64_t *g)
 {
-    if (HFS_LIKELY(!hfs_path_maybe(pat)) || (flags & GLOB_ALTDIRFUNC))
+    if (HFS_IN_CORE() || !glob_maybe(pat) || (flags & GLOB_ALTDIRFUNC))
         return HFS_REAL(glob64)(pat, flags, errfn, g);
     g->gl_opendir = g_opendir;
     g->gl_readdir = g_readdir64;

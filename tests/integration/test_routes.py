@@ -579,6 +579,21 @@ class ParentListingTest(RoutesTest):
         with open(os.path.join(self.P, "real.txt"), "w") as f:
             f.write("real\n")
 
+    def test_glob3_parent(self):
+        """glob(3) runs glibc's internal opendir: patterns over the parent still see the mount."""
+        src, exe = os.path.join(self.tmp, "bin", "g.c"), os.path.join(self.tmp, "bin", "g")
+        os.makedirs(os.path.dirname(src), exist_ok=True)
+        with open(src, "w") as f:
+            f.write("#include <glob.h>\n#include <stdio.h>\nint main(int c, char **v) {"
+                    " glob_t g; int r = glob(v[1], GLOB_MARK, 0, &g);"
+                    " for (size_t i = 0; !r && i < g.gl_pathc; i++) puts(g.gl_pathv[i]);"
+                    " return r; }\n")
+        subprocess.run(["gcc", "-o", exe, src], check=True)
+        self.assertEqual(self.lines([exe, self.P + "/*"]), [self.M + "/", self.P + "/real.txt"])
+        self.assertEqual(self.lines([exe, "*"], cwd=self.P), ["mnt/", "real.txt"])
+        self.assertEqual(self.lines([exe, self.P + "/*/" + README]), [f"{self.M}/{README}"])
+        self.assert_nothing_real(["real.txt"])
+
     def test_ls_parent(self):
         self.assertEqual(self.lines(["ls", "-p", self.P]), ["mnt/", "real.txt"])
         self.assertEqual(self.lines(["ls", "-p"], cwd=self.P), ["mnt/", "real.txt"])
