@@ -77,22 +77,21 @@ int hfs_vfs_statfs(const char *vpath, struct statfs *sf)
         int rc = hfs_near_real_dir(vpath, real, sizeof real);
         return rc ? rc : statfs(real, sf) ? -errno : 0;
     }
-    struct stat st;
-    struct statvfs r;
-    int rc = measure(vpath, &st, &r);
+    struct statvfs sv; /* the same answer in statfs's shape */
+    int rc = hfs_vfs_statvfs(vpath, &sv);
     if (rc) return rc;
     memset(sf, 0, sizeof *sf);
     sf->f_type = HFS_FS_MAGIC;
-    sf->f_bsize = (__fsword_t)r.f_bsize;
-    sf->f_frsize = (__fsword_t)r.f_frsize;
-    sf->f_blocks = r.f_blocks;
-    sf->f_bfree = r.f_bfree;
-    sf->f_bavail = r.f_bavail;
-    sf->f_files = r.f_files;
-    sf->f_ffree = r.f_ffree;
-    sf->f_namelen = 255;
-    sf->f_flags = ST_VALID_FLAG | ST_NOSUID | ST_NODEV;
-    memcpy(&sf->f_fsid, &st.st_dev,
-           sizeof sf->f_fsid < sizeof st.st_dev ? sizeof sf->f_fsid : sizeof st.st_dev);
+    sf->f_bsize = (__fsword_t)sv.f_bsize;
+    sf->f_frsize = (__fsword_t)sv.f_frsize;
+    sf->f_blocks = sv.f_blocks;
+    sf->f_bfree = sv.f_bfree;
+    sf->f_bavail = sv.f_bavail;
+    sf->f_files = sv.f_files;
+    sf->f_ffree = sv.f_ffree;
+    sf->f_namelen = (__fsword_t)sv.f_namemax;
+    sf->f_flags = ST_VALID_FLAG | (__fsword_t)sv.f_flag;
+    memcpy(&sf->f_fsid, &sv.f_fsid,
+           sizeof sf->f_fsid < sizeof sv.f_fsid ? sizeof sf->f_fsid : sizeof sv.f_fsid);
     return 0;
 }
