@@ -410,7 +410,9 @@ HFS_EXPORT int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *
     hfs_rpath rp;
     int v = hfs_resolve_at(AT_FDCWD, path, &rp);
     if (v < 0) return -v;
-    if (v == 0) return HFS_REAL(posix_spawn_file_actions_addchdir_np)(fa, rp.real);
+    /* an ancestor of a mount that exists only virtually: the child starts in its mirror */
+    if (v == 0 && !hfs_near_missing(&rp))
+        return HFS_REAL(posix_spawn_file_actions_addchdir_np)(fa, rp.real);
     char real[PATH_MAX];
     int rc = HFS_CORE(hfs_vfs_mirror_dir(rp.path, real, sizeof real));
     if (rc < 0) return -rc;
