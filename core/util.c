@@ -1,6 +1,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <sys/random.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,10 +58,24 @@ int hfs_mkdirs_parent(const char *path, mode_t mode)
     return hfs_mkdirs(p, mode);
 }
 
+unsigned long hfs_random(void)
+{
+    unsigned long v;
+    int saved = errno;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
+        /* no entropy yet (early boot): unique enough with the clock and a counter */
+        static _Atomic unsigned long n;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        v = (unsigned long)ts.tv_nsec ^ ((unsigned long)ts.tv_sec << 20) ^ ++n;
+    }
+    errno = saved;
+    return v;
+}
+
 static int write_temp(const char *path, const void *data, size_t len, char *tmp, size_t tn)
 {
-    if (hfs_fmt(tmp, tn, "%s.tmp.%d.%lx", path, (int)getpid(), (unsigned long)random()))
-        return -ENAMETOOLONG;
+    if (hfs_fmt(tmp, tn, "%s.tmp.%d.%lx", path, (int)getpid(), hfs_random())) return -ENAMETOOLONG;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
     const char *p = data;

@@ -5,6 +5,9 @@
 
 /* snprintf that reports truncation: 0, or -ENAMETOOLONG. */
 int hfs_fmt(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A random number for temp names, from getrandom: never the program's own random() state
+ * (a call through the shim must not change the sequence the program sees). */
+unsigned long hfs_random(void);
 /* mkdir -p; 0 or -errno. */
 int hfs_mkdirs(const char *path, mode_t mode);
 /* mkdir -p of the directory part of `path`. */

@@ -260,7 +260,10 @@ __attribute__((noinline)) static int open2(const char *vpath, int flags, mode_t 
                                            hfs_vobj **out)
 {
     hfs_loc L;
-    int rc = hfs_locate(vpath, !(flags & O_NOFOLLOW), &L);
+    /* O_CREAT|O_EXCL never follows a final symlink (the kernel's rule: a dangling link must not
+     * let a temp-file creator write where the link points); it exists, so EEXIST below. */
+    int excl = (flags & O_CREAT) && (flags & O_EXCL);
+    int rc = hfs_locate(vpath, !(flags & O_NOFOLLOW) && !excl, &L);
     int acc = flags & O_ACCMODE;
     int wr = acc != O_RDONLY || (flags & O_TRUNC);
     int fd;
@@ -273,7 +276,7 @@ __attribute__((noinline)) static int open2(const char *vpath, int flags, mode_t 
         goto local;
     }
     if (rc) return rc;
-    if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;
+    if (excl) return -EEXIST;
     int is_dir = hfs_loc_is_dir(&L);
     if (is_dir) return wr ? -EISDIR : open_dir(&L, flags, out);
     if (flags & O_DIRECTORY) return -ENOTDIR;

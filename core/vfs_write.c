@@ -100,7 +100,7 @@ static int copy_file_up(hfs_loc *L, int truncate)
 {
     char tmp[PATH_MAX], dir[PATH_MAX];
     int rc = parent_of(L->upper, dir, sizeof dir);
-    if (!rc) rc = hfs_fmt(tmp, sizeof tmp, "%s/.wh..tmp.%d.%lx", dir, (int)getpid(), random());
+    if (!rc) rc = hfs_fmt(tmp, sizeof tmp, "%s/.wh..tmp.%d.%lx", dir, (int)getpid(), hfs_random());
     if (rc) return rc;
     int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (out < 0) return -errno;

@@ -1,0 +1,172 @@
+"""The overlay as a POSIX file system (issue 9), the classes done so far: AF_UNIX sockets at
+virtual paths, O_CREAT|O_EXCL never following a final symlink, and the shim leaving the
+program's own state alone (its random() sequence, errno on success)."""
+import os
+import subprocess
+import textwrap
+
+from harness import ShimTest, PY
+
+BUCKET = "buckets/acme/cache"
+
+SOCKETS = r"""
+import json, os, socket, stat, sys
+d = sys.argv[1]
+out = {}
+os.makedirs(d, exist_ok=True)
+path = os.path.join(d, "s.sock")
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path)
+s.listen(1)
+st = os.lstat(path)
+out["is_sock"] = stat.S_ISSOCK(st.st_mode)
+out["listed"] = "s.sock" in os.listdir(d)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+c.connect(path)
+a, _ = s.accept()
+c.sendall(b"ping")
+out["recv"] = a.recv(4).decode()
+errs = {}
+for name, f in (("mkdir", os.mkdir), ("symlink", lambda p: os.symlink("x", p)),
+                ("mkfifo", os.mkfifo), ("bind", lambda p: socket.socket(socket.AF_UNIX).bind(p))):
+    try:
+        f(path)
+        errs[name] = "ok"
+    except OSError as e:
+        errs[name] = e.strerror
+out["taken"] = errs
+os.chmod(path, 0o700)
+out["mode"] = oct(os.lstat(path).st_mode & 0o777)
+os.unlink(path)
+out["gone"] = not os.path.lexists(path)
+t = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+t.bind(path)
+out["rebound"] = stat.S_ISSOCK(os.lstat(path).st_mode)
+os.unlink(path)
+for name, target in (("file", os.path.join(d, "plain")), ("missing", os.path.join(d, "none"))):
+    if name == "file":
+        open(target, "w").close()
+    try:
+        socket.socket(socket.AF_UNIX).connect(target)
+        out["connect_" + name] = "ok"
+    except OSError as e:
+        out["connect_" + name] = e.strerror
+print(json.dumps(out))
+"""
+
+STATE_C = r"""
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+/* argv[1]: a cold virtual file, argv[2]: a remote file to copy up, argv[3]: a new file. */
+int main(int argc, char **argv)
+{
+    (void)argc;
+    srandom(42);
+    long want[4];
+    for (int i = 0; i < 4; i++) want[i] = random();
+    srandom(42);
+    struct stat st;
+    int bad = 0;
+    errno = 1234;
+    if (stat(argv[1], &st) != 0 || errno != 1234) bad |= 1;
+    int fd = open(argv[1], O_RDONLY);
+    char buf[64];
+    if (fd < 0 || read(fd, buf, sizeof buf) < 0 || close(fd) != 0 || errno != 1234) bad |= 2;
+    fd = open(argv[2], O_WRONLY | O_APPEND);
+    if (fd < 0 || write(fd, "x\n", 2) != 2 || close(fd) != 0 || errno != 1234) bad |= 4;
+    fd = open(argv[3], O_CREAT | O_WRONLY | O_EXCL, 0644);
+    if (fd < 0 || close(fd) != 0 || unlink(argv[3]) != 0 || errno != 1234) bad |= 8;
+    for (int i = 0; i < 4; i++)
+        if (random() != want[i]) bad |= 16;
+    printf("%d\n", bad);
+    return 0;
+}
+"""
+
+
+class PosixTest(ShimTest):
+    def setUp(self):
+        super().setUp()
+        self.P = os.path.join(self.tmp, "p")
+        os.makedirs(self.P)
+        self.M = os.path.join(self.P, "mnt")
+        self.extra = {"HF_MOUNTS": f"{self.M}={BUCKET}", "HF_NO_PUSH": "1"}
+
+    def tearDown(self):
+        self.assertFalse(os.path.lexists(self.M), "nothing may appear at the mount point")
+        super().tearDown()
+
+    def sockets(self, d, shim=True):
+        import json
+        if shim:
+            out = self.run_shim([PY, "-c", SOCKETS, d], extra=self.extra).stdout
+        else:
+            out = subprocess.run([PY, "-c", SOCKETS, d], check=True, stdout=subprocess.PIPE).stdout
+        return json.loads(out)
+
+    def test_unix_sockets_live_in_the_overlay(self):
+        """bind/connect at a virtual path: the socket is an overlay entry (stat, listing, chmod,
+        unlink, EEXIST for other creators) and works, also when its overlay path is longer than
+        sun_path's 108 bytes; the same program on a real directory is the reference."""
+        deep = os.path.join(self.M, "run", "d" * 60)
+        ref = self.sockets(os.path.join(self.tmp, "ref", "run", "d" * 60), shim=False)
+        got = self.sockets(deep)
+        self.assertEqual(got, ref)
+        self.assertTrue(got["is_sock"] and got["listed"] and got["recv"] == "ping")
+        self.assertEqual(got["taken"]["bind"], "Address already in use")
+        overlay = os.path.join(self.home, "hfshim", "overlay", "buckets--acme--cache", "upper")
+        self.assertGreater(len(os.path.join(overlay, "run", "d" * 60, "s.sock")), 108)
+        self.assertTrue(os.path.isdir(os.path.join(overlay, "run", "d" * 60)))
+        self.assert_no_writes()
+
+    def test_unix_socket_relative_from_a_virtual_cwd(self):
+        code = ("import socket, os; s = socket.socket(socket.AF_UNIX); s.bind('here.sock');"
+                " print(os.path.exists('here.sock'))")
+        sub = os.path.join(self.M, "registry")
+        out = self.run_shim(["sh", "-c", f"cd {sub} && {PY} -c \"{code}\""], extra=self.extra)
+        self.assertEqual(out.stdout.strip(), b"True")
+
+    def test_o_excl_never_follows_a_final_symlink(self):
+        code = textwrap.dedent("""
+            import os, sys
+            d = sys.argv[1]
+            os.makedirs(d, exist_ok=True)
+            os.symlink("target-nowhere", os.path.join(d, "dangling"))
+            open(os.path.join(d, "file"), "w").close()
+            os.symlink("file", os.path.join(d, "tofile"))
+            r = []
+            for name in ("dangling", "tofile"):
+                try:
+                    os.close(os.open(os.path.join(d, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                    r.append("created")
+                except OSError as e:
+                    r.append(e.strerror)
+            r.append(os.path.lexists(os.path.join(d, "target-nowhere")))
+            fd = os.open(os.path.join(d, "dangling"), os.O_CREAT | os.O_WRONLY)  # follows
+            os.close(fd)
+            r.append(os.path.exists(os.path.join(d, "target-nowhere")))
+            print(r)
+        """)
+        ref = subprocess.run([PY, "-c", code, os.path.join(self.tmp, "ref")], check=True,
+                             stdout=subprocess.PIPE).stdout
+        got = self.run_shim([PY, "-c", code, os.path.join(self.M, "x")], extra=self.extra).stdout
+        self.assertEqual(got, ref)
+        self.assertIn(b"['File exists', 'File exists', False, True]", got)
+
+    def test_program_state_is_left_alone(self):
+        """A cold stat, a read, a copy-up and a create through the shim keep the program's
+        random() sequence and errno as they were (temp names come from getrandom)."""
+        src, exe = os.path.join(self.tmp, "state.c"), os.path.join(self.tmp, "state")
+        with open(src, "w") as f:
+            f.write(STATE_C)
+        subprocess.run(["gcc", "-o", exe, src], check=True)
+        mod = "neuronxcc-2.13.72.0+78a426937/MODULE_1111+d41d8cd9"
+        out = self.run_shim([exe, f"{self.M}/{mod}/compile_flags.json", f"{self.M}/README.txt",
+                             f"{self.M}/new.txt"], extra=self.extra).stdout
+        self.assertEqual(out.strip(), b"0", "bit mask of what changed (1 stat, 2 read, "
+                         "4 copy-up, 8 create, 16 random())")
+        self.assert_no_writes()
