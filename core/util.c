@@ -73,6 +73,27 @@ unsigned long hfs_random(void)
     return v;
 }
 
+int hfs_publish_noreplace(const char *tmp, const char *dst)
+{
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) == 0) return 0;
+    if (errno == EEXIST) {
+        unlink(tmp);
+        return 1;
+    }
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) return -errno;
+    /* a file system without RENAME_NOREPLACE: link, which never replaces either */
+    if (link(tmp, dst) == 0) {
+        unlink(tmp);
+        return 0;
+    }
+    int e = errno;
+    if (e == EEXIST) {
+        unlink(tmp);
+        return 1;
+    }
+    return -e;
+}
+
 static int write_temp(const char *path, const void *data, size_t len, char *tmp, size_t tn)
 {
     if (hfs_fmt(tmp, tn, "%s.tmp.%d.%lx", path, (int)getpid(), hfs_random())) return -ENAMETOOLONG;
@@ -117,8 +138,8 @@ int hfs_write_once(const char *path, const void *data, size_t len)
     char tmp[PATH_MAX];
     int r = write_temp(path, data, len, tmp, sizeof tmp);
     if (r) return r;
-    r = link(tmp, path) ? (errno == EEXIST ? 1 : -errno) : 0;
-    unlink(tmp);
+    r = hfs_publish_noreplace(tmp, path);
+    if (r < 0) unlink(tmp);
     return r;
 }
 

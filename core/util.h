@@ -8,6 +8,9 @@ int hfs_fmt(char *out, size_t n, const char *fmt, ...) __attribute__((format(pri
 /* A random number for temp names, from getrandom: never the program's own random() state
  * (a call through the shim must not change the sequence the program sees). */
 unsigned long hfs_random(void);
+/* Move the finished temp file `tmp` to `dst` unless dst exists: 0 published, 1 another was
+ * there first (tmp is removed, dst left as it is), -errno. */
+int hfs_publish_noreplace(const char *tmp, const char *dst);
 /* mkdir -p; 0 or -errno. */
 int hfs_mkdirs(const char *path, mode_t mode);
 /* mkdir -p of the directory part of `path`. */

@@ -137,8 +137,10 @@ static int copy_file_up(hfs_loc *L, int truncate)
         unlink(tmp);
         return rc;
     }
-    if (rename(tmp, L->upper)) {
-        rc = -errno;
+    /* Publish without replacing: a copy another process published meanwhile may already hold
+     * its writes (four appenders at once must keep four lines); then that one is used. */
+    rc = hfs_publish_noreplace(tmp, L->upper);
+    if (rc < 0) {
         unlink(tmp);
         return rc;
     }

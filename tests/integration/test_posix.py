@@ -170,3 +170,36 @@ class PosixTest(ShimTest):
         self.assertEqual(out.strip(), b"0", "bit mask of what changed (1 stat, 2 read, "
                          "4 copy-up, 8 create, 16 random())")
         self.assert_no_writes()
+
+
+APPENDERS = r"""
+import multiprocessing as mp, sys
+def append(path, i, barrier):
+    barrier.wait()
+    with open(path, "a") as f:
+        f.write("writer %d\n" % i)
+if __name__ == "__main__":
+    path, n = sys.argv[1], int(sys.argv[2])
+    b = mp.Barrier(n)
+    ps = [mp.Process(target=append, args=(path, i, b)) for i in range(n)]
+    for p in ps: p.start()
+    for p in ps: p.join()
+    sys.stdout.write(open(path).read())
+"""
+
+
+class ConcurrentCopyUpTest(PosixTest):
+    def test_concurrent_appends_to_a_remote_file_are_all_kept(self):
+        """Processes that open the same remote file for append at the same moment each copy it
+        up; the first copy published is the one everybody writes to (no copy replaces another
+        that already holds writes)."""
+        for attempt in range(3):  # a fresh cold file each time: the race is at the copy-up
+            home = os.path.join(self.tmp, "home%d" % attempt)
+            os.makedirs(home)
+            out = self.run_shim([PY, "-c", APPENDERS, f"{self.M}/README.txt", "4"],
+                                extra=self.extra, home=home).stdout.decode()
+            base = self.fixture_bytes(BUCKET, "README.txt").decode()
+            self.assertTrue(out.startswith(base), "the remote content comes first")
+            lines = sorted(out[len(base):].splitlines())
+            self.assertEqual(lines, ["writer %d" % i for i in range(4)], "attempt %d" % attempt)
+        self.assert_no_writes()
