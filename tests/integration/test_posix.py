@@ -88,7 +88,9 @@ int main(int argc, char **argv)
 """
 
 
-class PosixTest(ShimTest):
+class PosixBase(ShimTest):
+    """A real directory P with the bucket mounted at P/mnt (which never appears really)."""
+
     def setUp(self):
         super().setUp()
         self.P = os.path.join(self.tmp, "p")
@@ -108,6 +110,8 @@ class PosixTest(ShimTest):
             out = subprocess.run([PY, "-c", SOCKETS, d], check=True, stdout=subprocess.PIPE).stdout
         return json.loads(out)
 
+
+class PosixTest(PosixBase):
     def test_unix_sockets_live_in_the_overlay(self):
         """bind/connect at a virtual path: the socket is an overlay entry (stat, listing, chmod,
         unlink, EEXIST for other creators) and works, also when its overlay path is longer than
@@ -188,7 +192,7 @@ if __name__ == "__main__":
 """
 
 
-class ConcurrentCopyUpTest(PosixTest):
+class ConcurrentCopyUpTest(PosixBase):
     def test_concurrent_appends_to_a_remote_file_are_all_kept(self):
         """Processes that open the same remote file for append at the same moment each copy it
         up; the first copy published is the one everybody writes to (no copy replaces another
