@@ -311,7 +311,8 @@ static int two_slow(int op, int od, const char *old, int self_old, int nd, const
                                                            : "") &&                                     \
                        !hfs_path_maybe_at((nd), ln_ ? ln_ : "")))                                  \
             return call_real;                                                                      \
-        if (hfs_bad_ptr(lo_) || hfs_bad_ptr(ln_)) return call_real; /* EFAULT */                   \
+        /* the kernel copies both names before any lookup: a bad one is EFAULT first */            \
+        if ((!(self_old) && hfs_bad_ptr(lo_)) || hfs_bad_ptr(ln_)) return hfs_fail(-EFAULT);       \
         hfs_rpath ro, rn;                                                                          \
         int ret;                                                                                   \
         if (two_slow((op), (od), lo_, (self_old), (nd), ln_, (flags), &ro, &rn, &ret)) return ret; \
@@ -338,7 +339,7 @@ HFS_EXPORT int link(const char *old, const char *new)
 }
 HFS_EXPORT int linkat(int od, const char *old, int nd, const char *new, int flags)
 {
-    int self = (flags & AT_EMPTY_PATH) && hfs_launder(old) && !hfs_launder(old)[0];
+    int self = (flags & AT_EMPTY_PATH) && !hfs_bad_ptr(hfs_launder(old)) && !hfs_launder(old)[0];
     TWO(OP_LINK, od, old, self, nd, new, 0, HFS_REAL(linkat)(od, old, nd, new, flags));
 }
 

@@ -207,3 +207,29 @@ class ConcurrentCopyUpTest(PosixBase):
             lines = sorted(out[len(base):].splitlines())
             self.assertEqual(lines, ["writer %d" % i for i in range(4)], "attempt %d" % attempt)
         self.assert_no_writes()
+
+
+class BadPointerTest(PosixBase):
+    def test_two_path_calls_with_one_bad_name(self):
+        """link/rename with a good source in a virtual cwd and a NULL target: EFAULT (the kernel
+        copies both names before looking anything up), as on a real directory."""
+        code = textwrap.dedent("""
+            import ctypes, os, sys
+            libc = ctypes.CDLL(None, use_errno=True)
+            os.makedirs(sys.argv[1], exist_ok=True)
+            os.chdir(sys.argv[1])
+            open("f", "w").close()
+            r = []
+            for call in (lambda: libc.link(b"f", None), lambda: libc.rename(b"f", None),
+                         lambda: libc.rename(None, b"g"), lambda: libc.symlink(b"f", None)):
+                rc = call()
+                r.append((rc, os.strerror(ctypes.get_errno()) if rc else "ok"))
+            print(r)
+        """)
+        if os.environ.get("HFS_PRELOAD_EXTRA"):
+            self.skipTest("the preloaded sanitizer runtime dereferences bad pointers itself")
+        ref = subprocess.run([PY, "-c", code, os.path.join(self.tmp, "ref")], check=True,
+                             stdout=subprocess.PIPE).stdout
+        got = self.run_shim([PY, "-c", code, os.path.join(self.M, "d")], extra=self.extra).stdout
+        self.assertEqual(got, ref)
+        self.assertIn(b"Bad address", got)
