@@ -133,7 +133,12 @@ static int walk_overlay(const char *vpath, int follow, hfs_loc *L, int depth)
         if (cl + 1 + len >= sizeof cur) return -ENAMETOOLONG;
         cur[cl] = '/';
         memcpy(cur + cl + 1, name, len + 1);
-        if (lstat(cur, &st)) break; /* nothing local at or below this level */
+        if (lstat(cur, &st)) {
+            /* nothing local at or below this level; a directory on the way the caller may not
+             * search is the kernel's EACCES, never "missing" */
+            if (errno == ENOENT) break;
+            return -errno;
+        }
         if (S_ISLNK(st.st_mode) && (!last || follow)) {
             int rc = follow_link_at(cur, vpath, rest, follow, L, depth);
             return rc ? rc : 1;

@@ -225,6 +225,9 @@ static int copy_tree_up(const char *vpath)
     hfs_loc L;
     int rc = hfs_locate(vpath, 0, &L);
     if (rc) return rc;
+    /* Nothing remote here (a local entry, or one whose remote side is hidden): the subtree is
+     * local already, and is left untouched (no marker needs write permission in it). */
+    if (!L.e) return 0;
     if ((rc = hfs_ov_copy_up(&L, 0))) return rc;
     if (!S_ISDIR(L.ust.st_mode)) return 0;
     struct tree_ctx t = {vpath};
@@ -324,9 +327,13 @@ int hfs_vfs_rename(const char *from, const char *to, unsigned flags)
         if (T.local && tdir && (rc = rmdir_upper(T.upper))) return rc;
         hfs_ov_drop_whiteout(&T);
     }
+    const hfs_ientry *tre = hfs_index_lookup(T.repo->ix, T.rpath, strlen(T.rpath));
+    int t_remote_dir = tre && tre->is_dir;
     if ((rc = hfs_locate(from, 0, &F))) return rc; /* paths in upper/ may have appeared */
     if (renameat2(AT_FDCWD, F.upper, AT_FDCWD, T.upper, flags)) return -errno;
-    if (fdir && !(flags & RENAME_EXCHANGE)) {
+    if (fdir && !(flags & RENAME_EXCHANGE) && t_remote_dir) {
+        /* A remote directory of the new name must not show through the moved one. Only then:
+         * renaming within one parent needs no write permission in the directory itself. */
         char op[PATH_MAX];
         if (!hfs_fmt(op, sizeof op, "%s/" HFS_WH_OPAQUE, T.upper)) touch(op);
     }

@@ -233,3 +233,60 @@ class BadPointerTest(PosixBase):
         got = self.run_shim([PY, "-c", code, os.path.join(self.M, "d")], extra=self.extra).stdout
         self.assertEqual(got, ref)
         self.assertIn(b"Bad address", got)
+
+
+PERMS = r"""
+import json, os, sys
+NOBODY = 65534
+def as_nobody(fn):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            fn()
+            os._exit(0)
+        except OSError as e:
+            os.write(1, (json.dumps(e.strerror) + "\n").encode())
+            os._exit(1)
+    return os.waitpid(pid, 0)[1] == 0
+os.chdir(sys.argv[1])
+r = {}
+os.mkdir("n1", 0o755)
+os.chown("n1", NOBODY, NOBODY)
+r["create"] = as_nobody(lambda: os.close(os.open("n1/n2", os.O_CREAT | os.O_WRONLY, 0o644)))
+os.chmod("n1", 0o644)  # no longer searchable by its owner
+for name, fn in (("chmod", lambda: os.chmod("n1/n2", 0o620)), ("stat", lambda: os.stat("n1/n2")),
+                 ("open", lambda: os.close(os.open("n1/n2", os.O_RDONLY))),
+                 ("unlink", lambda: os.unlink("n1/n2"))):
+    r[name] = as_nobody(fn)
+os.chmod("n1", 0o755)
+os.mkdir("p", 0o755)
+os.chown("p", NOBODY, NOBODY)
+os.mkdir("p/d", 0o755)  # root's: nobody may not write inside it
+r["rename_same_parent"] = as_nobody(lambda: os.rename("p/d", "p/e"))
+r["renamed"] = sorted(os.listdir("p"))
+print(json.dumps(r))
+"""
+
+
+class PermissionTest(PosixBase):
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest("needs root to switch users")
+        for d in (self.tmp, self.home, self.P):  # the other user must reach the overlay
+            os.chmod(d, 0o755)
+
+    def test_permissions_as_a_local_file_system(self):
+        """A directory on the way that the caller may not search is EACCES (not ENOENT); renaming
+        a directory within its parent needs no write permission inside it. The same program on a
+        real directory is the reference (lines it prints are the errors the user saw)."""
+        ref_dir = os.path.join(self.tmp, "ref")
+        os.makedirs(ref_dir)
+        ref = subprocess.run([PY, "-c", PERMS, ref_dir], check=True, stdout=subprocess.PIPE).stdout
+        self.run_shim(["mkdir", "-p", self.M + "/w"], extra=self.extra)
+        got = self.run_shim([PY, "-c", PERMS, self.M + "/w"], extra=self.extra).stdout
+        self.assertEqual(got, ref)
+        self.assertIn(b'"Permission denied"', got)
+        self.assertIn(b'"rename_same_parent": true', got)
