@@ -29,8 +29,6 @@ typedef struct {
 } mount;
 
 static mount g_mounts[HFS_MAX_MOUNTS];
-static char g_mirror[PATH_MAX]; /* <shim cache>/mirror */
-static size_t g_mlen;
 static char g_self[PATH_MAX];
 /* What init_once writes in every process, kept on the interposer's hot page (.data.hfs_hot,
  * which the loader writes anyway): each other page written at start would be a fault
@@ -109,8 +107,6 @@ static void init_once(void)
 static pthread_once_t g_paths_once = PTHREAD_ONCE_INIT;
 static void paths_once(void)
 {
-    hfs_fmt(g_mirror, sizeof g_mirror, "%s/mirror", hfs_cfg()->shim_cache);
-    g_mlen = strlen(g_mirror);
     Dl_info info;
     if (dladdr((void *)&hfs_vfs_init, &info) && info.dli_fname && info.dli_fname[0] == '/')
         snprintf(g_self, sizeof g_self, "%s", info.dli_fname);
@@ -197,38 +193,6 @@ int hfs_route(const char *vpath, hfs_loc *L, hfs_spec *spec)
 const char *hfs_prefix(void)
 {
     return g_prefix;
-}
-
-int hfs_mirror_path(const char *vpath, char *out, size_t n)
-{
-    init_paths();
-    if (hfs_fmt(out, n, "%s%s", g_mirror, vpath)) return -ENAMETOOLONG;
-    return hfs_mkdirs(out, 0755);
-}
-
-int hfs_vfs_mirror_dir(const char *vpath, char *out, size_t n)
-{
-    struct stat st;
-    int rc = hfs_vfs_stat(vpath, &st);
-    if (rc) return rc;
-    if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
-    init_paths();
-    if (hfs_fmt(out, n, "%s%s", g_mirror, vpath)) return -ENAMETOOLONG;
-    rc = hfs_mkdirs(out, 0755);
-    if (rc) hfs_err("cannot create mirror directory %s: %s", out, strerror(-rc));
-    return rc;
-}
-
-int hfs_vfs_unmirror(const char *real, char *vout, size_t n)
-{
-    hfs_vfs_init();
-    /* Every process asks this at start: answer "no" without reading the configuration when the
-     * path cannot be a mirror directory. */
-    if (!strstr(real, "/mirror/")) return 0;
-    init_paths();
-    if (!g_mlen || strncmp(real, g_mirror, g_mlen) || real[g_mlen] != '/') return 0;
-    if (hfs_fmt(vout, n, "%s", real + g_mlen)) return 0;
-    return hfs_vfs_classify(vout) != HFS_NS_REAL;
 }
 
 const char *hfs_vfs_pins_env(void)

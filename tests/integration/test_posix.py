@@ -261,6 +261,10 @@ for name, fn in (("chmod", lambda: os.chmod("n1/n2", 0o620)), ("stat", lambda: o
                  ("unlink", lambda: os.unlink("n1/n2"))):
     r[name] = as_nobody(fn)
 os.chmod("n1", 0o755)
+# a directory of its own: opened, listed and entered by a user who may not write the shim's tree
+r["own_dir"] = as_nobody(lambda: (os.mkdir("n1/own", 0o755), os.listdir("n1/own"),
+                                  os.close(os.open("n1/own", os.O_RDONLY | os.O_DIRECTORY)),
+                                  os.chdir("n1/own"), os.listdir(".")))
 os.mkdir("p", 0o755)
 os.chown("p", NOBODY, NOBODY)
 os.mkdir("p/d", 0o755)  # root's: nobody may not write inside it
@@ -277,6 +281,14 @@ class PermissionTest(PosixBase):
             self.skipTest("needs root to switch users")
         for d in (self.tmp, self.home, self.P):  # the other user must reach the overlay
             os.chmod(d, 0o755)
+        self.user_mirror = "/tmp/hfshim-mirror-65534"  # core/vfs_mirror.c's per-user tree
+        self.had_user_mirror = os.path.lexists(self.user_mirror)
+
+    def tearDown(self):
+        if not self.had_user_mirror:
+            import shutil
+            shutil.rmtree(self.user_mirror, ignore_errors=True)
+        super().tearDown()
 
     def test_permissions_as_a_local_file_system(self):
         """A directory on the way that the caller may not search is EACCES (not ENOENT); renaming
@@ -290,3 +302,4 @@ class PermissionTest(PosixBase):
         self.assertEqual(got, ref)
         self.assertIn(b'"Permission denied"', got)
         self.assertIn(b'"rename_same_parent": true', got)
+        self.assertIn(b'"own_dir": true', got)
