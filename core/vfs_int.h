@@ -44,14 +44,22 @@ typedef struct {
     int local;
     const struct stat *ust;
     const char *vpath, *rpath;
+    const char *upper; /* the overlay path, for a local entry */
 } hfs_stat_src;
 void hfs_fill_stat_from(const hfs_stat_src *s, struct stat *st);
 static inline void hfs_fill_stat(const hfs_loc *L, struct stat *st)
 {
-    hfs_stat_src s = {L->kind, L->repo, L->e, L->local, &L->ust, L->vpath, L->rpath};
+    hfs_stat_src s = {L->kind, L->repo, L->e, L->local, &L->ust, L->vpath, L->rpath, L->upper};
     hfs_fill_stat_from(&s, st);
 }
 uint64_t hfs_ino_of(const char *a, const char *b);
+/* A directory's inode number: the one it was given when it was renamed (kept on its overlay
+ * copy, `upper`, in an extended attribute), else a hash of its path, so it stays the same across
+ * renames, processes and sessions. upper NULL: a remote-only directory. */
+uint64_t hfs_dir_ino(const char *upper, const char *key, const char *rpath);
+/* Before a directory's overlay copy is renamed: keep its current inode number on it, and those
+ * of the directories below it (their paths change too). */
+void hfs_dir_ino_keep(const char *upper, const char *key, const char *rpath);
 /* True for names the overlay reserves (".wh.*"). */
 int hfs_reserved_name(const char *name);
 /* Mirror directory of a virtual directory (created). */

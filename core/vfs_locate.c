@@ -7,11 +7,14 @@
 #include "vfs.h"
 #include "vfs_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <stdlib.h>
+#include <sys/xattr.h>
 #include "hash.h"
 
 #define MAX_LINKS 40
@@ -31,6 +34,52 @@ uint64_t hfs_ino_of(const char *a, const char *b)
     uint64_t h =
         XXH3_64bits_withSeed(b, strlen(b), XXH3_64bits(a, strlen(a))) & 0x7fffffffffffffffull;
     return h ? h : 1;
+}
+
+#define DIR_INO_XATTR "user.hfshim.ino"
+
+uint64_t hfs_dir_ino(const char *upper, const char *key, const char *rpath)
+{
+    char v[24];
+    ssize_t n = upper ? lgetxattr(upper, DIR_INO_XATTR, v, sizeof v - 1) : -1;
+    if (n > 0) {
+        v[n] = 0;
+        char *end;
+        unsigned long long ino = strtoull(v, &end, 16);
+        if (!*end && ino) return ino;
+    }
+    return hfs_ino_of(key, rpath);
+}
+
+/* Keep the inode number of the directory at upper (repo path rpath) and of every directory
+ * below it: their paths all change with the rename. */
+static void keep_tree(const char *upper, const char *key, const char *rpath, int depth)
+{
+    char v[24];
+    if (lgetxattr(upper, DIR_INO_XATTR, v, sizeof v) < 0) {
+        if (errno != ENODATA) return; /* no xattrs here: numbers follow the new paths */
+        snprintf(v, sizeof v, "%llx", (unsigned long long)hfs_ino_of(key, rpath));
+        if (lsetxattr(upper, DIR_INO_XATTR, v, strlen(v), XATTR_CREATE) && errno != EEXIST) return;
+    }
+    DIR *d = depth < 64 ? opendir(upper) : NULL;
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        char cu[PATH_MAX], cr[PATH_MAX];
+        if (hfs_fmt(cu, sizeof cu, "%s/%s", upper, de->d_name) ||
+            hfs_fmt(cr, sizeof cr, "%s%s%s", rpath, *rpath ? "/" : "", de->d_name))
+            continue;
+        keep_tree(cu, key, cr, depth + 1);
+    }
+    closedir(d);
+}
+
+void hfs_dir_ino_keep(const char *upper, const char *key, const char *rpath)
+{
+    int saved = errno;
+    keep_tree(upper, key, rpath, 0);
+    errno = saved;
 }
 
 int hfs_reserved_name(const char *name)
@@ -208,7 +257,7 @@ void hfs_fill_stat_from(const hfs_stat_src *L, struct stat *st)
          * real one, so it survives renames and shows hard links. */
         *st = *L->ust;
         st->st_dev = L->repo->dev;
-        if (S_ISDIR(st->st_mode)) st->st_ino = hfs_ino_of(L->repo->key, L->rpath);
+        if (S_ISDIR(st->st_mode)) st->st_ino = hfs_dir_ino(L->upper, L->repo->key, L->rpath);
         return;
     }
     const hfs_ientry *e = L->e;

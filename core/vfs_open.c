@@ -87,7 +87,7 @@ int hfs_vobj_stat(hfs_vobj *o, struct stat *st)
     const kept_loc *K = &o->L;
     if (o->near == 1) return stat(K->vpath, st) ? -errno : 0;
     if (o->near) return hfs_vfs_near_stat(K->vpath, st);
-    hfs_stat_src s = {K->kind, K->repo, K->e, K->local, &K->ust, K->vpath, K->rpath};
+    hfs_stat_src s = {K->kind, K->repo, K->e, K->local, &K->ust, K->vpath, K->rpath, K->upper};
     hfs_fill_stat_from(&s, st); /* local files: as at open; hfs_vobj_stat_fd has the fd's */
     return 0;
 }
@@ -160,7 +160,11 @@ static int merge_listing(hfs_vobj *o)
         }
         char child[PATH_MAX];
         hfs_fmt(child, sizeof child, "%s%s%s", L->rpath, *L->rpath ? "/" : "", n);
-        uint64_t ino = de->d_type == DT_DIR ? hfs_ino_of(L->repo->key, child) : de->d_ino;
+        char cup[PATH_MAX];
+        uint64_t ino = de->d_ino;
+        if (de->d_type == DT_DIR)
+            ino = hfs_dir_ino(hfs_fmt(cup, sizeof cup, "%s/%s", L->upper, n) ? NULL : cup,
+                              L->repo->key, child);
         if ((rc = push_ent(o, &cap, n, de->d_type, ino))) break;
     }
     closedir(d);
@@ -426,6 +430,8 @@ int hfs_vobj_readdir(hfs_vobj *o, uint64_t pos, hfs_dirent *e)
         e->name = pos == 0 ? "." : "..";
         e->d_type = DT_DIR;
         e->ino = pos == 0 ? hfs_ino_of(key, L->kind == HFS_VL_REPO ? L->rpath : L->vpath) : 1;
+        if (pos == 0 && L->kind == HFS_VL_REPO)
+            e->ino = hfs_dir_ino(L->local ? L->upper : NULL, key, L->rpath);
         if (pos == 0 && o->near) e->ino = o->near == 1 ? L->ust.st_ino : hfs_near_ino(L->vpath);
         return 1;
     }

@@ -330,6 +330,8 @@ int hfs_vfs_rename(const char *from, const char *to, unsigned flags)
     const hfs_ientry *tre = hfs_index_lookup(T.repo->ix, T.rpath, strlen(T.rpath));
     int t_remote_dir = tre && tre->is_dir;
     if ((rc = hfs_locate(from, 0, &F))) return rc; /* paths in upper/ may have appeared */
+    if (fdir) hfs_dir_ino_keep(F.upper, F.repo->key, F.rpath);
+    if (tdir && (flags & RENAME_EXCHANGE)) hfs_dir_ino_keep(T.upper, T.repo->key, T.rpath);
     if (renameat2(AT_FDCWD, F.upper, AT_FDCWD, T.upper, flags)) return -errno;
     if (fdir && !(flags & RENAME_EXCHANGE) && t_remote_dir) {
         /* A remote directory of the new name must not show through the moved one. Only then:

@@ -11,6 +11,8 @@
  * anything up (ls -l reads two per file): an entry that is only remote has none. */
 #include "real.h"
 #include "vpath.h"
+
+#include <string.h>
 #include "write.h"
 
 #include <stdio.h>
@@ -101,6 +103,30 @@ HFS_EXPORT int futimes(int fd, const struct timeval t[2])
 
 /* ---- extended attributes ---- */
 
+/* The core keeps a renamed directory's inode number on its overlay copy (user.hfshim.ino):
+ * names under "user.hfshim." are the shim's own, never shown, read or changed by programs. */
+#define OWN_XATTR "user.hfshim."
+static int own_name(const char *name)
+{
+    return !hfs_bad_ptr(name) && !strncmp(name, OWN_XATTR, sizeof OWN_XATTR - 1);
+}
+
+/* A list result without the shim's own names. */
+static ssize_t hide_own(ssize_t r, char *list, size_t n)
+{
+    if (r <= 0 || !list || !n || hfs_bad_ptr(list) || HFS_IN_CORE()) return r;
+    size_t out = 0;
+    for (size_t i = 0; i < (size_t)r;) {
+        size_t l = strnlen(list + i, (size_t)r - i) + 1;
+        if (!own_name(list + i)) {
+            memmove(list + out, list + i, l);
+            out += l;
+        }
+        i += l;
+    }
+    return (ssize_t)out;
+}
+
 /* An entry as the core describes a remote one (vfs.h: files 0444, directories 0555). Anything
  * else is local for sure; a local entry with exactly these bits is taken for remote, so reading
  * its attributes by path says "none" (its fd still shows them). */
@@ -172,35 +198,41 @@ static int xattr_target(const char *vpath, int follow, int write, char *out, siz
 
 HFS_EXPORT int setxattr(const char *path, const char *name, const void *v, size_t n, int flags)
 {
+    if (HFS_UNLIKELY(!HFS_IN_CORE() && own_name(name))) return hfs_fail(-EPERM);
     XATTR_PATH(path, 1, 1, 0, HFS_REAL(setxattr)(lpath, name, v, n, flags));
 }
 HFS_EXPORT int lsetxattr(const char *path, const char *name, const void *v, size_t n, int flags)
 {
+    if (HFS_UNLIKELY(!HFS_IN_CORE() && own_name(name))) return hfs_fail(-EPERM);
     XATTR_PATH(path, 0, 1, 0, HFS_REAL(lsetxattr)(lpath, name, v, n, flags));
 }
 HFS_EXPORT int removexattr(const char *path, const char *name)
 {
+    if (HFS_UNLIKELY(!HFS_IN_CORE() && own_name(name))) return hfs_fail(-ENODATA);
     XATTR_PATH(path, 1, 0, -ENODATA, HFS_REAL(removexattr)(lpath, name));
 }
 HFS_EXPORT int lremovexattr(const char *path, const char *name)
 {
+    if (HFS_UNLIKELY(!HFS_IN_CORE() && own_name(name))) return hfs_fail(-ENODATA);
     XATTR_PATH(path, 0, 0, -ENODATA, HFS_REAL(lremovexattr)(lpath, name));
 }
 HFS_EXPORT ssize_t getxattr(const char *path, const char *name, void *v, size_t n)
 {
+    if (HFS_UNLIKELY(!HFS_IN_CORE() && own_name(name))) return hfs_fail(-ENODATA);
     XATTR_PATH(path, 1, 0, -ENODATA, HFS_REAL(getxattr)(lpath, name, v, n));
 }
 HFS_EXPORT ssize_t lgetxattr(const char *path, const char *name, void *v, size_t n)
 {
+    if (HFS_UNLIKELY(!HFS_IN_CORE() && own_name(name))) return hfs_fail(-ENODATA);
     XATTR_PATH(path, 0, 0, -ENODATA, HFS_REAL(lgetxattr)(lpath, name, v, n));
 }
 HFS_EXPORT ssize_t listxattr(const char *path, char *list, size_t n)
 {
-    XATTR_PATH(path, 1, 0, 0, HFS_REAL(listxattr)(lpath, list, n));
+    XATTR_PATH(path, 1, 0, 0, hide_own(HFS_REAL(listxattr)(lpath, list, n), list, n));
 }
 HFS_EXPORT ssize_t llistxattr(const char *path, char *list, size_t n)
 {
-    XATTR_PATH(path, 0, 0, 0, HFS_REAL(llistxattr)(lpath, list, n));
+    XATTR_PATH(path, 0, 0, 0, hide_own(HFS_REAL(llistxattr)(lpath, list, n), list, n));
 }
 
 /* On fds: a local overlay file's fd is used as is; a remote file or a directory goes by its
@@ -225,20 +257,24 @@ HFS_EXPORT ssize_t llistxattr(const char *path, char *list, size_t n)
 
 HFS_EXPORT int fsetxattr(int fd, const char *name, const void *v, size_t n, int flags)
 {
+    if (HFS_UNLIKELY(!HFS_IN_CORE() && own_name(name))) return hfs_fail(-EPERM);
     XATTR_FD(fd, 1, 0, HFS_REAL(fsetxattr)(fd, name, v, n, flags),
              HFS_REAL(lsetxattr)(lpath, name, v, n, flags));
 }
 HFS_EXPORT int fremovexattr(int fd, const char *name)
 {
+    if (HFS_UNLIKELY(!HFS_IN_CORE() && own_name(name))) return hfs_fail(-ENODATA);
     XATTR_FD(fd, 0, -ENODATA, HFS_REAL(fremovexattr)(fd, name),
              HFS_REAL(lremovexattr)(lpath, name));
 }
 HFS_EXPORT ssize_t fgetxattr(int fd, const char *name, void *v, size_t n)
 {
+    if (HFS_UNLIKELY(!HFS_IN_CORE() && own_name(name))) return hfs_fail(-ENODATA);
     XATTR_FD(fd, 0, -ENODATA, HFS_REAL(fgetxattr)(fd, name, v, n),
              HFS_REAL(lgetxattr)(lpath, name, v, n));
 }
 HFS_EXPORT ssize_t flistxattr(int fd, char *list, size_t n)
 {
-    XATTR_FD(fd, 0, 0, HFS_REAL(flistxattr)(fd, list, n), HFS_REAL(llistxattr)(lpath, list, n));
+    XATTR_FD(fd, 0, 0, HFS_REAL(flistxattr)(fd, list, n),
+             hide_own(HFS_REAL(llistxattr)(lpath, list, n), list, n));
 }

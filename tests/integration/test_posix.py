@@ -303,3 +303,36 @@ class PermissionTest(PosixBase):
         self.assertIn(b'"Permission denied"', got)
         self.assertIn(b'"rename_same_parent": true', got)
         self.assertIn(b'"own_dir": true', got)
+
+
+INODES = r"""
+import json, os, sys
+os.makedirs(sys.argv[1], exist_ok=True)
+os.chdir(sys.argv[1])
+os.makedirs("a/sub/deep")
+open("a/f", "w").close()
+before = {p: os.stat(p).st_ino for p in ("a", "a/sub", "a/sub/deep", "a/f")}
+os.rename("a", "b")           # same parent
+os.mkdir("other")
+os.rename("b", "other/c")     # another parent
+after = {p: os.stat(q).st_ino for p, q in (("a", "other/c"), ("a/sub", "other/c/sub"),
+                                           ("a/sub/deep", "other/c/sub/deep"), ("a/f", "other/c/f"))}
+listed = {e.name: e.inode() for e in os.scandir("other/c")}
+print(json.dumps({"kept": before == after, "listed": listed["sub"] == after["a/sub"],
+                  "inos": after, "xattrs": os.listxattr("other/c")}))
+"""
+
+
+class InodeTest(PosixBase):
+    def test_directory_inodes_survive_renames(self):
+        """A directory keeps its st_ino across renames (same parent, new parent), and so do the
+        directories below it; the number is the same in a later process (the shim keeps it on
+        the overlay copy, in an attribute no program sees)."""
+        import json
+        out = json.loads(self.run_shim([PY, "-c", INODES, self.M + "/w"], extra=self.extra).stdout)
+        self.assertTrue(out["kept"], out)
+        self.assertTrue(out["listed"], out)
+        self.assertEqual(out["xattrs"], [])
+        later = self.run_shim(["stat", "-c", "%i", f"{self.M}/w/other/c", f"{self.M}/w/other/c/sub"],
+                              extra=self.extra).stdout.split()
+        self.assertEqual([int(x) for x in later], [out["inos"]["a"], out["inos"]["a/sub"]])
