@@ -57,9 +57,9 @@ uint64_t hfs_ino_of(const char *a, const char *b);
  * copy, `upper`, in an extended attribute), else a hash of its path, so it stays the same across
  * renames, processes and sessions. upper NULL: a remote-only directory. */
 uint64_t hfs_dir_ino(const char *upper, const char *key, const char *rpath);
-/* Before a directory's overlay copy is renamed: keep its current inode number on it, and those
- * of the directories below it (their paths change too). */
-void hfs_dir_ino_keep(const char *upper, const char *key, const char *rpath);
+/* Keep a directory's current inode number on its overlay copy (at creation, and before it is
+ * renamed), with tree=1 those of the directories below it too (their paths change as well). */
+void hfs_dir_ino_keep(const char *upper, const char *key, const char *rpath, int tree);
 /* True for names the overlay reserves (".wh.*"). */
 int hfs_reserved_name(const char *name);
 /* Mirror directory of a virtual directory (created). */

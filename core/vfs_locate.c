@@ -53,7 +53,7 @@ uint64_t hfs_dir_ino(const char *upper, const char *key, const char *rpath)
 
 /* Keep the inode number of the directory at upper (repo path rpath) and of every directory
  * below it: their paths all change with the rename. */
-static void keep_tree(const char *upper, const char *key, const char *rpath, int depth)
+static void keep_tree(const char *upper, const char *key, const char *rpath, int depth, int tree)
 {
     char v[24];
     if (lgetxattr(upper, DIR_INO_XATTR, v, sizeof v) < 0) {
@@ -61,7 +61,7 @@ static void keep_tree(const char *upper, const char *key, const char *rpath, int
         snprintf(v, sizeof v, "%llx", (unsigned long long)hfs_ino_of(key, rpath));
         if (lsetxattr(upper, DIR_INO_XATTR, v, strlen(v), XATTR_CREATE) && errno != EEXIST) return;
     }
-    DIR *d = depth < 64 ? opendir(upper) : NULL;
+    DIR *d = tree && depth < 64 ? opendir(upper) : NULL;
     if (!d) return;
     struct dirent *de;
     while ((de = readdir(d))) {
@@ -70,15 +70,15 @@ static void keep_tree(const char *upper, const char *key, const char *rpath, int
         if (hfs_fmt(cu, sizeof cu, "%s/%s", upper, de->d_name) ||
             hfs_fmt(cr, sizeof cr, "%s%s%s", rpath, *rpath ? "/" : "", de->d_name))
             continue;
-        keep_tree(cu, key, cr, depth + 1);
+        keep_tree(cu, key, cr, depth + 1, 1);
     }
     closedir(d);
 }
 
-void hfs_dir_ino_keep(const char *upper, const char *key, const char *rpath)
+void hfs_dir_ino_keep(const char *upper, const char *key, const char *rpath, int tree)
 {
     int saved = errno;
-    keep_tree(upper, key, rpath, 0);
+    keep_tree(upper, key, rpath, 0, tree);
     errno = saved;
 }
 

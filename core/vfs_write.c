@@ -258,6 +258,9 @@ int hfs_vfs_mkdir(const char *vpath, mode_t mode)
     int had_wh = hfs_ov_prepare_create(hfs_locate(vpath, 0, &L), &L);
     if (had_wh < 0) return had_wh;
     if (mkdir(L.upper, mode)) return -errno;
+    /* Its inode number, kept now while its creator may write its attributes: a later rename
+     * by another user keeps it too. */
+    hfs_dir_ino_keep(L.upper, L.repo->key, L.rpath, 0);
     if (had_wh || L.hidden) {
         /* A remote directory of that name was deleted: the new one starts empty. */
         char op[PATH_MAX];
@@ -324,15 +327,21 @@ int hfs_vfs_rename(const char *from, const char *to, unsigned flags)
         if ((rc = tdir ? copy_tree_up(T.vpath) : hfs_ov_copy_up(&T, 0))) return rc;
     } else {
         if ((rc = hfs_ov_prepare_parent(&T))) return rc;
-        if (T.local && tdir && (rc = rmdir_upper(T.upper))) return rc;
         hfs_ov_drop_whiteout(&T);
     }
     const hfs_ientry *tre = hfs_index_lookup(T.repo->ix, T.rpath, strlen(T.rpath));
     int t_remote_dir = tre && tre->is_dir;
     if ((rc = hfs_locate(from, 0, &F))) return rc; /* paths in upper/ may have appeared */
-    if (fdir) hfs_dir_ino_keep(F.upper, F.repo->key, F.rpath);
-    if (tdir && (flags & RENAME_EXCHANGE)) hfs_dir_ino_keep(T.upper, T.repo->key, T.rpath);
-    if (renameat2(AT_FDCWD, F.upper, AT_FDCWD, T.upper, flags)) return -errno;
+    if (fdir) hfs_dir_ino_keep(F.upper, F.repo->key, F.rpath, 1);
+    if (tdir && (flags & RENAME_EXCHANGE)) hfs_dir_ino_keep(T.upper, T.repo->key, T.rpath, 1);
+    rc = renameat2(AT_FDCWD, F.upper, AT_FDCWD, T.upper, flags) ? -errno : 0;
+    if ((rc == -ENOTEMPTY || rc == -EEXIST) && T.local && tdir && !(flags & RENAME_EXCHANGE)) {
+        /* The target is empty in the merged view but holds overlay bookkeeping: only now
+         * (the kernel allowed the rest) clear it, and rename again. */
+        if ((rc = rmdir_upper(T.upper))) return rc;
+        rc = renameat2(AT_FDCWD, F.upper, AT_FDCWD, T.upper, flags) ? -errno : 0;
+    }
+    if (rc) return rc;
     if (fdir && !(flags & RENAME_EXCHANGE) && t_remote_dir) {
         /* A remote directory of the new name must not show through the moved one. Only then:
          * renaming within one parent needs no write permission in the directory itself. */

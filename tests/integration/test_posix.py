@@ -270,6 +270,13 @@ os.chown("p", NOBODY, NOBODY)
 os.mkdir("p/d", 0o755)  # root's: nobody may not write inside it
 r["rename_same_parent"] = as_nobody(lambda: os.rename("p/d", "p/e"))
 r["renamed"] = sorted(os.listdir("p"))
+# moving root's directory to another parent needs write permission in it (its ".."): refused,
+# and the empty directory it would have replaced is still there
+os.mkdir("t", 0o755)
+os.chown("t", NOBODY, NOBODY)
+as_nobody(lambda: os.mkdir("t/x", 0o755))
+r["rename_new_parent"] = as_nobody(lambda: os.rename("p/e", "t/x"))
+r["target_kept"] = os.path.isdir("t/x") and os.path.isdir("p/e")
 print(json.dumps(r))
 """
 
@@ -303,6 +310,7 @@ class PermissionTest(PosixBase):
         self.assertIn(b'"Permission denied"', got)
         self.assertIn(b'"rename_same_parent": true', got)
         self.assertIn(b'"own_dir": true', got)
+        self.assertIn(b'"target_kept": true', got)
 
 
 INODES = r"""
