@@ -21,23 +21,27 @@ FIXTURES = os.environ.get("HFS_FIXTURES", os.path.join(ROOT, "build", "fixtures"
 PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3")
 
 _hub = None
+_logdir = None
 
 
 def hub():
     """The test Hub shared by every test of this run (started on first use)."""
-    global _hub
+    global _hub, _logdir
     if _hub is None:
         fixtures.build(FIXTURES)
-        logdir = tempfile.mkdtemp(prefix="hfshim-hublog-")
-        _hub = hubctl.start(FIXTURES, os.path.join(logdir, "requests.jsonl"))
+        _logdir = tempfile.mkdtemp(prefix="hfshim-hublog-")
+        _hub = hubctl.start(FIXTURES, os.path.join(_logdir, "requests.jsonl"))
     return _hub
 
 
 def stop_hub():
-    global _hub
+    global _hub, _logdir
     if _hub is not None:
         _hub.stop()
         _hub = None
+    if _logdir:
+        shutil.rmtree(_logdir, ignore_errors=True)
+        _logdir = None
 
 
 _facts = None
