@@ -30,6 +30,7 @@ run $HFRUN -- cat /hf/acme/tiny/config.json
 run $HFRUN -- sh -c 'cd /hf/acme/tiny/a/b && pwd && cat c/deep.txt'
 run $HFRUN -- dd if=/hf/acme/tiny/weights/big.bin bs=1M skip=25 count=1 status=none of=/dev/null
 run $HFRUN -m "$WORK/neuron-cache=buckets/acme/cache" -- find "$WORK/neuron-cache" -type f
+run $HFRUN -m "$WORK/neuron-cache=buckets/acme/cache" -- sh -c "cd $WORK && ls -d neuron-cache && ls neuron-cache"
 run $HFRUN --no-push -- sh -c 'echo "my notes" > /hf/acme/tiny/notes.txt && rm /hf/acme/tiny/empty.txt && ls /hf/acme/tiny'
 run $HFRUN status
 echo
