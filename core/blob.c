@@ -113,6 +113,28 @@ static int empty_blob(hfs_file *f)
     return rc;
 }
 
+/* Create (or join) the sparse partial file and its chunk map; the read-only fd in *fd. */
+static int open_partial(hfs_file *f, int oflags, int *fd)
+{
+    int rc = hfs_mkdirs_parent(f->partial, 0755);
+    if (rc) return rc;
+    int wfd = open(f->partial, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (wfd < 0) return -errno;
+    struct stat st;
+    if (fstat(wfd, &st) || ((uint64_t)st.st_size != f->size && ftruncate(wfd, (off_t)f->size))) {
+        rc = -errno;
+        close(wfd);
+        return rc;
+    }
+    close(wfd);
+    if ((rc = hfs_chunkmap_open(f->mapfile, f->size, &f->cm))) return rc;
+    *fd = open(f->partial, O_RDONLY | keep_flags(oflags));
+    if (*fd >= 0) return 0;
+    rc = -errno;
+    hfs_chunkmap_close(&f->cm);
+    return rc;
+}
+
 int hfs_file_open(hfs_repo *r, const hfs_ientry *e, const char *rpath, int oflags, hfs_file **out)
 {
     hfs_file *f = calloc(1, sizeof *f);
@@ -141,26 +163,18 @@ int hfs_file_open(hfs_repo *r, const hfs_ientry *e, const char *rpath, int oflag
         *out = f;
         return fd;
     }
-    /* Partial file of the full size (sparse), filled on demand. */
-    if ((rc = hfs_mkdirs_parent(f->partial, 0755))) goto fail;
-    int wfd = open(f->partial, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (wfd < 0) {
-        rc = -errno;
-        goto fail;
+    /* Partial file of the full size (sparse), filled on demand. Another process may finish the
+     * download and publish the blob (removing the partial file and its map) while this one
+     * prepares: ENOENT on the way means "look for the blob again". */
+    for (int tries = 0;; tries++) {
+        rc = open_partial(f, oflags, &fd);
+        if (rc != -ENOENT || tries == 3) break;
+        if ((fd = open(f->blob, O_RDONLY | keep_flags(oflags))) >= 0) {
+            f->complete = 1;
+            break;
+        }
     }
-    struct stat st;
-    if (fstat(wfd, &st) || ((uint64_t)st.st_size != f->size && ftruncate(wfd, (off_t)f->size))) {
-        rc = -errno;
-        close(wfd);
-        goto fail;
-    }
-    close(wfd);
-    if ((rc = hfs_chunkmap_open(f->mapfile, f->size, &f->cm))) goto fail;
-    fd = open(f->partial, O_RDONLY | keep_flags(oflags));
-    if (fd < 0) {
-        rc = -errno;
-        goto fail;
-    }
+    if (rc && !f->complete) goto fail;
     *out = f;
     return fd;
 fail:

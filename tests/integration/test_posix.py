@@ -188,6 +188,9 @@ if __name__ == "__main__":
     ps = [mp.Process(target=append, args=(path, i, b)) for i in range(n)]
     for p in ps: p.start()
     for p in ps: p.join()
+    bad = [p.exitcode for p in ps if p.exitcode]
+    if bad:
+        sys.exit("appenders failed: %r" % bad)  # their tracebacks are on stderr
     sys.stdout.write(open(path).read())
 """
 
