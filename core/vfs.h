@@ -31,6 +31,9 @@ extern unsigned char hfs_vfs_first[256];
  * only virtually), or elsewhere (real). Lexical; no syscall. */
 enum { HFS_NS_REAL = 0, HFS_NS_VIRTUAL = 1, HFS_NS_NEAR = 2 };
 int hfs_vfs_classify(const char *p);
+/* May p concern the shim at all: its spelling passes through a mount or the prefix (covers:
+ * "/hf/../etc" too), or it ends in or above one? The fast test of the interposer. */
+int hfs_vfs_touches(const char *p);
 /* The next component of each mount (and the prefix) below the normalized ancestor `dir`, once
  * per mount (callers dedupe): cb(name, length, arg) until it returns non-zero. */
 int hfs_vfs_near_children(const char *dir, int (*cb)(const char *name, size_t n, void *arg),

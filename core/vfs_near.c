@@ -75,6 +75,13 @@ int hfs_vfs_classify(const char *p)
     return classify_normal(n);
 }
 
+int hfs_vfs_touches(const char *p)
+{
+    if (hfs_vfs_covers(p)) return 1;
+    if (!looks_normal(p)) return hfs_vfs_classify(p) != HFS_NS_REAL;
+    return p[0] == '/' && hfs_vfs_first[(unsigned char)p[1]] && walk_below(p, NULL, NULL) > 0;
+}
+
 int hfs_vfs_near_children(const char *dir, int (*cb)(const char *name, size_t n, void *arg),
                           void *arg)
 {
@@ -87,19 +94,27 @@ uint64_t hfs_near_ino(const char *path)
     return hfs_ino_of("hfshim-ancestor", path);
 }
 
+/* The nearest path at or above `path` (strictly above unless self) that exists really. */
+static int nearest_real(const char *path, int self, char *out, size_t n, struct stat *st)
+{
+    if (hfs_fmt(out, n, "%s", path)) return -ENAMETOOLONG;
+    for (int first = 1;; first = 0) {
+        if (!first || !self) {
+            char *slash = strrchr(out, '/');
+            if (!slash || !strcmp(out, "/")) return -ENOENT;
+            *(slash == out ? slash + 1 : slash) = 0;
+        }
+        if (lstat(out, st) == 0) return 0;
+        if (errno != ENOENT && errno != ENOTDIR) return -errno;
+    }
+}
+
 int hfs_vfs_near_stat(const char *path, struct stat *st)
 {
     /* Borrow device, owner and times from the nearest ancestor that exists really. */
     char up[PATH_MAX];
-    if (hfs_fmt(up, sizeof up, "%s", path)) return -ENAMETOOLONG;
-    for (;;) {
-        char *slash = strrchr(up, '/');
-        if (!slash) return -ENOENT;
-        *(slash == up ? slash + 1 : slash) = 0;
-        if (lstat(up, st) == 0) break;
-        if (errno != ENOENT && errno != ENOTDIR) return -errno;
-        if (!strcmp(up, "/")) return -ENOENT;
-    }
+    int rc = nearest_real(path, 0, up, sizeof up, st);
+    if (rc) return rc;
     if (!S_ISDIR(st->st_mode)) return -ENOTDIR; /* a real file stands where a directory should */
     st->st_mode = S_IFDIR | 0555;
     st->st_nlink = 2;
@@ -118,14 +133,7 @@ int hfs_near_stat_path(const char *path, int follow, struct stat *st)
 
 int hfs_near_real_dir(const char *path, char *out, size_t n)
 {
-    if (hfs_vfs_classify(path) != HFS_NS_NEAR) return -ENOENT;
-    if (hfs_fmt(out, n, "%s", path)) return -ENAMETOOLONG;
     struct stat st;
-    while (lstat(out, &st) < 0) {
-        if (errno != ENOENT) return -errno;
-        char *slash = strrchr(out, '/');
-        if (!slash || !strcmp(out, "/")) return -ENOENT;
-        *(slash == out ? slash + 1 : slash) = 0;
-    }
-    return 0;
+    if (hfs_vfs_classify(path) != HFS_NS_NEAR) return -ENOENT;
+    return nearest_real(path, 1, out, n, &st);
 }

@@ -324,7 +324,6 @@ local : {
 typedef struct {
     hfs_vobj *o;
     size_t *cap;
-    size_t nreal;
     const char *dir;
 } near_fill;
 
@@ -361,7 +360,7 @@ static int near_listing(hfs_vobj *o, int realfd)
                 rc = push_ent(o, &cap, de->d_name, de->d_type, de->d_ino);
         closedir(d);
     }
-    near_fill f = {o, &cap, o->nents, o->L.vpath};
+    near_fill f = {o, &cap, o->L.vpath};
     if (!rc) rc = hfs_vfs_near_children(o->L.vpath, add_child, &f);
     o->merged = 1;
     return rc;
@@ -369,13 +368,18 @@ static int near_listing(hfs_vobj *o, int realfd)
 
 int hfs_vfs_open_near(const char *path, int realfd, int flags, hfs_vobj **out)
 {
-    hfs_loc *L = calloc(1, sizeof *L);
-    if (!L) return -ENOMEM;
-    L->kind = HFS_VL_NEAR;
-    int rc = hfs_fmt(L->vpath, sizeof L->vpath, "%s", path) ? -ENAMETOOLONG : 0;
-    hfs_vobj *o = rc ? NULL : new_vobj(L);
-    free(L);
-    if (!o) return rc ? rc : -ENOMEM;
+    hfs_vobj *o = calloc(1, sizeof *o);
+    if (!o) return -ENOMEM;
+    o->refs = 1;
+    o->L.kind = HFS_VL_NEAR;
+    o->L.vpath = strdup(path);
+    o->L.rpath = strdup("");
+    o->L.upper = strdup("");
+    int rc = o->L.vpath && o->L.rpath && o->L.upper ? 0 : -ENOMEM;
+    if (rc) {
+        hfs_vobj_unref(o);
+        return rc;
+    }
     o->is_dir = 1;
     o->near = realfd >= 0 ? 1 : 2;
     int fd = realfd;
@@ -429,10 +433,14 @@ int hfs_vobj_readdir(hfs_vobj *o, uint64_t pos, hfs_dirent *e)
     if (pos < 2) {
         e->name = pos == 0 ? "." : "..";
         e->d_type = DT_DIR;
-        e->ino = pos == 0 ? hfs_ino_of(key, L->kind == HFS_VL_REPO ? L->rpath : L->vpath) : 1;
-        if (pos == 0 && L->kind == HFS_VL_REPO)
+        if (pos == 1)
+            e->ino = 1;
+        else if (o->near) /* what stat says of the directory itself */
+            e->ino = o->near == 1 ? L->ust.st_ino : hfs_near_ino(L->vpath);
+        else if (L->kind == HFS_VL_REPO)
             e->ino = hfs_dir_ino(L->local ? L->upper : NULL, key, L->rpath);
-        if (pos == 0 && o->near) e->ino = o->near == 1 ? L->ust.st_ino : hfs_near_ino(L->vpath);
+        else
+            e->ino = hfs_ino_of(key, L->vpath);
         return 1;
     }
     uint64_t i = pos - 2;

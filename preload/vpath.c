@@ -97,73 +97,51 @@ void hfs_cwd_recover(void)
     errno = saved;
 }
 
-/* "." (1), ".." (2) or a name (0) as the last component of p (trailing slashes ignored). */
-static int final_of(const char *p)
+/* "." (1), ".." (2) or a name (0) as the last component of p (trailing slashes ignored); *dir
+ * is the length of what comes before that component. */
+static int final_of(const char *p, size_t *dir)
 {
     size_t l = strlen(p);
     while (l > 1 && p[l - 1] == '/') l--;
     size_t b = l;
     while (b > 0 && p[b - 1] != '/') b--;
+    *dir = b;
     if (l - b == 1 && p[b] == '.') return 1;
     if (l - b == 2 && p[b] == '.' && p[b + 1] == '.') return 2;
     return 0;
 }
 
-/* Copy the absolute base into cur (length in *o); 1 if it does not fit. */
-static int copy_base(char *cur, size_t n, const char *base, size_t *o)
-{
-    size_t l = strlen(base);
-    if (l + 1 >= n) return 1;
-    memcpy(cur, base, l + 1);
-    *o = l;
-    return 0;
-}
-
-/* Does walking p from base step through a virtual directory (".." climbing out of a mount)?
- * The kernel cannot follow such a spelling: it must get the normalized result. */
+/* Does walking p from base step through a virtual directory? It can only leave one again by a
+ * ".." taken inside it, so: is the directory before some ".." component covered? The kernel
+ * cannot follow such a spelling; it must get the normalized result. */
 static int through_virtual(const char *base, const char *p)
 {
-    char cur[PATH_MAX];
-    size_t o = 0;
-    if (p[0] != '/' && copy_base(cur, sizeof cur, base, &o)) return 0;
-    if (p[0] == '/') cur[o++] = '/', cur[o] = 0;
-    for (const char *s = p; *s;) {
-        while (*s == '/') s++;
-        size_t l = strcspn(s, "/");
-        if (!l) break;
-        if (!(l == 1 && s[0] == '.')) {
-            if (l == 2 && s[0] == '.' && s[1] == '.') {
-                while (o > 1 && cur[o - 1] != '/') o--;
-                if (o > 1) o--;
-                cur[o] = 0;
-            } else {
-                if (o + l + 2 >= sizeof cur) return 0;
-                if (o > 1) cur[o++] = '/';
-                memcpy(cur + o, s, l);
-                o += l;
-                cur[o] = 0;
-                if (HFS_CORE(hfs_vfs_covers(cur))) return 1;
-            }
-        }
-        s += l;
+    char head[PATH_MAX], dir[PATH_MAX];
+    for (const char *s = p; *s; s++) {
+        if (!(s[0] == '.' && s[1] == '.' && (s == p || s[-1] == '/') && (s[2] == '/' || !s[2])))
+            continue;
+        size_t l = (size_t)(s - p);
+        if (l >= sizeof head) return 0;
+        memcpy(head, p, l);
+        head[l] = 0;
+        if (HFS_CORE(hfs_path_normalize(base, head, dir, sizeof dir)) > 0 &&
+            HFS_CORE(hfs_vfs_covers(dir)))
+            return 1;
     }
     return 0;
 }
 
 /* A real result of a path ending in "." or ".." from a mirror base: when the directory that
- * component is in is real, give the kernel that directory's normalized path and the component
- * (so rmdir "x/y/.." still means what it says). 0 done, 1 not applicable (the directory is
+ * component is in (p's first dl bytes) is real, give the kernel its normalized path and the
+ * component (so rmdir "x/y/.." still means what it says). 0 done, 1 not applicable (it is
  * virtual or an ancestor: the normalized result stands, and the callers' answers for
  * ancestors apply). */
-static int final_spelled(const char *base, const char *p, size_t l, hfs_rpath *rp)
+static int final_spelled(const char *base, const char *p, size_t dl, hfs_rpath *rp)
 {
     char dir[PATH_MAX], out[PATH_MAX];
-    size_t b = l;
-    while (b > 0 && p[b - 1] == '/') b--;
-    while (b > 0 && p[b - 1] != '/') b--;
-    if (b >= sizeof dir) return 1;
-    memcpy(dir, p, b);
-    dir[b] = 0;
+    if (dl >= sizeof dir) return 1;
+    memcpy(dir, p, dl);
+    dir[dl] = 0;
     int n = HFS_CORE(hfs_path_normalize(base, dir, out, sizeof out));
     if (n < 0 || (size_t)n + 4 >= sizeof out || HFS_CORE(hfs_vfs_classify(out)) != HFS_NS_REAL)
         return 1;
@@ -178,9 +156,9 @@ static int final_spelled(const char *base, const char *p, size_t l, hfs_rpath *r
  * base is a mirror directory and a real result must be passed as an absolute path. */
 static int finish(const char *base, int base_real, const char *p, const char *orig, hfs_rpath *rp)
 {
-    size_t l = strlen(p);
+    size_t l = strlen(p), dl;
     rp->trailing_slash = l > 0 && p[l - 1] == '/';
-    rp->final = final_of(p);
+    rp->final = final_of(p, &dl);
     int n = HFS_CORE(hfs_path_normalize(base, p, rp->path, sizeof rp->path));
     if (n < 0) return base_real ? 0 : n; /* too long for us: the kernel judges it as given */
     int c = HFS_CORE(hfs_vfs_classify(rp->path));
@@ -192,7 +170,7 @@ static int finish(const char *base, int base_real, const char *p, const char *or
         return 0;
     }
     rp->real = rp->path;
-    if (rp->final && final_spelled(base, p, l, rp) == 0) return 0;
+    if (rp->final && final_spelled(base, p, dl, rp) == 0) return 0;
     /* Keep a trailing '/' on the real path: the kernel then checks for a directory itself. */
     if (rp->trailing_slash && n > 1 && (size_t)n + 1 < sizeof rp->path) {
         rp->path[n] = '/';
@@ -211,6 +189,19 @@ static int near_cwd(char *buf, size_t n)
     if (ok) memcpy(buf, cwd_buf, l + 1);
     pthread_mutex_unlock(&cwd_mu);
     return ok;
+}
+
+/* The kernel's name of what the real fd leads to (an absolute path): 1, else 0. */
+static int fd_path(int fd, char *out, size_t n)
+{
+    char link[32];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    int saved = errno;
+    ssize_t l = HFS_REAL(readlink)(link, out, n - 1);
+    errno = saved;
+    if (l <= 0 || out[0] != '/') return 0;
+    out[l] = 0;
+    return 1;
 }
 
 /* The directory a relative path starts from: the record of a known dirfd (virtual or an
@@ -235,18 +226,11 @@ static int base_of(int dirfd, char *base, size_t n, int *base_real)
         return rc;
     }
     /* A real dirfd the shim did not register (only ".." paths get here): where is it? */
-    char link[32];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
-    ssize_t l = HFS_REAL(readlink)(link, base, n - 1);
-    if (l <= 0 || base[0] != '/') return 0;
-    base[l] = 0;
     *base_real = 1;
-    return 1;
+    return fd_path(dirfd, base, n);
 }
 
-/* The process's own /proc entries: "/proc/self/", "/proc/thread-self/", "/proc/<pid>/" (and
- * "/dev/fd/"); returns what follows, or NULL. */
-static const char *proc_self(const char *p, int *devfd)
+const char *hfs_proc_self(const char *p, int *devfd)
 {
     *devfd = 0;
     if (!strncmp(p, "/dev/fd/", 8)) {
@@ -268,7 +252,7 @@ static const char *proc_self(const char *p, int *devfd)
 static int procfs(const char *p, hfs_rpath *rp)
 {
     int devfd;
-    const char *s = proc_self(p, &devfd), *rest;
+    const char *s = hfs_proc_self(p, &devfd), *rest;
     if (!s) return 0;
     if (!devfd && !strncmp(s, "cwd", 3) && (s[3] == '/' || !s[3])) {
         rest = s[3] ? s + 4 : "";
@@ -305,22 +289,15 @@ __attribute__((noinline)) static int climb(int dirfd, const char *p, hfs_rpath *
 {
     size_t i = 0;
     while (p[i] == '.' && p[i + 1] == '.' && (p[i + 2] == '/' || !p[i + 2])) i += p[i + 2] ? 3 : 2;
-    char up[PATH_MAX], base[PATH_MAX], link[32];
+    char up[PATH_MAX], base[PATH_MAX];
     if (i >= sizeof up) return 0;
     memcpy(up, p, i);
     up[i] = 0;
     int saved = errno, fd = HFS_REAL(openat)(dirfd, up, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        errno = saved;
-        return 0;
-    }
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t l = HFS_REAL(readlink)(link, base, sizeof base - 1);
-    HFS_REAL(close)(fd);
+    int known = fd >= 0 && fd_path(fd, base, sizeof base);
+    if (fd >= 0) HFS_REAL(close)(fd);
     errno = saved;
-    if (l <= 0 || base[0] != '/') return 0;
-    base[l] = 0;
-    return finish(base, 1, p[i] ? p + i : ".", p, rp);
+    return known ? finish(base, 1, p[i] ? p + i : ".", p, rp) : 0;
 }
 
 int hfs_resolve_at(int dirfd, const char *p, hfs_rpath *rp)
@@ -330,8 +307,7 @@ int hfs_resolve_at(int dirfd, const char *p, hfs_rpath *rp)
     rp->path[0] = 0;
     if (hfs_bad_ptr(p) || !hfs_ready()) return 0; /* the kernel says EFAULT */
     if (p[0] == '/') {
-        if (HFS_CORE(hfs_vfs_covers(p)) || HFS_CORE(hfs_vfs_classify(p)) != HFS_NS_REAL)
-            return finish("/", 1, p, p, rp);
+        if (HFS_CORE(hfs_vfs_touches(p))) return finish("/", 1, p, p, rp);
         return hfs_procfd_maybe(p) ? procfs(p, rp) : 0;
     }
     if (!p[0]) return 0; /* "" : the kernel says ENOENT (AT_EMPTY_PATH is the callers' job) */

@@ -63,11 +63,8 @@ static inline int hfs_path_maybe_at(int dirfd, const char *p)
     p = hfs_launder(p);
     if (HFS_IN_CORE() || hfs_bad_ptr(p)) return 0;
     if (p[0] == '/')
-        /* covers: the spelling passes through a mount ("/hf/../etc" too); classify: it ends in
-         * one or above one */
-        return hfs_ready() && ((hfs_vfs_first[(unsigned char)p[1]] &&
-                                (hfs_vfs_covers(p) || hfs_vfs_classify(p))) ||
-                               hfs_procfd_maybe(p));
+        return hfs_ready() &&
+               ((hfs_vfs_first[(unsigned char)p[1]] && hfs_vfs_touches(p)) || hfs_procfd_maybe(p));
     if (dirfd == AT_FDCWD)
         return atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed) || hfs_has_dotdot(p);
     return hfs_fd_maybe(dirfd) || hfs_has_dotdot(p);
@@ -99,6 +96,10 @@ typedef struct {
     int near;            /* not virtual: an ancestor of a mount, normalized in `path` */
     int final;           /* the last component was "." (1) or ".." (2): never a name to change */
 } hfs_rpath;
+
+/* The process's own /proc entries: "/proc/self/", "/proc/thread-self/", "/proc/<pid>/" (and
+ * "/dev/fd/", then *devfd = 1); returns what follows, or NULL. */
+const char *hfs_proc_self(const char *p, int *devfd);
 
 /* An ancestor of a mount (rp->near) that does not exist really: it exists only virtually. */
 int hfs_near_missing(const hfs_rpath *rp);

@@ -9,27 +9,19 @@
 #include <mntent.h>
 #include <stdio.h>
 #include <stdio_ext.h>
-#include <stdlib.h>
 #include <string.h>
 
-/* "/proc/<who>/<name>" with who "self", "thread-self" or our own pid: 1 mountinfo, 0 mounts,
- * -1 neither. */
+/* "/proc/mounts", or "/proc/<who>/mountinfo|mounts" with who "self", "thread-self" or our own
+ * pid (another process's table is its own mount namespace): 1 mountinfo, 0 mounts, -1 neither.
+ * The name is checked first, so other /proc files cost no getpid. */
 static int proc_table(const char *p)
 {
-    if (strncmp(p, "/proc/", 6)) return -1;
-    p += 6;
-    if (!strcmp(p, "mounts")) return 0;
-    const char *slash = strchr(p, '/');
-    if (!slash) return -1;
-    int t = !strcmp(slash + 1, "mountinfo") ? 1 : !strcmp(slash + 1, "mounts") ? 0 : -1;
-    size_t wl = (size_t)(slash - p);
-    if (t < 0 || (wl == 4 && !strncmp(p, "self", 4)) ||
-        (wl == 11 && !strncmp(p, "thread-self", 11)))
-        return t;
-    /* Another process's table is its own (its mount namespace): only our pid is ours. */
-    if (wl && wl < 12 && strspn(p, "0123456789") == wl && strtol(p, NULL, 10) == (long)getpid())
-        return t;
-    return -1;
+    if (!strcmp(p, "/proc/mounts")) return 0;
+    const char *name = strrchr(p, '/');
+    int t = !name ? -1 : !strcmp(name, "/mountinfo") ? 1 : !strcmp(name, "/mounts") ? 0 : -1;
+    int devfd;
+    const char *rest = t < 0 ? NULL : hfs_proc_self(p, &devfd);
+    return rest && !devfd && rest == name + 1 ? t : -1;
 }
 
 /* Which table `path` is (1 mountinfo, 0 mounts, -1 neither); /etc/mtab counts when it is a
