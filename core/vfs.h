@@ -134,6 +134,10 @@ int hfs_vobj_is_local(const hfs_vobj *o);
  * and times follow writes) on the repo's device; otherwise as hfs_vobj_stat. */
 int hfs_vobj_stat_fd(hfs_vobj *o, int fd, struct stat *st);
 
+/* Extended attributes the core keeps on overlay copies (a renamed directory's inode number):
+ * the interposer never shows, reads or changes names under this prefix for programs. */
+#define HFS_OWN_XATTR_PREFIX "user.hfshim."
+
 /* stat without following an overlay symlink (virtual entries are never symlinks otherwise). */
 int hfs_vfs_lstat(const char *vpath, struct stat *st);
 int hfs_vfs_mkdir(const char *vpath, mode_t mode);

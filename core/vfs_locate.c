@@ -36,7 +36,7 @@ uint64_t hfs_ino_of(const char *a, const char *b)
     return h ? h : 1;
 }
 
-#define DIR_INO_XATTR "user.hfshim.ino"
+#define DIR_INO_XATTR HFS_OWN_XATTR_PREFIX "ino"
 
 uint64_t hfs_dir_ino(const char *upper, const char *key, const char *rpath)
 {

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,51 +20,14 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int err;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->err) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->err = -ENOMEM;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0) sb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
 /* The kernel's escaping of names in these files (seq_file's mangle of " \t\n\\"). */
-static void sb_esc(sbuf *b, const char *s)
+static void put_esc(FILE *f, const char *s)
 {
     for (; *s; s++) {
         if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\\')
-            sb_printf(b, "\\%03o", (unsigned char)*s);
+            fprintf(f, "\\%03o", (unsigned char)*s);
         else
-            sb_add(b, s, 1);
+            fputc(*s, f);
     }
 }
 
@@ -159,17 +121,23 @@ static int collect(ents *E)
     return E->err;
 }
 
-static int read_all(const char *path, sbuf *b)
+/* The whole real table as one string (getdelim to a NUL the text never has), or NULL. */
+static char *read_table(const char *path, int *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    char tmp[8192];
-    ssize_t n;
-    while ((n = read(fd, tmp, sizeof tmp)) > 0) sb_add(b, tmp, (size_t)n);
-    int rc = n < 0 ? -errno : b->err;
-    close(fd);
-    if (!rc && !b->p) sb_add(b, "", 0);
-    return rc ? rc : b->err;
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        *err = -errno;
+        return NULL;
+    }
+    char *text = NULL;
+    size_t cap = 0;
+    if (getdelim(&text, &cap, '\0', f) < 0) { /* an empty table, or a read error */
+        free(text);
+        text = ferror(f) ? NULL : strdup("");
+    }
+    if (!text) *err = ferror(f) ? -EIO : -ENOMEM;
+    fclose(f);
+    return text;
 }
 
 static const char *next_line(const char *line)
@@ -231,40 +199,36 @@ static unsigned parent_id(const char *real, const ents *E, int upto, unsigned fi
     return best;
 }
 
-static void build(int mountinfo, sbuf *b, const ents *E)
+/* The real table, then our lines, to out. */
+static void build(int mountinfo, const char *real, const ents *E, FILE *out)
 {
     unsigned max = 0;
-    for (const char *line = b->p; mountinfo && *line; line = next_line(line)) {
+    for (const char *line = real; mountinfo && *line; line = next_line(line)) {
         unsigned id = (unsigned)strtoul(line, NULL, 10);
         if (id > max) max = id;
     }
-    /* Parents are looked up in the real text, which sb_add may move: a copy. */
-    char *real = mountinfo ? strdup(b->p) : NULL;
-    if (mountinfo && !real) {
-        b->err = -ENOMEM;
-        return;
-    }
-    if (b->len && b->p[b->len - 1] != '\n') sb_str(b, "\n");
+    size_t rl = strlen(real);
+    fputs(real, out);
+    if (rl && real[rl - 1] != '\n') fputc('\n', out);
     unsigned first = max + 1;
     for (int i = 0; i < E->n; i++) {
         const ent *e = &E->v[i];
         if (mountinfo) {
-            sb_printf(b, "%u %u %u:%u ", first + (unsigned)i, parent_id(real, E, i, first, e->mp),
-                      major(e->dev), minor(e->dev));
-            sb_esc(b, e->root);
-            sb_str(b, " ");
-            sb_esc(b, e->mp);
-            sb_str(b, " rw,nosuid,nodev - hfshim ");
-            sb_esc(b, e->src);
-            sb_str(b, " rw\n");
+            fprintf(out, "%u %u %u:%u ", first + (unsigned)i, parent_id(real, E, i, first, e->mp),
+                    major(e->dev), minor(e->dev));
+            put_esc(out, e->root);
+            fputc(' ', out);
+            put_esc(out, e->mp);
+            fputs(" rw,nosuid,nodev - hfshim ", out);
+            put_esc(out, e->src);
+            fputs(" rw\n", out);
         } else {
-            sb_esc(b, e->src);
-            sb_str(b, " ");
-            sb_esc(b, e->mp);
-            sb_str(b, " hfshim rw,nosuid,nodev 0 0\n");
+            put_esc(out, e->src);
+            fputc(' ', out);
+            put_esc(out, e->mp);
+            fputs(" hfshim rw,nosuid,nodev 0 0\n", out);
         }
     }
-    free(real);
 }
 
 /* An anonymous file: a memfd, else an unlinked file in the shim's cache dir. */
@@ -288,26 +252,24 @@ static int anon_fd(int cloexec)
 int hfs_vfs_mounttab_fd(int mountinfo, int cloexec)
 {
     hfs_vfs_init();
-    sbuf b = {0};
     ents E = {0};
-    int rc = read_all(mountinfo ? "/proc/self/mountinfo" : "/proc/self/mounts", &b);
-    if (!rc) rc = collect(&E);
-    if (!rc) build(mountinfo, &b, &E);
-    if (!rc) rc = b.err;
-    free(E.v);
+    int rc = 0;
+    char *real = read_table(mountinfo ? "/proc/self/mountinfo" : "/proc/self/mounts", &rc);
+    if (real) rc = collect(&E);
     int fd = rc ? rc : anon_fd(cloexec);
-    for (size_t off = 0; fd >= 0 && off < b.len;) {
-        ssize_t n = write(fd, b.p + off, b.len - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : -EIO;
+    if (fd >= 0) {
+        int wfd = dup(fd);
+        FILE *out = wfd < 0 ? NULL : fdopen(wfd, "w");
+        if (out) build(mountinfo, real, &E, out);
+        if (!out || fclose(out)) { /* fclose reports a failed write */
+            rc = -errno;
+            if (!out && wfd >= 0) close(wfd);
             close(fd);
             fd = rc;
-            break;
         }
-        off += (size_t)n;
     }
-    free(b.p);
+    free(real);
+    free(E.v);
     if (fd < 0) return fd;
     /* Nobody changes our copy behind the reader (only a memfd takes seals). */
     (void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);

@@ -103,12 +103,11 @@ HFS_EXPORT int futimes(int fd, const struct timeval t[2])
 
 /* ---- extended attributes ---- */
 
-/* The core keeps a renamed directory's inode number on its overlay copy (user.hfshim.ino):
- * names under "user.hfshim." are the shim's own, never shown, read or changed by programs. */
-#define OWN_XATTR "user.hfshim."
+/* Names under HFS_OWN_XATTR_PREFIX are the core's own (vfs.h): never shown, read or changed. */
 static int own_name(const char *name)
 {
-    return !hfs_bad_ptr(name) && !strncmp(name, OWN_XATTR, sizeof OWN_XATTR - 1);
+    return !hfs_bad_ptr(name) &&
+           !strncmp(name, HFS_OWN_XATTR_PREFIX, sizeof HFS_OWN_XATTR_PREFIX - 1);
 }
 
 /* A list result without the shim's own names. */

@@ -19,7 +19,7 @@ static int fd_vpath(int fd, char *out, size_t n)
         int saved = errno;                                                                         \
         hfs_rpath rp;                                                                              \
         int v = hfs_resolve_at(AT_FDCWD, (path), &rp);                                             \
-        if (v == 0 && hfs_near_missing(&rp)) v = 1; /* a virtual ancestor: the core answers */     \
+        if (v == 0 && rp.near) v = 1; /* an ancestor of a mount: the core finds its fs */          \
         if (v == 0) {                                                                              \
             path = rp.real;                                                                        \
             return call_real;                                                                      \
