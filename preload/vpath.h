@@ -2,6 +2,7 @@
 #pragma once
 #include "fdtab.h"
 #include "guard.h"
+#include "mapped.h"
 #include "vfs.h"
 
 #include <errno.h>
@@ -29,11 +30,11 @@ static inline int hfs_ready(void)
            hfs_init_slow();
 }
 
-/* A pointer the kernel would refuse with EFAULT (NULL, the first page, the kernel half): such a
- * path is never read here, it goes to libc as it is. */
+/* A pointer the kernel would refuse with EFAULT (NULL, the first page, the kernel half, an
+ * unmapped page): such a path is never read here, it goes to libc as it is. */
 static inline int hfs_bad_ptr(const char *p)
 {
-    return (uintptr_t)p < 4096 || (intptr_t)p < 0;
+    return (uintptr_t)p < 4096 || (intptr_t)p < 0 || !hfs_mapped(p);
 }
 
 /* Does the relative path p have a ".." component? Then it may climb from any real directory
@@ -81,7 +82,8 @@ static inline int hfs_path_maybe(const char *p)
 static inline int hfs_path_surely_real(const char *p)
 {
     p = hfs_launder(p);
-    if (hfs_bad_ptr(p)) return 1;
+    if ((uintptr_t)p < 4096 || (intptr_t)p < 0) return 1;
+    if (!hfs_mapped_known(p)) return 0; /* the slow path probes it */
     if (p[0] != '/')
         return !atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed) && !hfs_has_dotdot(p);
     return atomic_load_explicit(&hfs_state, memory_order_acquire) == 2 &&

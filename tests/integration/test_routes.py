@@ -36,6 +36,7 @@ ROUTES_C = r'''
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -85,6 +86,49 @@ static const char *dt(unsigned char t)
 }
 
 struct ld64 { unsigned long long ino; long long off; unsigned short reclen; unsigned char type; char name[]; };
+
+static void resk(const char *sfx, const char *key, int rc)
+{
+    char k[64];
+    snprintf(k, sizeof k, "%s%s", key, sfx);
+    res(k, rc);
+}
+
+/* Every wrapped path call with bad pointers (bad2: a second one, for the *at forms). */
+static void efault_calls(const char *bad, const char *bad2, const char *sfx)
+{
+    struct stat s;
+    char buf[64];
+    errno = 0; resk(sfx, "stat", stat(bad, &s));
+    errno = 0; resk(sfx, "lstat", lstat(bad, &s));
+    errno = 0; resk(sfx, "fstatat", fstatat(AT_FDCWD, bad, &s, 0));
+    errno = 0; resk(sfx, "open", open(bad, O_RDONLY));
+    errno = 0; resk(sfx, "open_creat", open(bad, O_CREAT | O_WRONLY, 0644));
+    errno = 0; resk(sfx, "openat", openat(AT_FDCWD, bad2, O_RDONLY));
+    errno = 0; resk(sfx, "mkdir", mkdir(bad, 0));
+    errno = 0; resk(sfx, "chdir", chdir(bad));
+    errno = 0; resk(sfx, "access", access(bad, F_OK));
+    errno = 0; resk(sfx, "unlink", unlink(bad));
+    errno = 0; resk(sfx, "rmdir", rmdir(bad));
+    errno = 0; resk(sfx, "rename", rename(bad, "efault-target"));
+    errno = 0; resk(sfx, "readlink", (int)readlink(bad, buf, sizeof buf));
+    int d = open(".", O_RDONLY | O_DIRECTORY);
+    errno = 0; resk(sfx, "openat_dirfd", openat(d, bad, O_RDONLY));
+    errno = 0; resk(sfx, "mkdirat_dirfd", mkdirat(d, bad2, 0755));
+    close(d);
+    errno = 0; resk(sfx, "chmod", chmod(bad, 0644));
+    errno = 0; resk(sfx, "chown", chown(bad, 0, 0));
+    errno = 0; resk(sfx, "lchown", lchown(bad, 0, 0));
+    errno = 0; resk(sfx, "truncate", truncate(bad, 0));
+    errno = 0; resk(sfx, "mkfifo", mkfifo(bad, 0644));
+    errno = 0; resk(sfx, "mknod", mknod(bad, S_IFIFO | 0644, 0));
+    errno = 0; resk(sfx, "link_from", link(bad, "efault-link"));
+    errno = 0; resk(sfx, "link_to", link("efault-src", bad));
+    errno = 0; resk(sfx, "symlink_target", symlink(bad, "efault-link"));
+    errno = 0; resk(sfx, "symlink_name", symlink("efault-src", bad));
+    errno = 0; resk(sfx, "rename_to", rename("efault-src", bad));
+    errno = 0; resk(sfx, "utimensat", utimensat(AT_FDCWD, bad, NULL, 0));
+}
 
 int main(int argc, char **argv)
 {
@@ -209,24 +253,17 @@ int main(int argc, char **argv)
             printf("registry_dotdot_is_M %s\n", en(errno));
     } else if (!strcmp(mode, "efault")) {  /* bad pointers: -1/EFAULT, never a crash */
         if (P[0] && chdir(P) < 0) { printf("chdir_setup %s\n", en(errno)); return 1; }
-        char buf[64];
-        errno = 0; res("stat", stat((char *)1, &s));
-        errno = 0; res("lstat", lstat((char *)1, &s));
-        errno = 0; res("fstatat", fstatat(AT_FDCWD, (char *)1, &s, 0));
-        errno = 0; res("open", open((char *)1, O_RDONLY));
-        errno = 0; res("open_creat", open((char *)1, O_CREAT | O_WRONLY, 0644));
-        errno = 0; res("openat", openat(AT_FDCWD, (char *)-1, O_RDONLY));
-        errno = 0; res("mkdir", mkdir((char *)1, 0));
-        errno = 0; res("chdir", chdir((char *)1));
-        errno = 0; res("access", access((char *)1, F_OK));
-        errno = 0; res("unlink", unlink((char *)1));
-        errno = 0; res("rmdir", rmdir((char *)1));
-        errno = 0; res("rename", rename((char *)1, "efault-target"));
-        errno = 0; res("readlink", (int)readlink((char *)1, buf, sizeof buf));
-        int d = open(".", O_RDONLY | O_DIRECTORY);
-        errno = 0; res("openat_dirfd", openat(d, (char *)1, O_RDONLY));
-        errno = 0; res("mkdirat_dirfd", mkdirat(d, (char *)-1, 0755));
-        close(d);
+        close(open("efault-src", O_CREAT | O_WRONLY, 0644)); /* a good source for link/rename */
+        efault_calls((char *)1, (char *)-1, "");
+        /* Unmapped user memory: a page mapped and unmapped again, and pjdfstest's 0xdeadc0de
+         * when nothing is mapped there. */
+        char *gone = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        munmap(gone, 8192);
+        unsigned char v;
+        char *dead = (char *)0xdeadc0deUL;
+        if (mincore((void *)((unsigned long)dead & ~4095UL), 4096, &v) == 0) dead = gone + 4096;
+        efault_calls(gone, dead, "_unmapped");
+        unlink("efault-src");
         char cwd[8192];
         printf("getcwd %s\n", getcwd(cwd, sizeof cwd) ? cwd : en(errno));
         printf("done\n");
@@ -937,11 +974,14 @@ class EfaultTest(RoutesTest):
     with a cwd inside the mount; the same program without the shim is the reference."""
 
     CALLS = ["stat", "lstat", "fstatat", "open", "open_creat", "openat", "mkdir", "chdir", "access",
-             "unlink", "rmdir", "rename", "readlink", "openat_dirfd", "mkdirat_dirfd"]
+             "unlink", "rmdir", "rename", "readlink", "openat_dirfd", "mkdirat_dirfd", "chmod",
+             "chown", "lchown", "truncate", "mkfifo", "mknod", "link_from", "link_to",
+             "symlink_target", "symlink_name", "rename_to", "utimensat"]
 
     def check(self, out, cwd):
         got = parse(out)
-        self.assertEqual({k: got.get(k) for k in self.CALLS}, {k: "EFAULT" for k in self.CALLS})
+        keys = self.CALLS + [k + "_unmapped" for k in self.CALLS]
+        self.assertEqual({k: got.get(k) for k in keys}, {k: "EFAULT" for k in keys})
         self.assertEqual(got.get("getcwd"), cwd)
         self.assertIn("done", got)
 
