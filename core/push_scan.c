@@ -7,6 +7,7 @@
 #include "net.h"
 #include "overlay.h"
 #include "util.h"
+#include "sys_path.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -70,7 +71,8 @@ static const hfs_ientry *lookup(const scan *s, const char *path)
 /* Same bytes as a cached file? (Buckets: the Hub's xet hash cannot be computed here.) */
 static int same_bytes(const char *a, const char *b, uint64_t size)
 {
-    int fa = open(a, O_RDONLY | O_CLOEXEC), fb = open(b, O_RDONLY | O_CLOEXEC);
+    int fa = hfs_sys_open(a, O_RDONLY | O_CLOEXEC, 0),
+        fb = hfs_sys_open(b, O_RDONLY | O_CLOEXEC, 0);
     int same = fa >= 0 && fb >= 0;
     char x[65536], y[65536];
     for (uint64_t left = size; same && left;) {
@@ -142,7 +144,7 @@ static int join(char *out, size_t n, const char *a, const char *b)
  * (a marker here, or the dir replaced a remote one that was deleted). */
 static int scan_dir(scan *s, const char *abs, const char *rp, int opaque)
 {
-    DIR *d = opendir(abs);
+    DIR *d = hfs_sys_opendir(abs);
     if (!d) {
         hfs_err("%s: cannot read overlay dir %s: %s", s->name, abs, strerror(errno));
         return -errno;
@@ -188,7 +190,7 @@ static int scan_dir(scan *s, const char *abs, const char *rp, int opaque)
             break;
         }
         struct stat st;
-        if (lstat(a, &st)) continue; /* gone meanwhile */
+        if (hfs_sys_lstat(a, &st)) continue; /* gone meanwhile */
         const hfs_ientry *e = lookup(s, p);
         if (has_git_component(p) || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
             hfs_change *ch = add(s, HFS_CH_SKIP, p, a);
@@ -252,7 +254,7 @@ int hfs_scan_overlay(const char *name, const char *upper, const hfs_index *ix, i
 {
     memset(out, 0, sizeof *out);
     struct stat st;
-    if (lstat(upper, &st)) return errno == ENOENT ? 0 : -errno;
+    if (hfs_sys_lstat(upper, &st)) return errno == ENOENT ? 0 : -errno;
     if (!S_ISDIR(st.st_mode)) {
         hfs_err("%s: overlay %s is not a directory", name, upper);
         return -ENOTDIR;

@@ -1,4 +1,5 @@
 #include "util.h"
+#include "sys_path.h"
 
 #include <errno.h>
 #include <sys/random.h>
@@ -25,37 +26,40 @@ int hfs_fmt(char *out, size_t n, const char *fmt, ...)
 static int mkdir1(const char *p, mode_t mode)
 {
     struct stat st;
-    if (mkdir(p, mode) == 0) return 0;
+    if (hfs_sys_mkdir(p, mode) == 0) return 0;
     int e = errno;
-    return e == EEXIST && !stat(p, &st) && S_ISDIR(st.st_mode) ? 0 : -e;
+    return e == EEXIST && !hfs_sys_stat(p, &st) && S_ISDIR(st.st_mode) ? 0 : -e;
+}
+
+/* mkdir -p of path's first len bytes (of any length: overlay paths can exceed PATH_MAX). */
+static int mkdirs_len(const char *path, size_t len, mode_t mode)
+{
+    while (len > 1 && path[len - 1] == '/') len--;
+    char *p = strndup(path, len);
+    if (!p) return -ENOMEM;
+    int r = mkdir1(p, mode);
+    for (char *s = p + 1; r == -ENOENT && *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        int e = mkdir1(p, mode);
+        *s = '/';
+        if (e) r = e; /* stops the walk */
+    }
+    if (r == -ENOENT) r = mkdir1(p, mode);
+    free(p);
+    return r;
 }
 
 int hfs_mkdirs(const char *path, mode_t mode)
 {
-    char p[PATH_MAX];
-    if (hfs_fmt(p, sizeof p, "%s", path)) return -ENAMETOOLONG;
-    size_t len = strlen(p);
-    while (len > 1 && p[len - 1] == '/') p[--len] = 0;
-    int r = mkdir1(p, mode);
-    if (r != -ENOENT) return r;
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = 0;
-        r = mkdir1(p, mode);
-        if (r) return r;
-        *s = '/';
-    }
-    return mkdir1(p, mode);
+    return mkdirs_len(path, strlen(path), mode);
 }
 
 int hfs_mkdirs_parent(const char *path, mode_t mode)
 {
-    char p[PATH_MAX];
-    if (hfs_fmt(p, sizeof p, "%s", path)) return -ENAMETOOLONG;
-    char *slash = strrchr(p, '/');
-    if (!slash || slash == p) return 0;
-    *slash = 0;
-    return hfs_mkdirs(p, mode);
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path) return 0;
+    return mkdirs_len(path, (size_t)(slash - path), mode);
 }
 
 unsigned long hfs_random(void)
@@ -75,20 +79,20 @@ unsigned long hfs_random(void)
 
 int hfs_publish_noreplace(const char *tmp, const char *dst)
 {
-    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) == 0) return 0;
+    if (hfs_sys_rename2(tmp, dst, RENAME_NOREPLACE) == 0) return 0;
     if (errno == EEXIST) {
-        unlink(tmp);
+        hfs_sys_unlink(tmp);
         return 1;
     }
     if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) return -errno;
     /* a file system without RENAME_NOREPLACE: link, which never replaces either */
-    if (link(tmp, dst) == 0) {
-        unlink(tmp);
+    if (hfs_sys_link(tmp, dst) == 0) {
+        hfs_sys_unlink(tmp);
         return 0;
     }
     int e = errno;
     if (e == EEXIST) {
-        unlink(tmp);
+        hfs_sys_unlink(tmp);
         return 1;
     }
     return -e;
@@ -97,7 +101,7 @@ int hfs_publish_noreplace(const char *tmp, const char *dst)
 static int write_temp(const char *path, const void *data, size_t len, char *tmp, size_t tn)
 {
     if (hfs_fmt(tmp, tn, "%s.tmp.%d.%lx", path, (int)getpid(), hfs_random())) return -ENAMETOOLONG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = hfs_sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
     const char *p = data;
     while (len) {
@@ -106,7 +110,7 @@ static int write_temp(const char *path, const void *data, size_t len, char *tmp,
             if (errno == EINTR) continue;
             int e = errno;
             close(fd);
-            unlink(tmp);
+            hfs_sys_unlink(tmp);
             return -e;
         }
         p += w;
@@ -114,7 +118,7 @@ static int write_temp(const char *path, const void *data, size_t len, char *tmp,
     }
     if (close(fd)) {
         int e = errno;
-        unlink(tmp);
+        hfs_sys_unlink(tmp);
         return -e;
     }
     return 0;
@@ -125,9 +129,9 @@ int hfs_write_atomic(const char *path, const void *data, size_t len)
     char tmp[PATH_MAX];
     int r = write_temp(path, data, len, tmp, sizeof tmp);
     if (r) return r;
-    if (rename(tmp, path)) {
+    if (hfs_sys_rename2(tmp, path, 0)) {
         int e = errno;
-        unlink(tmp);
+        hfs_sys_unlink(tmp);
         return -e;
     }
     return 0;
@@ -139,13 +143,13 @@ int hfs_write_once(const char *path, const void *data, size_t len)
     int r = write_temp(path, data, len, tmp, sizeof tmp);
     if (r) return r;
     r = hfs_publish_noreplace(tmp, path);
-    if (r < 0) unlink(tmp);
+    if (r < 0) hfs_sys_unlink(tmp);
     return r;
 }
 
 ssize_t hfs_read_small(const char *path, char *buf, size_t n)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = hfs_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) return -errno;
     size_t got = 0;
     while (got + 1 < n) {
@@ -162,7 +166,7 @@ ssize_t hfs_read_small(const char *path, char *buf, size_t n)
 long hfs_age(const char *path)
 {
     struct stat st;
-    if (stat(path, &st)) return -1;
+    if (hfs_sys_stat(path, &st)) return -1;
     long age = (long)(time(NULL) - st.st_mtime);
     return age < 0 ? 0 : age;
 }

@@ -140,7 +140,7 @@ int hfs_vfs_each_mount(int (*cb)(const char *path, const hfs_spec *s, const char
 /* Kept out of hfs_vfs_covers so the common case has no large stack frame to set up. */
 __attribute__((noinline)) static int covers_odd(const char *p)
 {
-    char n[PATH_MAX];
+    char n[HFS_PATH_MAX];
     if (hfs_path_normalize("/", p, n, sizeof n) > 0 && strcmp(n, p)) return hfs_vfs_covers(n);
     return 0;
 }

@@ -11,6 +11,16 @@
 #include <sys/statvfs.h>
 #include <sys/statfs.h>
 
+/* The longest virtual path (and overlay or mirror path) handled: a cwd up to PATH_MAX deep in a
+ * mount plus a relative argument up to PATH_MAX, as a local file system allows. Longer overlay
+ * paths reach the kernel through directory fds (core/sys_path.h). */
+#define HFS_PATH_MAX (2 * 4096)
+
+/* A spelling of the real path `path` that the kernel takes as one argument: path itself when it
+ * is shorter than PATH_MAX, else /proc/self/fd/<*fd>/<rest> in buf, *fd an O_PATH descriptor
+ * of a leading directory that the caller closes after its call (-1 when none). NULL + errno. */
+const char *hfs_path_short(const char *path, char *buf, size_t n, int *fd);
+
 /* An open virtual file or directory. Reference counted: one reference per fd that refers to it
  * (the interposer takes another with hfs_vobj_ref on dup). */
 typedef struct hfs_vobj hfs_vobj;

@@ -12,17 +12,17 @@ enum {
 };
 
 typedef struct {
-    int kind;             /* HFS_VL_* from grammar.h, or HFS_VL_EXTERNAL */
-    hfs_repo *repo;       /* HFS_VL_REPO */
-    const hfs_ientry *e;  /* the remote entry, when visible (not hidden by a whiteout) */
-    char vpath[PATH_MAX]; /* the virtual path this describes (after following symlinks) */
-    char rpath[PATH_MAX]; /* path in the repo */
-    const char *uroot;    /* the repo's overlay upper/ directory (owned by the repo) */
-    char upper[PATH_MAX]; /* uroot/rpath */
-    int local;            /* something exists at `upper` */
-    struct stat ust;      /* its lstat */
-    int hidden;           /* a whiteout or an opaque ancestor hides the remote entry */
-    int is_root;          /* the repo root or a mount root */
+    int kind;                 /* HFS_VL_* from grammar.h, or HFS_VL_EXTERNAL */
+    hfs_repo *repo;           /* HFS_VL_REPO */
+    const hfs_ientry *e;      /* the remote entry, when visible (not hidden by a whiteout) */
+    char vpath[HFS_PATH_MAX]; /* the virtual path this describes (after following symlinks) */
+    char rpath[HFS_PATH_MAX]; /* path in the repo */
+    const char *uroot;        /* the repo's overlay upper/ directory (owned by the repo) */
+    char upper[HFS_PATH_MAX]; /* uroot/rpath */
+    int local;                /* something exists at `upper` */
+    struct stat ust;          /* its lstat */
+    int hidden;               /* a whiteout or an opaque ancestor hides the remote entry */
+    int is_root;              /* the repo root or a mount root */
 } hfs_loc;
 
 /* Find vpath; follow: resolve an overlay symlink in the last component too. 0 when it exists;

@@ -6,6 +6,7 @@
 #include "util.h"
 #include "vfs.h"
 #include "vfs_int.h"
+#include "sys_path.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -41,7 +42,7 @@ uint64_t hfs_ino_of(const char *a, const char *b)
 uint64_t hfs_dir_ino(const char *upper, const char *key, const char *rpath)
 {
     char v[24];
-    ssize_t n = upper ? lgetxattr(upper, DIR_INO_XATTR, v, sizeof v - 1) : -1;
+    ssize_t n = upper ? hfs_sys_lgetxattr(upper, DIR_INO_XATTR, v, sizeof v - 1) : -1;
     if (n > 0) {
         v[n] = 0;
         char *end;
@@ -56,17 +57,18 @@ uint64_t hfs_dir_ino(const char *upper, const char *key, const char *rpath)
 static void keep_tree(const char *upper, const char *key, const char *rpath, int depth, int tree)
 {
     char v[24];
-    if (lgetxattr(upper, DIR_INO_XATTR, v, sizeof v) < 0) {
+    if (hfs_sys_lgetxattr(upper, DIR_INO_XATTR, v, sizeof v) < 0) {
         if (errno != ENODATA) return; /* no xattrs here: numbers follow the new paths */
         snprintf(v, sizeof v, "%llx", (unsigned long long)hfs_ino_of(key, rpath));
-        if (lsetxattr(upper, DIR_INO_XATTR, v, strlen(v), XATTR_CREATE) && errno != EEXIST) return;
+        if (hfs_sys_lsetxattr(upper, DIR_INO_XATTR, v, strlen(v), XATTR_CREATE) && errno != EEXIST)
+            return;
     }
-    DIR *d = tree && depth < 64 ? opendir(upper) : NULL;
+    DIR *d = tree && depth < 64 ? hfs_sys_opendir(upper) : NULL;
     if (!d) return;
     struct dirent *de;
     while ((de = readdir(d))) {
         if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        char cu[PATH_MAX], cr[PATH_MAX];
+        char cu[HFS_PATH_MAX], cr[HFS_PATH_MAX];
         if (hfs_fmt(cu, sizeof cu, "%s/%s", upper, de->d_name) ||
             hfs_fmt(cr, sizeof cr, "%s%s%s", rpath, *rpath ? "/" : "", de->d_name))
             continue;
@@ -89,9 +91,9 @@ int hfs_reserved_name(const char *name)
 
 static int exists(const char *dir, const char *name)
 {
-    char p[PATH_MAX];
+    char p[HFS_PATH_MAX];
     struct stat st;
-    return !hfs_fmt(p, sizeof p, "%s/%s", dir, name) && lstat(p, &st) == 0;
+    return !hfs_fmt(p, sizeof p, "%s/%s", dir, name) && hfs_sys_lstat(p, &st) == 0;
 }
 
 static int locate_depth(const char *vpath, int follow, hfs_loc *L, int depth);
@@ -104,8 +106,8 @@ __attribute__((noinline)) static int follow_link(const char *link, const char *v
                                                  int depth)
 {
     if (depth >= MAX_LINKS) return -ELOOP;
-    char target[PATH_MAX], base[PATH_MAX], joined[PATH_MAX], next[PATH_MAX];
-    ssize_t n = readlink(link, target, sizeof target - 1);
+    char target[HFS_PATH_MAX], base[HFS_PATH_MAX], joined[HFS_PATH_MAX], next[HFS_PATH_MAX];
+    ssize_t n = hfs_sys_readlink(link, target, sizeof target - 1);
     if (n < 0) return -errno;
     target[n] = 0;
     snprintf(base, sizeof base, "%s", vlink);
@@ -120,7 +122,7 @@ __attribute__((noinline)) static int follow_link(const char *link, const char *v
     L->kind = HFS_VL_EXTERNAL;
     snprintf(L->vpath, sizeof L->vpath, "%s", next);
     snprintf(L->upper, sizeof L->upper, "%s", next);
-    if ((follow ? stat(next, &L->ust) : lstat(next, &L->ust))) return -errno;
+    if ((follow ? hfs_sys_stat(next, &L->ust) : hfs_sys_lstat(next, &L->ust))) return -errno;
     L->local = 1;
     return 0;
 }
@@ -130,7 +132,7 @@ __attribute__((noinline)) static int follow_link_at(const char *cur, const char 
                                                     const char *rest, int follow, hfs_loc *L,
                                                     int depth)
 {
-    char vlink[PATH_MAX];
+    char vlink[HFS_PATH_MAX];
     size_t vl = strlen(vpath) - strlen(rest) - (*rest ? 1 : 0);
     if (strlen(vpath) < strlen(rest) + 1 || strcmp(vpath + vl + (*rest ? 1 : 0), rest))
         return -ELOOP; /* link inside a mount's subfolder prefix: not supported */
@@ -152,7 +154,7 @@ static int walk_overlay(const char *vpath, int follow, hfs_loc *L, int depth)
     uint64_t gen = hfs_overlay_generation();
     if (gen != UINT64_MAX && __atomic_load_n(&L->repo->no_overlay_gen, __ATOMIC_ACQUIRE) == gen + 1)
         return 0;
-    if (lstat(L->uroot, &st) || !S_ISDIR(st.st_mode)) {
+    if (hfs_sys_lstat(L->uroot, &st) || !S_ISDIR(st.st_mode)) {
         if (gen != UINT64_MAX)
             __atomic_store_n(&L->repo->no_overlay_gen, gen + 1, __ATOMIC_RELEASE);
         return 0; /* no overlay for this repo */
@@ -162,7 +164,7 @@ static int walk_overlay(const char *vpath, int follow, hfs_loc *L, int depth)
         L->ust = st;
         return 0;
     }
-    char cur[PATH_MAX];
+    char cur[HFS_PATH_MAX];
     snprintf(cur, sizeof cur, "%s", L->uroot);
     int hidden = exists(cur, HFS_WH_OPAQUE);
     const char *p = L->rpath;
@@ -182,7 +184,7 @@ static int walk_overlay(const char *vpath, int follow, hfs_loc *L, int depth)
         if (cl + 1 + len >= sizeof cur) return -ENAMETOOLONG;
         cur[cl] = '/';
         memcpy(cur + cl + 1, name, len + 1);
-        if (lstat(cur, &st)) {
+        if (hfs_sys_lstat(cur, &st)) {
             /* nothing local at or below this level; a directory on the way the caller may not
              * search is the kernel's EACCES, never "missing" */
             if (errno == ENOENT) break;

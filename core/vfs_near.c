@@ -69,7 +69,7 @@ int hfs_vfs_classify(const char *p)
 {
     if (looks_normal(p)) return classify_normal(p);
     /* "/tmp/p/x/../mnt" is in the mount, "/tmp/p/mnt/../x" is not */
-    char n[PATH_MAX];
+    char n[HFS_PATH_MAX];
     if (hfs_path_normalize("/", p, n, sizeof n) < 0)
         return hfs_vfs_covers(p) ? HFS_NS_VIRTUAL : HFS_NS_REAL;
     return classify_normal(n);

@@ -7,6 +7,7 @@
 #include "util.h"
 #include "vfs.h"
 #include "vfs_int.h"
+#include "sys_path.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -85,7 +86,7 @@ int hfs_vobj_near(const hfs_vobj *o)
 int hfs_vobj_stat(hfs_vobj *o, struct stat *st)
 {
     const kept_loc *K = &o->L;
-    if (o->near == 1) return stat(K->vpath, st) ? -errno : 0;
+    if (o->near == 1) return hfs_sys_stat(K->vpath, st) ? -errno : 0;
     if (o->near) return hfs_vfs_near_stat(K->vpath, st);
     hfs_stat_src s = {K->kind, K->repo, K->e, K->local, &K->ust, K->vpath, K->rpath, K->upper};
     hfs_fill_stat_from(&s, st); /* local files: as at open; hfs_vobj_stat_fd has the fd's */
@@ -131,7 +132,7 @@ static int merge_listing(hfs_vobj *o)
     char **wh = NULL;
     size_t nwh = 0, whcap = 0;
     int opaque = L->hidden, rc = 0;
-    DIR *d = opendir(L->upper);
+    DIR *d = hfs_sys_opendir(L->upper);
     if (!d) return -errno;
     struct dirent *de;
     while ((de = readdir(d))) {
@@ -158,9 +159,9 @@ static int merge_listing(hfs_vobj *o)
             }
             continue;
         }
-        char child[PATH_MAX];
+        char child[HFS_PATH_MAX];
         hfs_fmt(child, sizeof child, "%s%s%s", L->rpath, *L->rpath ? "/" : "", n);
-        char cup[PATH_MAX];
+        char cup[HFS_PATH_MAX];
         uint64_t ino = de->d_ino;
         if (de->d_type == DT_DIR)
             ino = hfs_dir_ino(hfs_fmt(cup, sizeof cup, "%s/%s", L->upper, n) ? NULL : cup,
@@ -238,9 +239,9 @@ __attribute__((noinline)) static int open_dir(const hfs_loc *L, int flags, hfs_v
     hfs_vobj *o;
     int rc = hfs_dir_obj(L, &o);
     if (rc) return rc;
-    char m[PATH_MAX];
+    char m[HFS_PATH_MAX];
     rc = hfs_mirror_path(L->vpath, m, sizeof m);
-    int fd = rc ? rc : open(m, O_RDONLY | O_DIRECTORY | keep_flags(flags));
+    int fd = rc ? rc : hfs_sys_open(m, O_RDONLY | O_DIRECTORY | keep_flags(flags), 0);
     if (fd < 0) {
         if (!rc) fd = -errno;
         hfs_vobj_unref(o);
@@ -273,7 +274,7 @@ __attribute__((noinline)) static int open2(const char *vpath, int flags, mode_t 
     int fd;
     if (rc && (flags & O_CREAT)) {
         if ((rc = hfs_ov_prepare_create(rc, &L)) < 0) return rc;
-        fd = open(L.upper, flags, mode);
+        fd = hfs_sys_open(L.upper, flags, mode);
         if (fd < 0) return -errno;
         fstat(fd, &L.ust);
         L.local = 1;
@@ -285,14 +286,14 @@ __attribute__((noinline)) static int open2(const char *vpath, int flags, mode_t 
     if (is_dir) return wr ? -EISDIR : open_dir(&L, flags, out);
     if (flags & O_DIRECTORY) return -ENOTDIR;
     if (L.local) {
-        fd = open(L.upper, flags & ~(O_CREAT | O_EXCL), mode);
+        fd = hfs_sys_open(L.upper, flags & ~(O_CREAT | O_EXCL), mode);
         if (fd < 0) return -errno;
         if (wr && L.kind == HFS_VL_REPO) hfs_note_write(L.repo);
         goto local;
     }
     if (wr) {
         if ((rc = hfs_ov_copy_up(&L, (flags & O_TRUNC) != 0))) return rc;
-        fd = open(L.upper, flags & ~(O_CREAT | O_EXCL), mode);
+        fd = hfs_sys_open(L.upper, flags & ~(O_CREAT | O_EXCL), mode);
         if (fd < 0) return -errno;
         goto local;
     }
@@ -330,7 +331,7 @@ typedef struct {
 static int add_child(const char *name, size_t n, void *arg)
 {
     near_fill *f = arg;
-    char nm[NAME_MAX + 1], child[PATH_MAX];
+    char nm[NAME_MAX + 1], child[HFS_PATH_MAX];
     if (n > NAME_MAX) return 0;
     memcpy(nm, name, n);
     nm[n] = 0;
@@ -384,11 +385,12 @@ int hfs_vfs_open_near(const char *path, int realfd, int flags, hfs_vobj **out)
     o->near = realfd >= 0 ? 1 : 2;
     int fd = realfd;
     if (realfd < 0) {
-        char m[PATH_MAX];
+        char m[HFS_PATH_MAX];
         struct stat st;
         rc = hfs_vfs_near_stat(path, &st);
         if (!rc) rc = hfs_mirror_path(path, m, sizeof m);
-        if (!rc && (fd = open(m, O_RDONLY | O_DIRECTORY | keep_flags(flags))) < 0) rc = -errno;
+        if (!rc && (fd = hfs_sys_open(m, O_RDONLY | O_DIRECTORY | keep_flags(flags), 0)) < 0)
+            rc = -errno;
     }
     if (!rc && fstat(fd, &o->L.ust)) rc = -errno;
     /* Unreadable (no read permission, an O_PATH fd on it...): the fd still leads to the

@@ -7,6 +7,7 @@
 #include "util.h"
 #include "vfs.h"
 #include "vfs_int.h"
+#include "sys_path.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -34,14 +35,14 @@ static int parent_of(const char *p, char *out, size_t n)
 
 static int wh_path(const hfs_loc *L, char *out, size_t n)
 {
-    char dir[PATH_MAX];
+    char dir[HFS_PATH_MAX];
     int rc = parent_of(L->upper, dir, sizeof dir);
     return rc ? rc : hfs_fmt(out, n, "%s/" HFS_WH_PREFIX "%s", dir, base_name(L->upper));
 }
 
 static int touch(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    int fd = hfs_sys_open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
     close(fd);
     return 0;
@@ -64,7 +65,7 @@ int hfs_ov_prepare_parent(const hfs_loc *L)
     int rc = mutable_loc(L);
     if (rc) return rc;
     if (L->is_root) return -EEXIST;
-    char vparent[PATH_MAX], uparent[PATH_MAX];
+    char vparent[HFS_PATH_MAX], uparent[HFS_PATH_MAX];
     if ((rc = parent_of(L->vpath, vparent, sizeof vparent))) return rc;
     hfs_loc P;
     if ((rc = hfs_locate(vparent, 1, &P))) return rc;
@@ -79,14 +80,14 @@ int hfs_ov_prepare_parent(const hfs_loc *L)
 
 int hfs_ov_drop_whiteout(const hfs_loc *L)
 {
-    char wh[PATH_MAX];
+    char wh[HFS_PATH_MAX];
     if (wh_path(L, wh, sizeof wh)) return 0;
-    return unlink(wh) == 0;
+    return hfs_sys_unlink(wh) == 0;
 }
 
 static int whiteout(const hfs_loc *L)
 {
-    char wh[PATH_MAX], dir[PATH_MAX];
+    char wh[HFS_PATH_MAX], dir[HFS_PATH_MAX];
     int rc = wh_path(L, wh, sizeof wh);
     if (!rc) rc = parent_of(wh, dir, sizeof dir);
     if (!rc) rc = hfs_mkdirs(dir, 0755);
@@ -98,11 +99,11 @@ static int whiteout(const hfs_loc *L)
 /* Copy a remote file's content into upper/ (fetching what is missing), atomically. */
 static int copy_file_up(hfs_loc *L, int truncate)
 {
-    char tmp[PATH_MAX], dir[PATH_MAX];
+    char tmp[HFS_PATH_MAX], dir[HFS_PATH_MAX];
     int rc = parent_of(L->upper, dir, sizeof dir);
     if (!rc) rc = hfs_fmt(tmp, sizeof tmp, "%s/.wh..tmp.%d.%lx", dir, (int)getpid(), hfs_random());
     if (rc) return rc;
-    int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int out = hfs_sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (out < 0) return -errno;
     if (!truncate && L->e->size) {
         hfs_file *f = NULL;
@@ -134,20 +135,20 @@ static int copy_file_up(hfs_loc *L, int truncate)
     if (!truncate) futimens(out, ts);
     if (close(out)) {
         rc = -errno;
-        unlink(tmp);
+        hfs_sys_unlink(tmp);
         return rc;
     }
     /* Publish without replacing: a copy another process published meanwhile may already hold
      * its writes (four appenders at once must keep four lines); then that one is used. */
     rc = hfs_publish_noreplace(tmp, L->upper);
     if (rc < 0) {
-        unlink(tmp);
+        hfs_sys_unlink(tmp);
         return rc;
     }
     return 0;
 fail:
     close(out);
-    unlink(tmp);
+    hfs_sys_unlink(tmp);
     hfs_err("%s: %s: cannot copy the remote file into the overlay: %s", L->repo->key, L->rpath,
             strerror(-rc));
     return rc;
@@ -159,13 +160,13 @@ int hfs_ov_copy_up(hfs_loc *L, int truncate)
     int rc = hfs_ov_prepare_parent(L);
     if (rc) return rc;
     if (L->e->is_dir) {
-        if (mkdir(L->upper, 0755) && errno != EEXIST) return -errno;
+        if (hfs_sys_mkdir(L->upper, 0755) && errno != EEXIST) return -errno;
         struct timespec ts[2] = {{.tv_sec = L->e->mtime}, {.tv_sec = L->e->mtime}};
-        utimensat(AT_FDCWD, L->upper, ts, 0);
+        hfs_sys_utimens(L->upper, ts, 0);
     } else if ((rc = copy_file_up(L, truncate)))
         return rc;
     L->local = 1;
-    return lstat(L->upper, &L->ust) ? -errno : 0;
+    return hfs_sys_lstat(L->upper, &L->ust) ? -errno : 0;
 }
 
 /* Calls cb for every visible child name of directory L (merged view). */
@@ -196,15 +197,15 @@ static int merged_empty(const hfs_loc *L)
 /* Remove a local directory that holds nothing but overlay bookkeeping. */
 static int rmdir_upper(const char *dir)
 {
-    DIR *d = opendir(dir);
+    DIR *d = hfs_sys_opendir(dir);
     if (!d) return -errno;
     struct dirent *de;
-    char p[PATH_MAX];
+    char p[HFS_PATH_MAX];
     while ((de = readdir(d)))
         if (hfs_reserved_name(de->d_name) && !hfs_fmt(p, sizeof p, "%s/%s", dir, de->d_name))
-            unlink(p);
+            hfs_sys_unlink(p);
     closedir(d);
-    return rmdir(dir) ? -errno : 0;
+    return hfs_sys_rmdir(dir) ? -errno : 0;
 }
 
 /* Copy a whole directory subtree up (for renames of directories with remote content). */
@@ -216,7 +217,7 @@ static int copy_child(const char *name, int is_dir, void *arg)
 {
     (void)is_dir;
     struct tree_ctx *t = arg;
-    char v[PATH_MAX];
+    char v[HFS_PATH_MAX];
     if (hfs_fmt(v, sizeof v, "%s/%s", t->vdir, name)) return -ENAMETOOLONG;
     return copy_tree_up(v);
 }
@@ -234,7 +235,7 @@ static int copy_tree_up(const char *vpath)
     rc = each_child(&L, copy_child, &t);
     if (rc) return rc;
     /* Everything is local now: the copy must not merge with remote content again. */
-    char op[PATH_MAX];
+    char op[HFS_PATH_MAX];
     return hfs_fmt(op, sizeof op, "%s/" HFS_WH_OPAQUE, L.upper) ? -ENAMETOOLONG : touch(op);
 }
 
@@ -257,13 +258,13 @@ int hfs_vfs_mkdir(const char *vpath, mode_t mode)
     hfs_loc L;
     int had_wh = hfs_ov_prepare_create(hfs_locate(vpath, 0, &L), &L);
     if (had_wh < 0) return had_wh;
-    if (mkdir(L.upper, mode)) return -errno;
+    if (hfs_sys_mkdir(L.upper, mode)) return -errno;
     /* Its inode number, kept now while its creator may write its attributes: a later rename
      * by another user keeps it too. */
     hfs_dir_ino_keep(L.upper, L.repo->key, L.rpath, 0);
     if (had_wh || L.hidden) {
         /* A remote directory of that name was deleted: the new one starts empty. */
-        char op[PATH_MAX];
+        char op[HFS_PATH_MAX];
         if (!hfs_fmt(op, sizeof op, "%s/" HFS_WH_OPAQUE, L.upper)) touch(op);
     }
     return 0;
@@ -276,7 +277,7 @@ int hfs_vfs_unlink(const char *vpath)
     if (rc) return rc;
     if ((rc = mutable_loc(&L))) return rc;
     if (hfs_loc_is_dir(&L)) return -EISDIR;
-    if (L.local && unlink(L.upper)) return -errno;
+    if (L.local && hfs_sys_unlink(L.upper)) return -errno;
     return L.e ? whiteout(&L) : 0;
 }
 
@@ -334,18 +335,18 @@ int hfs_vfs_rename(const char *from, const char *to, unsigned flags)
     if ((rc = hfs_locate(from, 0, &F))) return rc; /* paths in upper/ may have appeared */
     if (fdir) hfs_dir_ino_keep(F.upper, F.repo->key, F.rpath, 1);
     if (tdir && (flags & RENAME_EXCHANGE)) hfs_dir_ino_keep(T.upper, T.repo->key, T.rpath, 1);
-    rc = renameat2(AT_FDCWD, F.upper, AT_FDCWD, T.upper, flags) ? -errno : 0;
+    rc = hfs_sys_rename2(F.upper, T.upper, flags) ? -errno : 0;
     if ((rc == -ENOTEMPTY || rc == -EEXIST) && T.local && tdir && !(flags & RENAME_EXCHANGE)) {
         /* The target is empty in the merged view but holds overlay bookkeeping: only now
          * (the kernel allowed the rest) clear it, and rename again. */
         if ((rc = rmdir_upper(T.upper))) return rc;
-        rc = renameat2(AT_FDCWD, F.upper, AT_FDCWD, T.upper, flags) ? -errno : 0;
+        rc = hfs_sys_rename2(F.upper, T.upper, flags) ? -errno : 0;
     }
     if (rc) return rc;
     if (fdir && !(flags & RENAME_EXCHANGE) && t_remote_dir) {
         /* A remote directory of the new name must not show through the moved one. Only then:
          * renaming within one parent needs no write permission in the directory itself. */
-        char op[PATH_MAX];
+        char op[HFS_PATH_MAX];
         if (!hfs_fmt(op, sizeof op, "%s/" HFS_WH_OPAQUE, T.upper)) touch(op);
     }
     /* The source name must not show the remote entry again. */
@@ -358,7 +359,7 @@ int hfs_vfs_symlink(const char *target, const char *linkpath)
     hfs_loc L;
     int rc = hfs_ov_prepare_create(hfs_locate(linkpath, 0, &L), &L);
     if (rc < 0) return rc;
-    return symlink(target, L.upper) ? -errno : 0;
+    return hfs_sys_symlink(target, L.upper) ? -errno : 0;
 }
 
 int hfs_vfs_readlink(const char *vpath, char *buf, size_t n)
@@ -367,7 +368,7 @@ int hfs_vfs_readlink(const char *vpath, char *buf, size_t n)
     int rc = hfs_locate(vpath, 0, &L);
     if (rc) return rc;
     if (!L.local || !S_ISLNK(L.ust.st_mode)) return -EINVAL;
-    ssize_t r = readlink(L.upper, buf, n);
+    ssize_t r = hfs_sys_readlink(L.upper, buf, n);
     return r < 0 ? -errno : (int)r;
 }
 
@@ -385,7 +386,7 @@ int hfs_vfs_link(const char *from, const char *to)
     if ((rc = check_create_name(&T))) return rc;
     if ((rc = hfs_ov_copy_up(&F, 0)) || (rc = hfs_ov_prepare_parent(&T))) return rc;
     hfs_ov_drop_whiteout(&T);
-    return link(F.upper, T.upper) ? -errno : 0;
+    return hfs_sys_link(F.upper, T.upper) ? -errno : 0;
 }
 
 /* Locate and copy up, for calls that change metadata or content in place. */
@@ -404,7 +405,7 @@ int hfs_vfs_chmod(const char *vpath, mode_t mode, int nofollow)
     int rc = local_loc(vpath, !nofollow, &L);
     if (rc) return rc;
     if (S_ISLNK(L.ust.st_mode)) return -EOPNOTSUPP; /* as Linux does for lchmod */
-    return chmod(L.upper, mode) ? -errno : 0;
+    return hfs_sys_chmod(L.upper, mode) ? -errno : 0;
 }
 
 int hfs_vfs_chown(const char *vpath, uid_t uid, gid_t gid, int nofollow)
@@ -412,7 +413,9 @@ int hfs_vfs_chown(const char *vpath, uid_t uid, gid_t gid, int nofollow)
     hfs_loc L;
     int rc = local_loc(vpath, !nofollow, &L);
     if (rc) return rc;
-    return (nofollow ? lchown(L.upper, uid, gid) : chown(L.upper, uid, gid)) ? -errno : 0;
+    return (nofollow ? hfs_sys_chown(L.upper, uid, gid, 1) : hfs_sys_chown(L.upper, uid, gid, 0))
+               ? -errno
+               : 0;
 }
 
 int hfs_vfs_utimens(const char *vpath, const struct timespec ts[2], int nofollow)
@@ -420,7 +423,7 @@ int hfs_vfs_utimens(const char *vpath, const struct timespec ts[2], int nofollow
     hfs_loc L;
     int rc = local_loc(vpath, !nofollow, &L);
     if (rc) return rc;
-    return utimensat(AT_FDCWD, L.upper, ts, nofollow ? AT_SYMLINK_NOFOLLOW : 0) ? -errno : 0;
+    return hfs_sys_utimens(L.upper, ts, nofollow) ? -errno : 0;
 }
 
 int hfs_vfs_truncate(const char *vpath, off_t len)
@@ -432,7 +435,7 @@ int hfs_vfs_truncate(const char *vpath, off_t len)
     if (L.kind != HFS_VL_EXTERNAL) {
         if ((rc = mutable_loc(&L)) || (rc = hfs_ov_copy_up(&L, len == 0))) return rc;
     }
-    return truncate(L.upper, len) ? -errno : 0;
+    return hfs_sys_truncate(L.upper, len) ? -errno : 0;
 }
 
 int hfs_vfs_local_path(const char *vpath, int create, char *out, size_t n)

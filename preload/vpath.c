@@ -10,7 +10,7 @@
 
 HFS_HOT_DATA atomic_int hfs_cwd_kind;
 static pthread_mutex_t cwd_mu = PTHREAD_MUTEX_INITIALIZER;
-static char cwd_buf[PATH_MAX];
+static char cwd_buf[HFS_PATH_MAX];
 
 static int cwd_is_mirror(int k)
 {
@@ -64,7 +64,7 @@ void hfs_cwd_atfork_child(void)
  * ancestor of a mount, or anything else. */
 __attribute__((noinline)) static void cwd_from(const char *real)
 {
-    char v[PATH_MAX];
+    char v[HFS_PATH_MAX];
     if (!real)
         hfs_cwd_clear();
     else if (HFS_CORE(hfs_vfs_unmirror(real, v, sizeof v)) == 1)
@@ -78,7 +78,7 @@ __attribute__((noinline)) static void cwd_from(const char *real)
 
 __attribute__((noinline)) static void cwd_recover_long(void)
 {
-    char real[PATH_MAX];
+    char real[HFS_PATH_MAX];
     cwd_from(HFS_REAL(getcwd)(real, sizeof real));
 }
 
@@ -116,7 +116,7 @@ static int final_of(const char *p, size_t *dir)
  * cannot follow such a spelling; it must get the normalized result. */
 static int through_virtual(const char *base, const char *p)
 {
-    char head[PATH_MAX], dir[PATH_MAX];
+    char head[HFS_PATH_MAX], dir[HFS_PATH_MAX];
     for (const char *s = p; *s; s++) {
         if (!(s[0] == '.' && s[1] == '.' && (s == p || s[-1] == '/') && (s[2] == '/' || !s[2])))
             continue;
@@ -138,7 +138,7 @@ static int through_virtual(const char *base, const char *p)
  * ancestors apply). */
 static int final_spelled(const char *base, const char *p, size_t dl, hfs_rpath *rp)
 {
-    char dir[PATH_MAX], out[PATH_MAX];
+    char dir[HFS_PATH_MAX], out[HFS_PATH_MAX];
     if (dl >= sizeof dir) return 1;
     memcpy(dir, p, dl);
     dir[dl] = 0;
@@ -257,7 +257,7 @@ static int procfs(const char *p, hfs_rpath *rp)
     if (!devfd && !strncmp(s, "cwd", 3) && (s[3] == '/' || !s[3])) {
         rest = s[3] ? s + 4 : "";
         if (!atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed)) return 0;
-        char base[PATH_MAX];
+        char base[HFS_PATH_MAX];
         int base_real;
         if (base_of(AT_FDCWD, base, sizeof base, &base_real) <= 0) return 0;
         return *rest ? finish(base, base_real, rest, p, rp) : finish("/", base_real, base, p, rp);
@@ -289,7 +289,7 @@ __attribute__((noinline)) static int climb(int dirfd, const char *p, hfs_rpath *
 {
     size_t i = 0;
     while (p[i] == '.' && p[i + 1] == '.' && (p[i + 2] == '/' || !p[i + 2])) i += p[i + 2] ? 3 : 2;
-    char up[PATH_MAX], base[PATH_MAX];
+    char up[HFS_PATH_MAX], base[HFS_PATH_MAX];
     if (i >= sizeof up) return 0;
     memcpy(up, p, i);
     up[i] = 0;
@@ -306,12 +306,14 @@ int hfs_resolve_at(int dirfd, const char *p, hfs_rpath *rp)
     rp->trailing_slash = rp->near = rp->final = 0;
     rp->path[0] = 0;
     if (hfs_bad_ptr(p) || !hfs_ready()) return 0; /* the kernel says EFAULT */
+    /* An argument the kernel refuses as too long, wherever it would lead: its answer. */
+    if (strnlen(p, PATH_MAX) >= PATH_MAX) return 0;
     if (p[0] == '/') {
         if (HFS_CORE(hfs_vfs_touches(p))) return finish("/", 1, p, p, rp);
         return hfs_procfd_maybe(p) ? procfs(p, rp) : 0;
     }
     if (!p[0]) return 0; /* "" : the kernel says ENOENT (AT_EMPTY_PATH is the callers' job) */
-    char base[PATH_MAX];
+    char base[HFS_PATH_MAX];
     int base_real, rc = base_of(dirfd, base, sizeof base, &base_real);
     if (rc == 0 && p[0] == '.' && p[1] == '.') return climb(dirfd, p, rp);
     if (rc <= 0) return rc;
@@ -333,7 +335,7 @@ int hfs_vlstat(const hfs_rpath *rp, struct stat *st)
 
 int hfs_vresolve(const char *vpath, char *out, size_t n)
 {
-    char work[PATH_MAX], next[PATH_MAX], link[PATH_MAX];
+    char work[HFS_PATH_MAX], next[HFS_PATH_MAX], link[HFS_PATH_MAX];
     if (snprintf(work, sizeof work, "%s", vpath) >= (int)sizeof work) return -ENAMETOOLONG;
     for (int hops = 0;;) {
         size_t len = strlen(work), i = 1;
@@ -356,7 +358,7 @@ int hfs_vresolve(const char *vpath, char *out, size_t n)
                 char *slash = strrchr(work, '/');
                 *slash = 0; /* the directory holding the link */
                 const char *rest = c ? work + i + 1 : "";
-                char joined[PATH_MAX];
+                char joined[HFS_PATH_MAX];
                 if (snprintf(joined, sizeof joined, "%s%s%s", link, *rest ? "/" : "", rest) >=
                     (int)sizeof joined)
                     return -ENAMETOOLONG;

@@ -92,11 +92,12 @@ static inline int hfs_path_surely_real(const char *p)
 
 /* A resolved path argument. */
 typedef struct {
-    char path[PATH_MAX]; /* the virtual (or ancestor's) normalized path, or a rewritten real one */
-    const char *real;    /* what to pass to libc when not virtual */
-    int trailing_slash;  /* the argument ended in '/': the object must be a directory */
-    int near;            /* not virtual: an ancestor of a mount, normalized in `path` */
-    int final;           /* the last component was "." (1) or ".." (2): never a name to change */
+    char path[HFS_PATH_MAX]; /* the virtual (or ancestor's) normalized path, or a rewritten real one
+                              */
+    const char *real;        /* what to pass to libc when not virtual */
+    int trailing_slash;      /* the argument ended in '/': the object must be a directory */
+    int near;                /* not virtual: an ancestor of a mount, normalized in `path` */
+    int final; /* the last component was "." (1) or ".." (2): never a name to change */
 } hfs_rpath;
 
 /* The process's own /proc entries: "/proc/self/", "/proc/thread-self/", "/proc/<pid>/" (and

@@ -6,15 +6,25 @@
 #include "real.h"
 #include "vpath.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int chdir_vpath(const hfs_rpath *rp, int kind, int saved)
 {
-    char real[PATH_MAX];
+    char real[HFS_PATH_MAX];
     int rc = HFS_CORE(hfs_vfs_mirror_dir(rp->path, real, sizeof real));
     if (rc < 0) return hfs_fail(rc);
-    if (HFS_REAL(chdir)(real) < 0) return -1;
+    char buf[PATH_MAX];
+    int fd;
+    const char *p = HFS_CORE(hfs_path_short(real, buf, sizeof buf, &fd));
+    rc = p ? HFS_REAL(chdir)(p) : -1;
+    if (fd >= 0) {
+        int e = errno;
+        HFS_REAL(close)(fd);
+        errno = e;
+    }
+    if (rc < 0) return -1;
     hfs_cwd_set(kind, rp->path);
     errno = saved;
     return 0;
@@ -99,7 +109,7 @@ static char *vgetcwd(char *buf, size_t size, const char *cwd, size_t len)
 
 HFS_EXPORT char *getcwd(char *buf, size_t size)
 {
-    char cwd[PATH_MAX];
+    char cwd[HFS_PATH_MAX];
     size_t len;
     if (HFS_LIKELY(HFS_IN_CORE() || !atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed)) ||
         !(len = hfs_cwd_get(cwd, sizeof cwd)))
@@ -117,19 +127,24 @@ HFS_EXPORT char *__getcwd_chk(char *buf, size_t size, size_t buflen)
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 HFS_EXPORT char *getwd(char *buf)
 {
-    char cwd[PATH_MAX];
+    char cwd[HFS_PATH_MAX];
     size_t len;
     if (HFS_LIKELY(HFS_IN_CORE() || !atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed)) ||
         !(len = hfs_cwd_get(cwd, sizeof cwd)))
         return HFS_REAL(getwd)(buf);
-    memcpy(buf, cwd, len + 1); /* getwd's buffer is PATH_MAX bytes by contract */
+    if (len >= PATH_MAX) { /* getwd's buffer is PATH_MAX bytes by contract */
+        snprintf(buf, PATH_MAX, "%s", strerror(ENAMETOOLONG));
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    memcpy(buf, cwd, len + 1);
     return buf;
 }
 #pragma GCC diagnostic pop
 
 HFS_EXPORT char *get_current_dir_name(void)
 {
-    char cwd[PATH_MAX];
+    char cwd[HFS_PATH_MAX];
     size_t len;
     if (HFS_LIKELY(HFS_IN_CORE() || !atomic_load_explicit(&hfs_cwd_kind, memory_order_relaxed)) ||
         !(len = hfs_cwd_get(cwd, sizeof cwd)))

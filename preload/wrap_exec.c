@@ -68,8 +68,8 @@ typedef struct {
     int mode;
     int fd;
     char proc[48];
-    char interp[PATH_MAX];
-    char arg[PATH_MAX]; /* the "#!" optional argument, "" if none */
+    char interp[HFS_PATH_MAX];
+    char arg[HFS_PATH_MAX]; /* the "#!" optional argument, "" if none */
     int glibc_ldso;
 } vprog;
 
@@ -125,7 +125,7 @@ static int open_program(const char *vpath, vprog *p)
     if (fd < 0) return fd;
     int rc = HFS_CORE(hfs_vobj_is_dir(o)) ? -EACCES : HFS_CORE(hfs_vobj_materialize(o));
     HFS_CORE_VOID(hfs_vobj_unref(o));
-    char head[PATH_MAX];
+    char head[HFS_PATH_MAX];
     ssize_t n = rc ? -1 : HFS_REAL(pread)(fd, head, sizeof head, 0);
     struct stat st;
     if (rc == 0 && n >= 2 && head[0] == '#' && head[1] == '!') {
@@ -373,7 +373,7 @@ HFS_EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, 
     }
     if (vfd < 0) return -vfd;
     int rc = HFS_CORE(hfs_vobj_materialize(o));
-    char proc[48], backing[PATH_MAX];
+    char proc[48], backing[HFS_PATH_MAX];
     ssize_t bl = -1;
     if (rc == 0) {
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", vfd);
@@ -413,7 +413,7 @@ HFS_EXPORT int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *
     /* an ancestor of a mount that exists only virtually: the child starts in its mirror */
     if (v == 0 && !hfs_near_missing(&rp))
         return HFS_REAL(posix_spawn_file_actions_addchdir_np)(fa, rp.real);
-    char real[PATH_MAX];
+    char real[HFS_PATH_MAX];
     int rc = HFS_CORE(hfs_vfs_mirror_dir(rp.path, real, sizeof real));
     if (rc < 0) return -rc;
     return HFS_REAL(posix_spawn_file_actions_addchdir_np)(fa, real);

@@ -142,7 +142,7 @@ static int remote_look(const struct stat *st)
  * the virtual tree and `out` is a real path. */
 static int xattr_target(const char *vpath, int follow, int write, char *out, size_t n)
 {
-    char v[PATH_MAX];
+    char v[HFS_PATH_MAX];
     int rc = 1;
     if (follow)
         rc = hfs_vresolve(vpath, v, sizeof v);
@@ -172,7 +172,7 @@ static int xattr_target(const char *vpath, int follow, int write, char *out, siz
         if (HFS_LIKELY(!hfs_path_maybe(lpath ? lpath : ""))) return call_real;                     \
         int saved_ = errno;                                                                        \
         hfs_rpath rp;                                                                              \
-        char local_[PATH_MAX];                                                                     \
+        char local_[HFS_PATH_MAX];                                                                 \
         int v_ = hfs_resolve_at(AT_FDCWD, lpath, &rp);                                             \
         if (v_ == 0 && hfs_near_missing(&rp)) { /* a virtual ancestor: no attributes */            \
             v_ = (kind) ? -EROFS : (none);                                                         \
@@ -185,9 +185,18 @@ static int xattr_target(const char *vpath, int follow, int write, char *out, siz
             return call_real;                                                                      \
         }                                                                                          \
         if (v_ > 0) v_ = xattr_target(rp.path, (follow), (kind), local_, sizeof local_);           \
-        if (v_ > 0) {                                                                              \
-            lpath = local_;                                                                        \
-            return call_real;                                                                      \
+        if (v_ > 0) { /* an overlay path may be longer than one kernel argument */                 \
+            char short_[PATH_MAX];                                                                 \
+            int sfd_;                                                                              \
+            if (!(lpath = HFS_CORE(hfs_path_short(local_, short_, sizeof short_, &sfd_))))         \
+                return -1;                                                                         \
+            __typeof__(call_real) r_ = call_real;                                                  \
+            if (sfd_ >= 0) {                                                                       \
+                int e_ = errno;                                                                    \
+                HFS_REAL(close)(sfd_);                                                             \
+                errno = e_;                                                                        \
+            }                                                                                      \
+            return r_;                                                                             \
         }                                                                                          \
         if (v_ == 0) v_ = (none);                                                                  \
         if (v_ < 0) return hfs_fail(v_);                                                           \
@@ -242,7 +251,7 @@ HFS_EXPORT ssize_t llistxattr(const char *path, char *list, size_t n)
         hfs_fdrec *rec_ = fd_remote(fd);                                                           \
         if (!rec_) return call_real;                                                               \
         int saved_ = errno;                                                                        \
-        char local_[PATH_MAX];                                                                     \
+        char local_[HFS_PATH_MAX];                                                                 \
         const char *lpath = local_;                                                                \
         int v_ =                                                                                   \
             xattr_target(HFS_CORE(hfs_vobj_path(rec_->obj)), 0, (kind), local_, sizeof local_);    \

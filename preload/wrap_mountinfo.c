@@ -29,7 +29,7 @@ static int proc_table(const char *p)
 static int table_of(const char *path)
 {
     if (strcmp(path, "/etc/mtab")) return proc_table(path);
-    char link[PATH_MAX], norm[PATH_MAX];
+    char link[HFS_PATH_MAX], norm[HFS_PATH_MAX];
     ssize_t n = HFS_REAL(readlink)(path, link, sizeof link - 1);
     if (n <= 0) return -1;
     link[n] = 0;

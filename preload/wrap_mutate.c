@@ -142,11 +142,16 @@ HFS_EXPORT int mkdirat(int dirfd, const char *path, mode_t mode)
 static int v_mknod(const hfs_rpath *rp, mode_t mode, dev_t dev)
 {
     struct stat st;
-    char local[PATH_MAX];
+    char local[HFS_PATH_MAX];
     int rc = HFS_CORE(hfs_vfs_lstat(rp->path, &st)) == 0 ? -EEXIST : 0;
     if (rc == 0) rc = HFS_CORE(hfs_vfs_local_path(rp->path, 1, local, sizeof local));
     if (rc < 0) return rc;
-    return HFS_REAL(mknod)(local, mode, dev) < 0 ? -errno : 0;
+    char buf[PATH_MAX];
+    int fd;
+    const char *p = HFS_CORE(hfs_path_short(local, buf, sizeof buf, &fd));
+    rc = !p || HFS_REAL(mknod)(p, mode, dev) < 0 ? -errno : 0;
+    if (fd >= 0) HFS_REAL(close)(fd);
+    return rc;
 }
 
 HFS_EXPORT int mknod(const char *path, mode_t mode, dev_t dev)
@@ -172,7 +177,8 @@ HFS_EXPORT int mkfifoat(int dirfd, const char *path, mode_t mode)
 /* The target string is stored as given (it is not a path argument of the call). */
 static int v_symlink(const char *target, const hfs_rpath *rp)
 {
-    if (!hfs_launder(target)) return -EFAULT;
+    if (hfs_bad_ptr(hfs_launder(target))) return -EFAULT;
+    if (strnlen(target, PATH_MAX) >= PATH_MAX) return -ENAMETOOLONG; /* as the kernel says */
     return HFS_CORE(hfs_vfs_symlink(target, rp->path));
 }
 
@@ -238,7 +244,7 @@ enum { OP_RENAME, OP_LINK };
 /* Is the virtual path a mount point (its parent is not virtual)? */
 static int mount_root(const char *vpath)
 {
-    char parent[PATH_MAX];
+    char parent[HFS_PATH_MAX];
     snprintf(parent, sizeof parent, "%s", vpath);
     char *slash = strrchr(parent, '/');
     if (!slash) return 0;
@@ -313,6 +319,10 @@ static int two_slow(int op, int od, const char *old, int self_old, int nd, const
             return call_real;                                                                      \
         /* the kernel copies both names before any lookup: a bad one is EFAULT first */            \
         if ((!(self_old) && hfs_bad_ptr(lo_)) || hfs_bad_ptr(ln_)) return hfs_fail(-EFAULT);       \
+        /* ... and refuses one that is too long before either lookup */                            \
+        if ((!(self_old) && strnlen(lo_, PATH_MAX) >= PATH_MAX) ||                                 \
+            strnlen(ln_, PATH_MAX) >= PATH_MAX)                                                    \
+            return hfs_fail(-ENAMETOOLONG);                                                        \
         hfs_rpath ro, rn;                                                                          \
         int ret;                                                                                   \
         if (two_slow((op), (od), lo_, (self_old), (nd), ln_, (flags), &ro, &rn, &ret)) return ret; \

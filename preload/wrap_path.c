@@ -16,7 +16,7 @@ static int vrealpath(const char *path, char *resolved, hfs_rpath *rp, char **ret
     if (!path) return 0;
     int v = hfs_resolve_at(AT_FDCWD, path, rp);
     struct stat st;
-    char out[PATH_MAX];
+    char out[HFS_PATH_MAX];
     if (v == 0 && hfs_near_missing(rp)) { /* a virtual ancestor: its normalized path */
         snprintf(out, sizeof out, "%s", rp->path);
         v = 1;
@@ -33,6 +33,11 @@ static int vrealpath(const char *path, char *resolved, hfs_rpath *rp, char **ret
     }
     if (v < 0) {
         errno = -v;
+        *ret = NULL;
+        return 1;
+    }
+    if (resolved && strlen(out) >= PATH_MAX) { /* the caller's buffer holds PATH_MAX bytes */
+        errno = ENAMETOOLONG;
         *ret = NULL;
         return 1;
     }
@@ -90,7 +95,7 @@ static int proc_link(const char *path, char *buf, size_t n, ssize_t *ret)
 {
     if (strncmp(path, "/proc/self/", 11)) return 0;
     const char *rest = path + 11;
-    char v[PATH_MAX];
+    char v[HFS_PATH_MAX];
     if (!strcmp(rest, "cwd")) {
         if (!hfs_cwd_get(v, sizeof v)) return 0;
         *ret = copy_link(v, buf, n);

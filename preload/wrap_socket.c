@@ -38,7 +38,7 @@ static int call_at(int (*fn)(int, const struct sockaddr *, socklen_t), int fd, c
         return fn(fd, (struct sockaddr *)&un, sizeof un);
     }
     const char *slash = strrchr(local, '/');
-    char dir[PATH_MAX];
+    char dir[HFS_PATH_MAX];
     size_t dl = (size_t)(slash - local);
     if (!slash || dl >= sizeof dir) return hfs_fail(-ENAMETOOLONG);
     memcpy(dir, local, dl);
@@ -87,7 +87,7 @@ static int socket_local(const char *vpath, int creating, char *local, size_t n)
         int v = hfs_resolve_at(AT_FDCWD, p, &rp);                                                  \
         if (v < 0) return hfs_fail(v);                                                             \
         if (v == 0) return HFS_REAL(name)(fd, addr, len); /* the kernel resolves it as given */    \
-        char local[PATH_MAX];                                                                      \
+        char local[HFS_PATH_MAX];                                                                  \
         int rc = socket_local(rp.path, (creating), local, sizeof local);                           \
         if (rc < 0) return hfs_fail(rc);                                                           \
         errno = saved;                                                                             \

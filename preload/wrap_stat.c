@@ -14,7 +14,7 @@ int hfs_stat_at(int dirfd, const char *path, int flags, struct stat *st, hfs_rpa
     rp->real = path;
     if ((!path || !path[0]) && (flags & AT_EMPTY_PATH)) {
         if (dirfd == AT_FDCWD) {
-            char cwd[PATH_MAX];
+            char cwd[HFS_PATH_MAX];
             if (!hfs_cwd_get(cwd, sizeof cwd)) return 0;
             rc = HFS_CORE(hfs_vfs_stat(cwd, st));
         } else {

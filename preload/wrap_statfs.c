@@ -34,7 +34,7 @@ static int fd_vpath(int fd, char *out, size_t n)
 
 #define VFS_FD(fd, type, corefn, buf, call_real)                                                   \
     do {                                                                                           \
-        char vp_[PATH_MAX];                                                                        \
+        char vp_[HFS_PATH_MAX];                                                                    \
         if (HFS_LIKELY(!hfs_fd_maybe(fd)) || !fd_vpath((fd), vp_, sizeof vp_)) return call_real;   \
         int saved = errno;                                                                         \
         type s_;                                                                                   \

@@ -107,7 +107,7 @@ static FILE *freopen_slow(const char *path, const char *mode, FILE *stream,
                           FILE *(*real)(const char *, const char *, FILE *))
 {
     int oldfd = stream_fileno(stream);
-    char vpath[PATH_MAX];
+    char vpath[HFS_PATH_MAX];
     if (!path) {
         /* No path: glibc reopens /proc/self/fd/N and keeps the fd number. Reading, the record
          * stays valid; a write mode must not reopen a remote file's cache file for writing:

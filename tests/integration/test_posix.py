@@ -87,6 +87,72 @@ int main(int argc, char **argv)
 }
 """
 
+LONG_PATHS = r"""
+import json, os, shutil, subprocess, sys
+os.makedirs(sys.argv[1], exist_ok=True)
+os.chdir(sys.argv[1])
+MAX = os.pathconf(".", "PC_PATH_MAX")  # 4096: an argument of MAX-1 bytes is the longest taken
+parts, n, i = [], 0, 0
+while n < MAX - 1:
+    left = MAX - 1 - n - (1 if parts else 0)
+    parts.append((chr(ord("a") + i % 26) * 255)[:left])
+    n += len(parts[-1]) + (1 if len(parts) > 1 else 0)
+    i += 1
+nx = "/".join(parts)
+assert len(nx) == MAX - 1, len(nx)
+top, parent = parts[0], os.path.dirname(nx)
+out = {}
+def rec(key, fn):
+    try:
+        r = fn()
+        out[key] = "ok" if r is None else r
+    except OSError as e:
+        out[key] = e.strerror
+subprocess.run(["mkdir", "-p", parent], check=True)  # coreutils, which walks with chdir
+rec("open_creat", lambda: os.close(os.open(nx, os.O_CREAT | os.O_WRONLY, 0o642)))
+rec("mode", lambda: oct(os.stat(nx).st_mode & 0o7777))
+rec("write", lambda: open(nx, "w").write("long\n") and None)
+rec("read", lambda: open(nx).read())
+rec("chmod", lambda: os.chmod(nx, 0o600))
+rec("mode2", lambda: oct(os.lstat(nx).st_mode & 0o7777))
+sib = nx[:-1] + "~"
+rec("rename", lambda: os.rename(nx, sib))
+rec("rename_back", lambda: os.rename(sib, nx))
+rec("link", lambda: os.link(nx, sib))
+rec("nlink", lambda: os.stat(nx).st_nlink)
+rec("unlink_link", lambda: os.unlink(sib))
+rec("symlink", lambda: os.symlink("target", sib))
+rec("readlink", lambda: os.readlink(sib))
+rec("unlink_symlink", lambda: os.unlink(sib))
+rec("truncate", lambda: os.truncate(nx, 2))
+rec("size", lambda: os.stat(nx).st_size)
+rec("utime", lambda: os.utime(nx, (1, 2)))
+rec("mtime", lambda: int(os.stat(nx).st_mtime))
+rec("unlink", lambda: os.unlink(nx))
+rec("gone", lambda: os.path.lexists(nx))
+rec("mkdir", lambda: os.mkdir(nx, 0o755))
+rec("isdir", lambda: os.path.isdir(nx))
+rec("rmdir", lambda: os.rmdir(nx))
+rec("mkfifo", lambda: os.mkfifo(nx))
+rec("fifo_unlink", lambda: os.unlink(nx))
+for call, fn in (("open", lambda p: os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o644))),
+                 ("mkdir", lambda p: os.mkdir(p)), ("stat", os.stat),
+                 ("rename", lambda p: os.rename(parent, p)),
+                 ("symlink_target", lambda p: os.symlink(p, parent + "/l"))):
+    rec("toolong_" + call, lambda: fn(nx + "x"))
+here = os.getcwd()
+rec("chdir_deep", lambda: os.chdir(parent))
+rec("getcwd_len", lambda: len(os.getcwd()) - len(here))
+rec("create_in_deep_cwd", lambda: open("f", "w").write("deep") and None)
+rec("listdir_deep", lambda: sorted(os.listdir(".")))
+rec("open_from_deep_cwd", lambda: open(os.path.join(here, parts[0])) and None)
+os.chdir(here)
+rec("read_deep", lambda: open(os.path.join(parent, "f")).read())
+rec("rm_rf", lambda: subprocess.run(["rm", "-rf", top], check=True) and None)
+rec("top_gone", lambda: os.path.lexists(top))
+print(json.dumps(out, sort_keys=True))
+"""
+
 
 class PosixBase(ShimTest):
     """A real directory P with the bucket mounted at P/mnt (which never appears really)."""
@@ -133,6 +199,20 @@ class PosixTest(PosixBase):
         sub = os.path.join(self.M, "registry")
         out = self.run_shim(["sh", "-c", f"cd {sub} && {PY} -c \"{code}\""], extra=self.extra)
         self.assertEqual(out.stdout.strip(), b"True")
+
+    def test_paths_as_long_as_the_kernel_takes(self):
+        """Relative paths of PATH_MAX-1 bytes from a cwd inside the mount work for every call
+        (their virtual and overlay paths are longer than PATH_MAX), one more byte is
+        ENAMETOOLONG, a chdir walk that deep and back works (coreutils mkdir -p, rm -rf); the
+        same program on a real directory is the reference."""
+        import json
+        ref = subprocess.run([PY, "-c", LONG_PATHS, os.path.join(self.tmp, "ref")], check=True,
+                             stdout=subprocess.PIPE).stdout
+        got = self.run_shim([PY, "-c", LONG_PATHS, os.path.join(self.M, "long")],
+                            extra=self.extra).stdout
+        self.assertEqual(json.loads(got), json.loads(ref))
+        self.assertEqual(json.loads(got)["read"], "long\n")
+        self.assert_no_writes()
 
     def test_o_excl_never_follows_a_final_symlink(self):
         code = textwrap.dedent("""
