@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,6 +47,30 @@ static int touch(const char *path)
     if (fd < 0) return -errno;
     close(fd);
     return 0;
+}
+
+/* The repo's name lock, <repo dir>/.wlock: held (flock) only across the local steps that
+ * make a remote entry's name disappear (rename or unlink in upper/ plus its whiteout) and
+ * across publishing a copy-up, which must not bring back a name removed meanwhile. Never
+ * across a fetch. The fd, or -1 (then without the lock: a read-only overlay base). */
+static int name_lock(const hfs_loc *L)
+{
+    char p[HFS_PATH_MAX];
+    if (parent_of(L->uroot, p, sizeof p) || strlen(p) + sizeof "/.wlock" > sizeof p) return -1;
+    strcat(p, "/.wlock");
+    int saved = errno, fd = hfs_sys_open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd >= 0)
+        while (flock(fd, LOCK_EX) && errno == EINTR) {
+        }
+    errno = saved;
+    return fd;
+}
+
+static void name_unlock(int fd)
+{
+    int saved = errno;
+    if (fd >= 0) close(fd);
+    errno = saved;
 }
 
 static int mutable_loc(const hfs_loc *L)
@@ -140,7 +165,13 @@ static int copy_file_up(hfs_loc *L, int truncate)
     }
     /* Publish without replacing: a copy another process published meanwhile may already hold
      * its writes (four appenders at once must keep four lines); then that one is used. */
-    rc = hfs_publish_noreplace(tmp, L->upper);
+    char wh[HFS_PATH_MAX];
+    int lk = name_lock(L);
+    if (!wh_path(L, wh, sizeof wh) && hfs_sys_access(wh, F_OK) == 0)
+        rc = -ENOENT; /* deleted or renamed away while we fetched: do not bring it back */
+    else
+        rc = hfs_publish_noreplace(tmp, L->upper);
+    name_unlock(lk);
     if (rc < 0) {
         hfs_sys_unlink(tmp);
         return rc;
@@ -270,6 +301,24 @@ int hfs_vfs_mkdir(const char *vpath, mode_t mode)
     return 0;
 }
 
+/* Under the name lock: was L's remote entry removed by another process since it was located
+ * (a whiteout appeared)? */
+static int whited_out_since(const hfs_loc *L)
+{
+    char wh[HFS_PATH_MAX];
+    return !L->local && L->e && !wh_path(L, wh, sizeof wh) && hfs_sys_access(wh, F_OK) == 0;
+}
+
+/* Under the name lock: remove L's overlay entry and hide its remote one. */
+static int remove_name(const hfs_loc *L, int dir)
+{
+    if (whited_out_since(L)) return -ENOENT;
+    int rc = 0;
+    if (L->local) rc = dir ? rmdir_upper(L->upper) : hfs_sys_unlink(L->upper) ? -errno : 0;
+    if (rc) return rc;
+    return L->e ? whiteout(L) : 0;
+}
+
 int hfs_vfs_unlink(const char *vpath)
 {
     hfs_loc L;
@@ -277,8 +326,10 @@ int hfs_vfs_unlink(const char *vpath)
     if (rc) return rc;
     if ((rc = mutable_loc(&L))) return rc;
     if (hfs_loc_is_dir(&L)) return -EISDIR;
-    if (L.local && hfs_sys_unlink(L.upper)) return -errno;
-    return L.e ? whiteout(&L) : 0;
+    int lk = name_lock(&L);
+    rc = remove_name(&L, 0);
+    name_unlock(lk);
+    return rc;
 }
 
 int hfs_vfs_rmdir(const char *vpath)
@@ -290,8 +341,10 @@ int hfs_vfs_rmdir(const char *vpath)
     if (!hfs_loc_is_dir(&L)) return -ENOTDIR;
     if (L.is_root) return -EBUSY;
     if ((rc = merged_empty(&L))) return rc;
-    if (L.local && (rc = rmdir_upper(L.upper))) return rc;
-    return L.e ? whiteout(&L) : 0;
+    int lk = name_lock(&L);
+    rc = remove_name(&L, 1);
+    name_unlock(lk);
+    return rc;
 }
 
 static int same_repo(const hfs_loc *a, const hfs_loc *b)
@@ -299,6 +352,9 @@ static int same_repo(const hfs_loc *a, const hfs_loc *b)
     return a->kind == HFS_VL_REPO && b->kind == HFS_VL_REPO &&
            !strcmp(a->uroot, b->uroot); /* revisions share an overlay */
 }
+
+static int rename_in_upper(const hfs_loc *F, const hfs_loc *T, unsigned flags, int fdir, int tdir,
+                           int t_remote_dir);
 
 int hfs_vfs_rename(const char *from, const char *to, unsigned flags)
 {
@@ -333,24 +389,36 @@ int hfs_vfs_rename(const char *from, const char *to, unsigned flags)
     const hfs_ientry *tre = hfs_index_lookup(T.repo->ix, T.rpath, strlen(T.rpath));
     int t_remote_dir = tre && tre->is_dir;
     if ((rc = hfs_locate(from, 0, &F))) return rc; /* paths in upper/ may have appeared */
-    if (fdir) hfs_dir_ino_keep(F.upper, F.repo->key, F.rpath, 1);
-    if (tdir && (flags & RENAME_EXCHANGE)) hfs_dir_ino_keep(T.upper, T.repo->key, T.rpath, 1);
-    rc = hfs_sys_rename2(F.upper, T.upper, flags) ? -errno : 0;
-    if ((rc == -ENOTEMPTY || rc == -EEXIST) && T.local && tdir && !(flags & RENAME_EXCHANGE)) {
+    int lk = name_lock(&F);
+    rc = rename_in_upper(&F, &T, flags, fdir, tdir, t_remote_dir);
+    name_unlock(lk);
+    return rc;
+}
+
+/* Under the name lock: the rename itself in upper/, and what hides the remote side. */
+static int rename_in_upper(const hfs_loc *F, const hfs_loc *T, unsigned flags, int fdir, int tdir,
+                           int t_remote_dir)
+{
+    int rc;
+    if (whited_out_since(F)) return -ENOENT;
+    if (fdir) hfs_dir_ino_keep(F->upper, F->repo->key, F->rpath, 1);
+    if (tdir && (flags & RENAME_EXCHANGE)) hfs_dir_ino_keep(T->upper, T->repo->key, T->rpath, 1);
+    rc = hfs_sys_rename2(F->upper, T->upper, flags) ? -errno : 0;
+    if ((rc == -ENOTEMPTY || rc == -EEXIST) && T->local && tdir && !(flags & RENAME_EXCHANGE)) {
         /* The target is empty in the merged view but holds overlay bookkeeping: only now
          * (the kernel allowed the rest) clear it, and rename again. */
-        if ((rc = rmdir_upper(T.upper))) return rc;
-        rc = hfs_sys_rename2(F.upper, T.upper, flags) ? -errno : 0;
+        if ((rc = rmdir_upper(T->upper))) return rc;
+        rc = hfs_sys_rename2(F->upper, T->upper, flags) ? -errno : 0;
     }
     if (rc) return rc;
     if (fdir && !(flags & RENAME_EXCHANGE) && t_remote_dir) {
         /* A remote directory of the new name must not show through the moved one. Only then:
          * renaming within one parent needs no write permission in the directory itself. */
         char op[HFS_PATH_MAX];
-        if (!hfs_fmt(op, sizeof op, "%s/" HFS_WH_OPAQUE, T.upper)) touch(op);
+        if (!hfs_fmt(op, sizeof op, "%s/" HFS_WH_OPAQUE, T->upper)) touch(op);
     }
     /* The source name must not show the remote entry again. */
-    if (!(flags & RENAME_EXCHANGE) && F.e) return whiteout(&F);
+    if (!(flags & RENAME_EXCHANGE) && F->e) return whiteout(F);
     return 0;
 }
 

@@ -274,6 +274,51 @@ if __name__ == "__main__":
     sys.stdout.write(open(path).read())
 """
 
+RACES = r"""
+import json, multiprocessing as mp, os, sys
+root, n = sys.argv[1], 4
+mod = os.path.join(root, "neuronxcc-2.13.72.0+78a426937", "MODULE_1111+d41d8cd9")
+def run(fn, arg):
+    b = mp.Barrier(n)
+    q = mp.Queue()
+    def body(i):
+        b.wait()
+        try:
+            fn(i, arg)
+            q.put((i, "ok"))
+        except OSError as e:
+            q.put((i, e.strerror))
+    ps = [mp.Process(target=body, args=(i,)) for i in range(n)]
+    for p in ps: p.start()
+    for p in ps: p.join()
+    return sorted(q.get()[1] for _ in ps)
+out = {}
+# Four renames of one remote file to four new names: one wins, the file is whole there.
+out["rename_one"] = run(lambda i, a: os.rename(a, a + ".r%d" % i), os.path.join(mod, "model.neff"))
+names = [f for f in os.listdir(mod) if f.startswith("model.neff")]
+out["rename_one_names"] = len(names)
+out["rename_one_size"] = os.path.getsize(os.path.join(mod, names[0])) if len(names) == 1 else -1
+# Four renames of four remote files of one remote directory (one parent copied up by all).
+out["rename_many"] = run(lambda i, a: os.rename(os.path.join(a, ["model.hlo_module.pb",
+    "model.done", "compile_flags.json", "model.neff"][i] if i < 3 else names[0]),
+    os.path.join(a, "moved%d" % i)), mod)
+out["rename_many_listing"] = sorted(os.listdir(mod))
+# mkdir of one new name (one wins: EEXIST for the rest), and of four names in one remote parent.
+reg = os.path.join(root, "registry")
+out["mkdir_one"] = run(lambda i, a: os.mkdir(a), os.path.join(reg, "new"))
+out["mkdir_many"] = run(lambda i, a: os.mkdir(os.path.join(a, "d%d" % i)), reg)
+out["mkdir_listing"] = sorted(os.listdir(reg))
+# O_TRUNC opens of one remote file, each writing a line of the same length at offset 0.
+def trunc(i, a):
+    fd = os.open(a, os.O_WRONLY | os.O_TRUNC)
+    os.write(fd, b"writer %d\n" % i)
+    os.close(fd)
+man = os.path.join(reg, "1.manifest")
+out["trunc"] = run(trunc, man)
+out["trunc_content_ok"] = open(man).read() in ["writer %d\n" % i for i in range(n)]
+print(json.dumps(out, sort_keys=True))
+"""
+
 
 class ConcurrentCopyUpTest(PosixBase):
     def test_concurrent_appends_to_a_remote_file_are_all_kept(self):
@@ -291,6 +336,30 @@ class ConcurrentCopyUpTest(PosixBase):
             self.assertEqual(lines, ["writer %d" % i for i in range(4)], "attempt %d" % attempt)
         self.assert_no_writes()
 
+
+    def test_rename_mkdir_and_truncate_races(self):
+        """Four processes at once renaming one remote file (one wins, the others ENOENT, the
+        file whole under one name), renaming the files of one remote directory, creating one
+        directory (one wins, EEXIST) and four in one remote parent, truncating one remote file
+        on open: the outcome a local file system gives, every time."""
+        import json
+        for attempt in range(3):
+            home = os.path.join(self.tmp, "rhome%d" % attempt)
+            os.makedirs(home)
+            got = json.loads(self.run_shim([PY, "-c", RACES, self.M], extra=self.extra,
+                                           home=home).stdout)
+            self.assertEqual(got["rename_one"], ["No such file or directory"] * 3 + ["ok"])
+            self.assertEqual(got["rename_one_names"], 1)
+            self.assertEqual(got["rename_one_size"], 256 * 1024)
+            self.assertEqual(got["rename_many"], ["ok"] * 4)
+            self.assertEqual(got["rename_many_listing"], ["moved%d" % i for i in range(4)])
+            self.assertEqual(got["mkdir_one"], ["File exists"] * 3 + ["ok"])
+            self.assertEqual(got["mkdir_many"], ["ok"] * 4)
+            self.assertEqual(got["mkdir_listing"], ["1.manifest", "1.manifest#1", "d0", "d1",
+                                                    "d2", "d3", "new"])
+            self.assertEqual(got["trunc"], ["ok"] * 4)
+            self.assertTrue(got["trunc_content_ok"], attempt)
+        self.assert_no_writes()
 
 class BadPointerTest(PosixBase):
     def test_two_path_calls_with_one_bad_name(self):
