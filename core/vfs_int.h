@@ -57,6 +57,10 @@ uint64_t hfs_ino_of(const char *a, const char *b);
  * copy, `upper`, in an extended attribute), else a hash of its path, so it stays the same across
  * renames, processes and sessions. upper NULL: a remote-only directory. */
 uint64_t hfs_dir_ino(const char *upper, const char *key, const char *rpath);
+/* A regular overlay file's inode number: the remote file's it was copied up from (kept on the
+ * copy by hfs_file_ino_keep on the copy's fd), else the real one. */
+uint64_t hfs_file_ino(const char *upper, uint64_t real);
+void hfs_file_ino_keep(int fd, const char *key, const char *rpath);
 /* Keep a directory's current inode number on its overlay copy (at creation, and before it is
  * renamed), with tree=1 those of the directories below it too (their paths change as well). */
 void hfs_dir_ino_keep(const char *upper, const char *key, const char *rpath, int tree);

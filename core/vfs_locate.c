@@ -37,19 +37,41 @@ uint64_t hfs_ino_of(const char *a, const char *b)
     return h ? h : 1;
 }
 
-#define DIR_INO_XATTR HFS_OWN_XATTR_PREFIX "ino"
+#define INO_XATTR HFS_OWN_XATTR_PREFIX "ino"
+
+/* The number kept on the overlay entry at upper, or 0. */
+static uint64_t kept_ino(const char *upper)
+{
+    char v[24];
+    int saved = errno;
+    ssize_t n = upper ? hfs_sys_lgetxattr(upper, INO_XATTR, v, sizeof v - 1) : -1;
+    errno = saved;
+    if (n <= 0) return 0;
+    v[n] = 0;
+    char *end;
+    unsigned long long ino = strtoull(v, &end, 16);
+    return !*end ? ino : 0;
+}
 
 uint64_t hfs_dir_ino(const char *upper, const char *key, const char *rpath)
 {
+    uint64_t ino = kept_ino(upper);
+    return ino ? ino : hfs_ino_of(key, rpath);
+}
+
+uint64_t hfs_file_ino(const char *upper, uint64_t real)
+{
+    uint64_t ino = kept_ino(upper);
+    return ino ? ino : real;
+}
+
+void hfs_file_ino_keep(int fd, const char *key, const char *rpath)
+{
     char v[24];
-    ssize_t n = upper ? hfs_sys_lgetxattr(upper, DIR_INO_XATTR, v, sizeof v - 1) : -1;
-    if (n > 0) {
-        v[n] = 0;
-        char *end;
-        unsigned long long ino = strtoull(v, &end, 16);
-        if (!*end && ino) return ino;
-    }
-    return hfs_ino_of(key, rpath);
+    int saved = errno;
+    snprintf(v, sizeof v, "%llx", (unsigned long long)hfs_ino_of(key, rpath));
+    (void)fsetxattr(fd, INO_XATTR, v, strlen(v), 0); /* without xattrs: the number changes once */
+    errno = saved;
 }
 
 /* Keep the inode number of the directory at upper (repo path rpath) and of every directory
@@ -57,10 +79,10 @@ uint64_t hfs_dir_ino(const char *upper, const char *key, const char *rpath)
 static void keep_tree(const char *upper, const char *key, const char *rpath, int depth, int tree)
 {
     char v[24];
-    if (hfs_sys_lgetxattr(upper, DIR_INO_XATTR, v, sizeof v) < 0) {
+    if (hfs_sys_lgetxattr(upper, INO_XATTR, v, sizeof v) < 0) {
         if (errno != ENODATA) return; /* no xattrs here: numbers follow the new paths */
         snprintf(v, sizeof v, "%llx", (unsigned long long)hfs_ino_of(key, rpath));
-        if (hfs_sys_lsetxattr(upper, DIR_INO_XATTR, v, strlen(v), XATTR_CREATE) && errno != EEXIST)
+        if (hfs_sys_lsetxattr(upper, INO_XATTR, v, strlen(v), XATTR_CREATE) && errno != EEXIST)
             return;
     }
     DIR *d = tree && depth < 64 ? hfs_sys_opendir(upper) : NULL;
@@ -256,10 +278,14 @@ void hfs_fill_stat_from(const hfs_stat_src *L, struct stat *st)
     if (L->local) {
         /* The overlay's own metadata, on the repo's device. Directories keep a path-derived
          * inode so stat(path) agrees with fstat of the (mirror) directory fd; files keep the
-         * real one, so it survives renames and shows hard links. */
+         * real one (it survives renames and shows hard links), or, copied up from a remote
+         * file, the remote one's, kept on the copy. */
         *st = *L->ust;
         st->st_dev = L->repo->dev;
-        if (S_ISDIR(st->st_mode)) st->st_ino = hfs_dir_ino(L->upper, L->repo->key, L->rpath);
+        if (S_ISDIR(st->st_mode))
+            st->st_ino = hfs_dir_ino(L->upper, L->repo->key, L->rpath);
+        else if (S_ISREG(st->st_mode))
+            st->st_ino = hfs_file_ino(L->upper, st->st_ino);
         return;
     }
     const hfs_ientry *e = L->e;

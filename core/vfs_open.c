@@ -44,8 +44,9 @@ struct hfs_vobj {
     dent *ents; /* merged listing of a directory with an overlay part */
     size_t nents;
     int merged;
-    int near;     /* an ancestor directory: 1 real, 2 missing (vfs_near.c) */
-    int list_err; /* an ancestor whose real entries could not be read: readdir's answer */
+    int near;          /* an ancestor directory: 1 real, 2 missing (vfs_near.c) */
+    int list_err;      /* an ancestor whose real entries could not be read: readdir's answer */
+    uint64_t kept_ino; /* a local file's number as stat gives it (hfs_file_ino), read at open */
 };
 
 void hfs_vobj_ref(hfs_vobj *o)
@@ -98,6 +99,7 @@ int hfs_vobj_stat_fd(hfs_vobj *o, int fd, struct stat *st)
     if ((o->local && !o->is_dir) || o->near == 1) {
         if (fstat(fd, st)) return -errno;
         if (o->L.kind == HFS_VL_REPO && !o->near) st->st_dev = o->L.repo->dev;
+        if (o->kept_ino && !o->near) st->st_ino = o->kept_ino;
         return 0;
     }
     return hfs_vobj_stat(o, st);
@@ -163,9 +165,11 @@ static int merge_listing(hfs_vobj *o)
         hfs_fmt(child, sizeof child, "%s%s%s", L->rpath, *L->rpath ? "/" : "", n);
         char cup[HFS_PATH_MAX];
         uint64_t ino = de->d_ino;
+        int named = !hfs_fmt(cup, sizeof cup, "%s/%s", L->upper, n);
         if (de->d_type == DT_DIR)
-            ino = hfs_dir_ino(hfs_fmt(cup, sizeof cup, "%s/%s", L->upper, n) ? NULL : cup,
-                              L->repo->key, child);
+            ino = hfs_dir_ino(named ? cup : NULL, L->repo->key, child);
+        else if (de->d_type == DT_REG && named) /* what stat says: a copy keeps its number */
+            ino = hfs_file_ino(cup, ino);
         if ((rc = push_ent(o, &cap, n, de->d_type, ino))) break;
     }
     closedir(d);
@@ -315,6 +319,8 @@ local : {
         return -ENOMEM;
     }
     o->local = 1;
+    if (L.kind == HFS_VL_REPO && S_ISREG(L.ust.st_mode))
+        o->kept_ino = hfs_file_ino(L.upper, 0); /* only copies of remote files have one */
     *out = o;
     return fd;
 }

@@ -158,6 +158,7 @@ static int copy_file_up(hfs_loc *L, int truncate)
     }
     struct timespec ts[2] = {{.tv_sec = L->e->mtime}, {.tv_sec = L->e->mtime}};
     if (!truncate) futimens(out, ts);
+    hfs_file_ino_keep(out, L->repo->key, L->rpath); /* the same file: the same number */
     if (close(out)) {
         rc = -errno;
         hfs_sys_unlink(tmp);

@@ -482,8 +482,45 @@ print(json.dumps({"kept": before == after, "listed": listed["sub"] == after["a/s
                   "inos": after, "xattrs": os.listxattr("other/c")}))
 """
 
+FILE_INODES = r"""
+import json, os, sys
+d = sys.argv[1]
+mod = os.path.join(d, "neuronxcc-2.13.72.0+78a426937", "MODULE_1111+d41d8cd9")
+out = {}
+a, b = os.path.join(mod, "model.neff"), os.path.join(mod, "compile_flags.json")
+ino_a, ino_b = os.stat(a).st_ino, os.stat(b).st_ino   # remote, never fetched
+with open(a, "ab") as f:                            # copied up by a write
+    f.write(b"x")
+    out["fstat_after_write"] = os.fstat(f.fileno()).st_ino == ino_a
+out["stat_after_write"] = os.stat(a).st_ino == ino_a
+os.rename(b, os.path.join(d, "moved.json"))         # copied up by a rename, to another parent
+out["after_rename"] = os.stat(os.path.join(d, "moved.json")).st_ino == ino_b
+with open(os.path.join(d, "moved.json")) as f:
+    out["fstat_after_rename"] = os.fstat(f.fileno()).st_ino == ino_b
+os.link(a, os.path.join(mod, "hard"))
+out["hard_link"] = os.stat(os.path.join(mod, "hard")).st_ino == ino_a
+out["listed"] = {e.name: e.inode() == ino_a for e in os.scandir(mod) if e.name in ("model.neff", "hard")}
+out["xattrs"] = os.listxattr(a)
+out["inos"] = [ino_a, ino_b]
+print(json.dumps(out, sort_keys=True))
+"""
+
 
 class InodeTest(PosixBase):
+    def test_remote_file_inodes_survive_copy_up_and_rename(self):
+        """A remote file keeps its st_ino when a write or a rename copies it into the overlay
+        (stat, fstat, a hard link and the listing agree), and in a later process."""
+        import json
+        out = json.loads(self.run_shim([PY, "-c", FILE_INODES, self.M], extra=self.extra).stdout)
+        want = {"fstat_after_write": True, "stat_after_write": True, "after_rename": True,
+                "fstat_after_rename": True, "hard_link": True,
+                "listed": {"model.neff": True, "hard": True}, "xattrs": []}
+        self.assertEqual({k: out[k] for k in want}, want)
+        later = self.run_shim(["stat", "-c", "%i", f"{self.M}/moved.json"],
+                              extra=self.extra).stdout.split()
+        self.assertEqual(int(later[0]), out["inos"][1])
+        self.assert_no_writes()
+
     def test_directory_inodes_survive_renames(self):
         """A directory keeps its st_ino across renames (same parent, new parent), and so do the
         directories below it; the number is the same in a later process (the shim keeps it on
