@@ -3,22 +3,51 @@
  *
  *   <base>/<type>s--<org>--<name>/          one per repo or bucket (not per revision or session)
  *       upper/<repo path>                    files, dirs and symlinks written locally
- *       upper/<dir>/.wh.<name>               whiteout: remote <dir>/<name> is deleted locally
+ *       upper/<dir>/.wh.<stored name>        whiteout: remote <dir>/<name> is deleted locally
  *       upper/<dir>/.wh..wh..opq             opaque: nothing remote below <dir> is visible
+ *       upper/<dir>/.wh..wh..tmp.<pid>.<n>   a copy-up being written
  *       .lock                                flock'ed by push / discard
  *       .wlock                               flock'ed while a name is removed or a copy-up
  *                                            published (vfs_write.c; never across a fetch)
  *
  * <base> is HF_SHIM_OVERLAY (hfrun --overlay DIR), else <HF_SHIM_CACHE>/overlay. Repo paths map
  * 1:1 below upper/, so a mount of a subfolder and the prefix path to the same folder share files.
- * Names starting with ".wh." are reserved: programs never see them and cannot create them. */
+ *
+ * Names: a program may use any name, ".wh.x" included. Each component of a repo path is stored
+ * under its own name, except one starting with ".wh.", which is stored as ".wh..wh..esc" + name
+ * (".wh.x" -> ".wh..wh..esc.wh.x"); a whiteout is ".wh." + the stored name. Names starting with
+ * ".wh..wh." are the overlay's own (the OCI prefix for markers): an unescaped stored name never
+ * starts with ".wh.", so no whiteout of one does, and escaped names and their whiteouts differ
+ * from the markers at their tenth byte. (An escape outside ".wh..wh." would collide: ".wh..x" +
+ * name is also the whiteout of the dotfile ".x" + name.) Programs never see whiteouts or markers;
+ * an escaped name longer than NAME_MAX cannot be stored (ENAMETOOLONG), nor can a whiteout longer
+ * than NAME_MAX (deleting a remote entry with a name that long fails). */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
 #include "types.h"
 
 #define HFS_WH_PREFIX ".wh."
-#define HFS_WH_OPAQUE ".wh..wh..opq"
+#define HFS_WH_META ".wh..wh."
+#define HFS_WH_OPAQUE HFS_WH_META ".opq"
+#define HFS_WH_ESCAPE HFS_WH_META ".esc"
+#define HFS_WH_TMP HFS_WH_META ".tmp."
+
+/* What a name in an upper/ directory is. */
+enum {
+    HFS_OVN_ENTRY,    /* a file, dir or symlink; *vname: its name as programs see it */
+    HFS_OVN_WHITEOUT, /* *vname: the name it hides; the stored name it hides is name + 4 */
+    HFS_OVN_OPAQUE,
+    HFS_OVN_INTERNAL, /* temp files, unknown markers: never shown, never pushed */
+};
+/* One of HFS_OVN_*; *vname as above, else name. */
+int hfs_ov_name_kind(const char *name, const char **vname);
+/* The stored name of the len bytes of a program's name at `name` (not NUL-terminated). */
+int hfs_ov_escape(const char *name, size_t len, char *out, size_t n);
+/* <upper>/<rpath> with each component stored as above. */
+int hfs_ov_path(const char *upper, const char *rpath, char *out, size_t n);
+/* <upper>/<parent of rpath>/.wh.<stored name of its last component>. */
+int hfs_ov_wh_path(const char *upper, const char *rpath, char *out, size_t n);
 
 /* <base> */
 int hfs_overlay_base(char *out, size_t n);

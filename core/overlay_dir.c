@@ -39,6 +39,74 @@ int hfs_overlay_upper(const hfs_repo_id *r, char *out, size_t n)
     return rc ? rc : hfs_fmt(out + l, n - l, "/upper");
 }
 
+static int starts(const char *s, const char *prefix)
+{
+    return !strncmp(s, prefix, strlen(prefix));
+}
+
+int hfs_ov_name_kind(const char *name, const char **vname)
+{
+    const size_t wl = strlen(HFS_WH_PREFIX), el = strlen(HFS_WH_ESCAPE);
+    *vname = name;
+    if (!starts(name, HFS_WH_PREFIX)) return HFS_OVN_ENTRY;
+    /* Only names starting with ".wh." are escaped: anything else there is no program's. */
+    if (starts(name, HFS_WH_ESCAPE) && starts(name + el, HFS_WH_PREFIX)) {
+        *vname = name + el;
+        return HFS_OVN_ENTRY;
+    }
+    if (starts(name + wl, HFS_WH_ESCAPE) && starts(name + wl + el, HFS_WH_PREFIX)) {
+        *vname = name + wl + el;
+        return HFS_OVN_WHITEOUT;
+    }
+    if (!strcmp(name, HFS_WH_OPAQUE)) return HFS_OVN_OPAQUE;
+    if (starts(name, HFS_WH_META) || !name[wl]) return HFS_OVN_INTERNAL;
+    *vname = name + wl;
+    return HFS_OVN_WHITEOUT;
+}
+
+int hfs_ov_escape(const char *name, size_t len, char *out, size_t n)
+{
+    const size_t wl = strlen(HFS_WH_PREFIX);
+    int esc = len >= wl && !memcmp(name, HFS_WH_PREFIX, wl);
+    return hfs_fmt(out, n, "%s%.*s", esc ? HFS_WH_ESCAPE : "", (int)len, name);
+}
+
+/* Appends "/" and the stored names of rpath's components to out (holding l bytes). */
+static int append_stored(char *out, size_t n, size_t l, const char *rpath, size_t rlen)
+{
+    for (const char *p = rpath, *end = rpath + rlen; p < end;) {
+        size_t len = strcspn(p, "/");
+        if (len > (size_t)(end - p)) len = (size_t)(end - p);
+        if (len) {
+            if (l + 1 >= n) return -ENAMETOOLONG;
+            out[l++] = '/';
+            if (hfs_ov_escape(p, len, out + l, n - l)) return -ENAMETOOLONG;
+            l += strlen(out + l);
+        }
+        p += len;
+        while (p < end && *p == '/') p++;
+    }
+    return 0;
+}
+
+int hfs_ov_path(const char *upper, const char *rpath, char *out, size_t n)
+{
+    if (hfs_fmt(out, n, "%s", upper)) return -ENAMETOOLONG;
+    return append_stored(out, n, strlen(out), rpath, strlen(rpath));
+}
+
+int hfs_ov_wh_path(const char *upper, const char *rpath, char *out, size_t n)
+{
+    const char *slash = strrchr(rpath, '/'), *base = slash ? slash + 1 : rpath;
+    if (hfs_fmt(out, n, "%s", upper) ||
+        append_stored(out, n, strlen(out), rpath, (size_t)(base - rpath)))
+        return -ENAMETOOLONG;
+    size_t l = strlen(out);
+    if (hfs_fmt(out + l, n - l, "/" HFS_WH_PREFIX)) return -ENAMETOOLONG;
+    l = strlen(out);
+    return hfs_ov_escape(base, strlen(base), out + l, n - l) ? -ENAMETOOLONG : 0;
+}
+
 /* One counter for the whole overlay base, in a shared mapping: bumped by every change to any
  * overlay, so a lookup can trust "this repo has no overlay" without a system call until some
  * process on the machine writes. */

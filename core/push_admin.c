@@ -77,13 +77,28 @@ static int clean_path(const char *in, char *out, size_t n)
     while (l && out[l - 1] == '/') out[--l] = 0;
     for (const char *c = out; *c;) {
         size_t cl = strcspn(c, "/");
-        if (cl == 0 || (cl == 1 && c[0] == '.') || (cl == 2 && c[0] == '.' && c[1] == '.') ||
-            !strncmp(c, HFS_WH_PREFIX, strlen(HFS_WH_PREFIX)))
+        if (cl == 0 || (cl == 1 && c[0] == '.') || (cl == 2 && c[0] == '.' && c[1] == '.'))
             return -EINVAL;
         c += cl;
         if (*c) c++;
     }
     return l ? 0 : -EINVAL;
+}
+
+/* A folder above p deleted locally still hides the remote entry. */
+static void warn_hidden_above(const char *name, const char *upper, char *p)
+{
+    for (char *q = strchr(p, '/'); q; q = strchr(q + 1, '/')) {
+        char wh[PATH_MAX];
+        *q = 0;
+        int hidden = !hfs_ov_wh_path(upper, p, wh, sizeof wh) && access(wh, F_OK) == 0;
+        *q = '/';
+        if (hidden) {
+            hfs_warn("%s: %.*s is deleted locally, so %s stays hidden; discard %.*s to get it back",
+                     name, (int)(q - p), p, p, (int)(q - p), p);
+            return;
+        }
+    }
 }
 
 int hfs_overlay_discard(const hfs_spec *s, const char *path, FILE *report)
@@ -105,31 +120,13 @@ int hfs_overlay_discard(const hfs_spec *s, const char *path, FILE *report)
                     rc ? "discarded every local change" : "no local changes");
     } else {
         /* The entry itself, and the whiteout that hid the remote one. */
-        char *slash = strrchr(p, '/');
-        int r1 = hfs_fmt(a, sizeof a, "%s/%s", upper, p) ? -ENAMETOOLONG : rm_tree(a);
-        int r2 = slash ? hfs_fmt(a, sizeof a, "%s/%.*s/" HFS_WH_PREFIX "%s", upper,
-                                 (int)(slash - p), p, slash + 1)
-                       : hfs_fmt(a, sizeof a, "%s/" HFS_WH_PREFIX "%s", upper, p);
-        r2 = r2 ? -ENAMETOOLONG : rm_tree(a);
+        int r1 = hfs_ov_path(upper, p, a, sizeof a) ? -ENAMETOOLONG : rm_tree(a);
+        int r2 = hfs_ov_wh_path(upper, p, a, sizeof a) ? -ENAMETOOLONG : rm_tree(a);
         rc = r1 < 0 ? r1 : r2 < 0 ? r2 : 0;
         if (!rc && report)
             fprintf(report, "hfrun: %s: %s %s\n", name,
                     r1 || r2 ? "discarded local changes of" : "no local changes at", p);
-        /* A folder above deleted locally still hides the remote entry. */
-        for (char *q = strchr(p, '/'); !rc && q; q = strchr(q + 1, '/')) {
-            char *ps = memrchr(p, '/', (size_t)(q - p));
-            char wh[PATH_MAX];
-            if (ps ? hfs_fmt(wh, sizeof wh, "%s/%.*s/" HFS_WH_PREFIX "%.*s", upper, (int)(ps - p),
-                             p, (int)(q - ps - 1), ps + 1)
-                   : hfs_fmt(wh, sizeof wh, "%s/" HFS_WH_PREFIX "%.*s", upper, (int)(q - p), p))
-                break;
-            if (access(wh, F_OK) == 0) {
-                hfs_warn("%s: %.*s is deleted locally, so %s stays hidden; discard %.*s to get "
-                         "it back",
-                         name, (int)(q - p), p, p, (int)(q - p), p);
-                break;
-            }
-        }
+        if (!rc) warn_hidden_above(name, upper, p);
     }
     if (rc < 0) hfs_err("%s: discard failed: %s", name, strerror(-rc));
     close(lock);

@@ -165,29 +165,21 @@ static int scan_dir(scan *s, const char *abs, const char *rp, int opaque)
         if (!rc) rc = add_str(&s->c->markers, &s->c->nm, &s->c->cm, a);
     }
     for (size_t i = 0; i < n && !rc; i++) {
-        const char *nm = names[i];
-        if (hfs_fmt(a, sizeof a, "%s/%s", abs, nm)) {
+        const char *nm = names[i], *vn;
+        int kind = hfs_ov_name_kind(nm, &vn);
+        if (kind == HFS_OVN_OPAQUE || kind == HFS_OVN_INTERNAL) continue; /* temp files too */
+        if (hfs_fmt(a, sizeof a, "%s/%s", abs, nm) || join(p, sizeof p, rp, vn)) {
             rc = -ENAMETOOLONG;
             break;
         }
-        if (!strncmp(nm, HFS_WH_PREFIX, strlen(HFS_WH_PREFIX))) {
-            if (!strcmp(nm, HFS_WH_OPAQUE)) continue;
-            const char *target = nm + strlen(HFS_WH_PREFIX);
+        if (kind == HFS_OVN_WHITEOUT) {
             rc = add_str(&s->c->markers, &s->c->nm, &s->c->cm, a);
             /* Under an opaque dir the walk below deletes every remote child; an overlay entry
              * of the same name replaces the remote one (handled with that entry). */
-            if (rc || opaque || has(names, n, target)) continue;
-            if (join(p, sizeof p, rp, target)) {
-                rc = -ENAMETOOLONG;
-                break;
-            }
+            if (rc || opaque || has(names, n, nm + strlen(HFS_WH_PREFIX))) continue;
             const hfs_ientry *e = lookup(s, p);
             if (e) rc = remote_delete(s, e, p);
             continue;
-        }
-        if (join(p, sizeof p, rp, nm)) {
-            rc = -ENAMETOOLONG;
-            break;
         }
         struct stat st;
         if (hfs_sys_lstat(a, &st)) continue; /* gone meanwhile */
@@ -228,7 +220,9 @@ static int scan_dir(scan *s, const char *abs, const char *rp, int opaque)
     const hfs_ientry *de2 = opaque && !rc ? lookup(s, rp) : NULL;
     for (uint32_t i = 0; de2 && de2->is_dir && i < de2->nchildren && !rc; i++) {
         const hfs_ientry *c = hfs_index_at(s->ix, de2->first_child + i);
-        if (!has(names, n, hfs_index_str(s->ix, c->name_off)))
+        const char *cn = hfs_index_str(s->ix, c->name_off);
+        char stored[sizeof HFS_WH_ESCAPE + NAME_MAX];
+        if (hfs_ov_escape(cn, strlen(cn), stored, sizeof stored) || !has(names, n, stored))
             rc = remote_delete(s, c, hfs_index_str(s->ix, c->path_off));
     }
     /* Deepest first (children were added above): removed after a push if they end up empty

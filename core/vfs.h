@@ -127,10 +127,11 @@ int hfs_vfs_unmirror(const char *real, char *vout, size_t n);
 /* ---- Writes: the local staging overlay (issue 3) ----
  * Every change under a mount lands in a local overlay that mirrors repo paths, keyed by repo (not
  * by session or inode), and persists: <overlay base>/<type>s--<org>--<name>/upper/<repo path>.
- * Remote entries are only ever hidden (whiteouts ".wh.<name>", opaque dirs ".wh..wh..opq"),
- * never changed on the Hub here. All functions take normalized virtual paths and return 0 (or a
- * length / fd) or a negative errno with the semantics of a local file system (EEXIST, ENOENT,
- * ENOTDIR, EISDIR, ENOTEMPTY, EXDEV across repos, ...). */
+ * Remote entries are only ever hidden (whiteouts ".wh.<name>", opaque dirs ".wh..wh..opq"; names
+ * of programs that start with ".wh." are escaped, see overlay.h), never changed on the Hub here.
+ * All functions take normalized virtual paths and return 0 (or a length / fd) or a negative errno
+ * with the semantics of a local file system (EEXIST, ENOENT, ENOTDIR, EISDIR, ENOTEMPTY, EXDEV
+ * across repos, ...). */
 
 /* open(2) with write intents allowed: O_CREAT (with `mode`, minus nothing: the caller applies
  * its umask first), O_EXCL, O_TRUNC, O_APPEND, O_WRONLY/O_RDWR. Opening a remote file for

@@ -18,7 +18,7 @@ typedef struct {
     char vpath[HFS_PATH_MAX]; /* the virtual path this describes (after following symlinks) */
     char rpath[HFS_PATH_MAX]; /* path in the repo */
     const char *uroot;        /* the repo's overlay upper/ directory (owned by the repo) */
-    char upper[HFS_PATH_MAX]; /* uroot/rpath */
+    char upper[HFS_PATH_MAX]; /* uroot/rpath, names stored as overlay.h says */
     int local;                /* something exists at `upper` */
     struct stat ust;          /* its lstat */
     int hidden;               /* a whiteout or an opaque ancestor hides the remote entry */
@@ -64,8 +64,6 @@ void hfs_file_ino_keep(int fd, const char *key, const char *rpath);
 /* Keep a directory's current inode number on its overlay copy (at creation, and before it is
  * renamed), with tree=1 those of the directories below it too (their paths change as well). */
 void hfs_dir_ino_keep(const char *upper, const char *key, const char *rpath, int tree);
-/* True for names the overlay reserves (".wh.*"). */
-int hfs_reserved_name(const char *name);
 /* Mirror directory of a virtual directory (created). */
 int hfs_mirror_path(const char *vpath, char *out, size_t n);
 
@@ -80,7 +78,7 @@ int hfs_ov_copy_up(hfs_loc *L, int truncate);
 int hfs_ov_drop_whiteout(const hfs_loc *L);
 /* For a path about to be created (rc: what hfs_locate said of it): check it may be created, make
  * its parent exist in upper/ and drop a whiteout of its name. 1 if there was a whiteout, 0, or
- * -errno (EEXIST if it exists, EROFS where repos would be created, EINVAL for ".wh." names). */
+ * -errno (EEXIST if it exists, EROFS where repos would be created). */
 int hfs_ov_prepare_create(int rc, hfs_loc *L);
 
 /* vfs_near.c: the inode number of an ancestor directory (listing and stat agree). */

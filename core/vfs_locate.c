@@ -89,10 +89,13 @@ static void keep_tree(const char *upper, const char *key, const char *rpath, int
     if (!d) return;
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        const char *vn;
+        if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            hfs_ov_name_kind(de->d_name, &vn) != HFS_OVN_ENTRY)
+            continue;
         char cu[HFS_PATH_MAX], cr[HFS_PATH_MAX];
         if (hfs_fmt(cu, sizeof cu, "%s/%s", upper, de->d_name) ||
-            hfs_fmt(cr, sizeof cr, "%s%s%s", rpath, *rpath ? "/" : "", de->d_name))
+            hfs_fmt(cr, sizeof cr, "%s%s%s", rpath, *rpath ? "/" : "", vn))
             continue;
         keep_tree(cu, key, cr, depth + 1, 1);
     }
@@ -104,11 +107,6 @@ void hfs_dir_ino_keep(const char *upper, const char *key, const char *rpath, int
     int saved = errno;
     keep_tree(upper, key, rpath, 0, tree);
     errno = saved;
-}
-
-int hfs_reserved_name(const char *name)
-{
-    return !strncmp(name, HFS_WH_PREFIX, sizeof HFS_WH_PREFIX - 1);
 }
 
 static int exists(const char *dir, const char *name)
@@ -169,8 +167,7 @@ static int walk_overlay(const char *vpath, int follow, hfs_loc *L, int depth)
     struct stat st;
     L->local = 0;
     L->hidden = 0;
-    if (hfs_fmt(L->upper, sizeof L->upper, "%s%s%s", L->uroot, *L->rpath ? "/" : "", L->rpath))
-        return -ENAMETOOLONG;
+    if (hfs_ov_path(L->uroot, L->rpath, L->upper, sizeof L->upper)) return -ENAMETOOLONG;
     /* A repo without an overlay (the common, read-only case) costs no system call while no
      * process has changed any overlay since we last looked. */
     uint64_t gen = hfs_overlay_generation();
@@ -194,18 +191,17 @@ static int walk_overlay(const char *vpath, int follow, hfs_loc *L, int depth)
         size_t len = strcspn(p, "/");
         const char *rest = p + len + (p[len] == '/');
         int last = !*rest;
-        char name[NAME_MAX + 1];
+        char name[sizeof HFS_WH_ESCAPE + NAME_MAX], wh[sizeof HFS_WH_PREFIX + sizeof name];
         if (len > NAME_MAX) return -ENAMETOOLONG;
-        memcpy(name, p, len);
-        name[len] = 0;
-        if (hfs_reserved_name(name)) return -ENOENT;
-        char wh[NAME_MAX + 8];
+        hfs_ov_escape(p, len, name, sizeof name);
+        size_t sl = strlen(name);
+        if (sl > NAME_MAX) break; /* escaped, too long to be stored: nothing local */
         snprintf(wh, sizeof wh, HFS_WH_PREFIX "%s", name);
         if (exists(cur, wh)) hidden = 1;
         size_t cl = strlen(cur);
-        if (cl + 1 + len >= sizeof cur) return -ENAMETOOLONG;
+        if (cl + 1 + sl >= sizeof cur) return -ENAMETOOLONG;
         cur[cl] = '/';
-        memcpy(cur + cl + 1, name, len + 1);
+        memcpy(cur + cl + 1, name, sl + 1);
         if (hfs_sys_lstat(cur, &st)) {
             /* nothing local at or below this level; a directory on the way the caller may not
              * search is the kernel's EACCES, never "missing" */

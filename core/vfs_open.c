@@ -125,6 +125,20 @@ static int push_ent(hfs_vobj *o, size_t *cap, const char *name, unsigned char ty
     return 0;
 }
 
+static int push_wh(char ***wh, size_t *n, size_t *cap, const char *name)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        char **v = realloc(*wh, c * sizeof *v);
+        if (!v) return -ENOMEM;
+        *wh = v;
+        *cap = c;
+    }
+    if (!((*wh)[*n] = strdup(name))) return -ENOMEM;
+    (*n)++;
+    return 0;
+}
+
 /* Overlay entries (whiteouts hidden) plus remote children that are neither shadowed nor
  * whited out; nothing remote below an opaque directory. */
 static int merge_listing(hfs_vobj *o)
@@ -138,31 +152,14 @@ static int merge_listing(hfs_vobj *o)
     if (!d) return -errno;
     struct dirent *de;
     while ((de = readdir(d))) {
-        const char *n = de->d_name;
+        const char *n = de->d_name, *vn;
         if (!strcmp(n, ".") || !strcmp(n, "..")) continue;
-        if (hfs_reserved_name(n)) {
-            if (!strcmp(n, HFS_WH_OPAQUE))
-                opaque = 1;
-            else if (strncmp(n, ".wh..", 5)) { /* ".wh..*" are internal temp files */
-                if (nwh == whcap) {
-                    whcap = whcap ? whcap * 2 : 16;
-                    char **v = realloc(wh, whcap * sizeof *v);
-                    if (!v) {
-                        rc = -ENOMEM;
-                        break;
-                    }
-                    wh = v;
-                }
-                if (!(wh[nwh] = strdup(n + sizeof HFS_WH_PREFIX - 1))) {
-                    rc = -ENOMEM;
-                    break;
-                }
-                nwh++;
-            }
-            continue;
-        }
+        int kind = hfs_ov_name_kind(n, &vn);
+        if (kind == HFS_OVN_OPAQUE) opaque = 1;
+        if (kind == HFS_OVN_WHITEOUT && (rc = push_wh(&wh, &nwh, &whcap, vn))) break;
+        if (kind != HFS_OVN_ENTRY) continue;
         char child[HFS_PATH_MAX];
-        hfs_fmt(child, sizeof child, "%s%s%s", L->rpath, *L->rpath ? "/" : "", n);
+        hfs_fmt(child, sizeof child, "%s%s%s", L->rpath, *L->rpath ? "/" : "", vn);
         char cup[HFS_PATH_MAX];
         uint64_t ino = de->d_ino;
         int named = !hfs_fmt(cup, sizeof cup, "%s/%s", L->upper, n);
@@ -170,7 +167,7 @@ static int merge_listing(hfs_vobj *o)
             ino = hfs_dir_ino(named ? cup : NULL, L->repo->key, child);
         else if (de->d_type == DT_REG && named) /* what stat says: a copy keeps its number */
             ino = hfs_file_ino(cup, ino);
-        if ((rc = push_ent(o, &cap, n, de->d_type, ino))) break;
+        if ((rc = push_ent(o, &cap, vn, de->d_type, ino))) break;
     }
     closedir(d);
     nlocal = o->nents;

@@ -126,7 +126,8 @@ static int copy_file_up(hfs_loc *L, int truncate)
 {
     char tmp[HFS_PATH_MAX], dir[HFS_PATH_MAX];
     int rc = parent_of(L->upper, dir, sizeof dir);
-    if (!rc) rc = hfs_fmt(tmp, sizeof tmp, "%s/.wh..tmp.%d.%lx", dir, (int)getpid(), hfs_random());
+    if (!rc)
+        rc = hfs_fmt(tmp, sizeof tmp, "%s/" HFS_WH_TMP "%d.%lx", dir, (int)getpid(), hfs_random());
     if (rc) return rc;
     int out = hfs_sys_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (out < 0) return -errno;
@@ -233,8 +234,11 @@ static int rmdir_upper(const char *dir)
     if (!d) return -errno;
     struct dirent *de;
     char p[HFS_PATH_MAX];
+    const char *vn;
     while ((de = readdir(d)))
-        if (hfs_reserved_name(de->d_name) && !hfs_fmt(p, sizeof p, "%s/%s", dir, de->d_name))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+            hfs_ov_name_kind(de->d_name, &vn) != HFS_OVN_ENTRY &&
+            !hfs_fmt(p, sizeof p, "%s/%s", dir, de->d_name))
             hfs_sys_unlink(p);
     closedir(d);
     return hfs_sys_rmdir(dir) ? -errno : 0;
@@ -271,17 +275,12 @@ static int copy_tree_up(const char *vpath)
     return hfs_fmt(op, sizeof op, "%s/" HFS_WH_OPAQUE, L.upper) ? -ENAMETOOLONG : touch(op);
 }
 
-static int check_create_name(const hfs_loc *L)
-{
-    return hfs_reserved_name(base_name(L->vpath)) ? -EINVAL : 0;
-}
-
 int hfs_ov_prepare_create(int rc, hfs_loc *L)
 {
     if (!rc) return -EEXIST;
     if (L->kind == HFS_VL_REPO && L->is_root && !L->repo) return -EROFS; /* no new repos */
     if (rc != -ENOENT) return rc;
-    if ((rc = check_create_name(L)) || (rc = hfs_ov_prepare_parent(L))) return rc;
+    if ((rc = hfs_ov_prepare_parent(L))) return rc;
     return hfs_ov_drop_whiteout(L);
 }
 
@@ -370,7 +369,6 @@ int hfs_vfs_rename(const char *from, const char *to, unsigned flags)
     if (!strcmp(F.vpath, T.vpath)) return 0;
     size_t fl = strlen(F.vpath);
     if (!strncmp(T.vpath, F.vpath, fl) && T.vpath[fl] == '/') return -EINVAL;
-    if ((rc = check_create_name(&T))) return rc;
     int fdir = hfs_loc_is_dir(&F), texists = trc == 0, tdir = texists && hfs_loc_is_dir(&T);
     if ((flags & RENAME_NOREPLACE) && texists) return -EEXIST;
     if ((flags & RENAME_EXCHANGE) && !texists) return -ENOENT;
@@ -452,7 +450,6 @@ int hfs_vfs_link(const char *from, const char *to)
     if ((rc = mutable_loc(&F)) || (rc = mutable_loc(&T))) return rc;
     if (!same_repo(&F, &T)) return -EXDEV;
     if (hfs_loc_is_dir(&F)) return -EPERM;
-    if ((rc = check_create_name(&T))) return rc;
     if ((rc = hfs_ov_copy_up(&F, 0)) || (rc = hfs_ov_prepare_parent(&T))) return rc;
     hfs_ov_drop_whiteout(&T);
     return hfs_sys_link(F.upper, T.upper) ? -errno : 0;

@@ -2,7 +2,7 @@
  * change in the local overlay (remote entries are only ever hidden, by whiteouts). Two-path
  * calls (rename, link) with one side virtual and the other not fail with EXDEV, like a rename
  * across mounts: mv and shutil.move then copy and delete. Modes given to the core have the
- * umask applied (the kernel would). The core refuses names starting with ".wh." (EINVAL). */
+ * umask applied (the kernel would). */
 #include "real.h"
 #include "vpath.h"
 #include "write.h"

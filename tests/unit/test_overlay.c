@@ -2,6 +2,7 @@
  * disk and pinned, so no network is involved. */
 #include "suites.h"
 #include "index.h"
+#include "overlay.h"
 #include "vfs.h"
 
 #include <dirent.h>
@@ -43,7 +44,8 @@ static void setup(void)
     unsetenv("HF_MOUNTS");
     unsetenv("HF_SHIM_PREFIX");
     setenv("HF_HUB_OFFLINE", "1", 1);
-    setenv("HF_SHIM_PINS", "model:acme/ov@main=" SHA ";model:acme/ov2@main=" SHA, 1);
+    setenv("HF_SHIM_PINS",
+           "model:acme/ov@main=" SHA ";model:acme/ov2@main=" SHA ";model:acme/ov3@main=" SHA, 1);
     snprintf(p, sizeof p, "%s/hfshim/trees/models--acme--ov/" SHA ".idx", g_tmp);
     hfs_index_builder *b = hfs_ib_new();
     add(b, "README.md", 0);
@@ -56,6 +58,15 @@ static void setup(void)
     snprintf(p, sizeof p, "%s/hfshim/trees/models--acme--ov2/" SHA ".idx", g_tmp);
     b = hfs_ib_new();
     add(b, "other.txt", 0);
+    ck_assert_int_eq(hfs_ib_write(b, p, 1700000000), 0);
+    /* remote names that look like the overlay's own */
+    snprintf(p, sizeof p, "%s/hfshim/trees/models--acme--ov3/" SHA ".idx", g_tmp);
+    b = hfs_ib_new();
+    add(b, ".wh.x", 0);
+    add(b, ".wh..wh..opq", 0);
+    add(b, ".x.wh.x", 0);
+    add(b, ".wh.d/f", 0);
+    add(b, "n", 0);
     ck_assert_int_eq(hfs_ib_write(b, p, 1700000000), 0);
 }
 
@@ -137,7 +148,6 @@ START_TEST(remote_view_and_create)
     ck_assert_int_eq(hfs_vfs_open2(R "/a", O_WRONLY, 0, &o), -EISDIR);
     ck_assert_int_eq(hfs_vfs_open2(R "/nodir/f", O_WRONLY | O_CREAT, 0644, &o), -ENOENT);
     ck_assert_int_eq(hfs_vfs_open2(R "/README.md/f", O_WRONLY | O_CREAT, 0644, &o), -ENOTDIR);
-    ck_assert_int_eq(hfs_vfs_open2(R "/.wh.x", O_WRONLY | O_CREAT, 0644, &o), -EINVAL);
     /* writing a remote file copies it up; stat then shows the overlay's metadata */
     write_file(R "/a/x.txt", "local", O_TRUNC);
     struct stat st;
@@ -244,6 +254,74 @@ START_TEST(links_and_metadata)
 }
 END_TEST
 
+static const char *kind_of(const char *stored)
+{
+    static char out[NAME_MAX + 16];
+    const char *vn;
+    static const char *k[] = {"entry", "whiteout", "opaque", "internal"};
+    int kind = hfs_ov_name_kind(stored, &vn);
+    snprintf(out, sizeof out, "%s %s", k[kind], vn);
+    return out;
+}
+
+START_TEST(stored_names)
+{
+    char b[PATH_MAX];
+    ck_assert_int_eq(hfs_ov_escape(".wh.x/rest", 5, b, sizeof b), 0);
+    ck_assert_str_eq(b, ".wh..wh..esc.wh.x");
+    ck_assert_int_eq(hfs_ov_escape(".x.wh.x", 7, b, sizeof b), 0);
+    ck_assert_str_eq(b, ".x.wh.x");
+    ck_assert_int_eq(hfs_ov_escape(".wh.x", 5, b, 12), -ENAMETOOLONG);
+    ck_assert_int_eq(hfs_ov_path("/u", ".wh.d/.wh..wh..opq/n", b, sizeof b), 0);
+    ck_assert_str_eq(b, "/u/.wh..wh..esc.wh.d/.wh..wh..esc.wh..wh..opq/n");
+    ck_assert_int_eq(hfs_ov_path("/u", "", b, sizeof b), 0);
+    ck_assert_str_eq(b, "/u");
+    ck_assert_int_eq(hfs_ov_wh_path("/u", ".wh.d/.wh.x", b, sizeof b), 0);
+    ck_assert_str_eq(b, "/u/.wh..wh..esc.wh.d/.wh..wh..wh..esc.wh.x");
+    ck_assert_int_eq(hfs_ov_wh_path("/u", "a", b, sizeof b), 0);
+    ck_assert_str_eq(b, "/u/.wh.a");
+    ck_assert_str_eq(kind_of("plain"), "entry plain");
+    ck_assert_str_eq(kind_of(".hidden"), "entry .hidden");
+    ck_assert_str_eq(kind_of(".wh..wh..esc.wh.x"), "entry .wh.x");
+    ck_assert_str_eq(kind_of(".wh.plain"), "whiteout plain");
+    ck_assert_str_eq(kind_of(".wh..hidden"), "whiteout .hidden");
+    ck_assert_str_eq(kind_of(".wh..x.wh.x"), "whiteout .x.wh.x"); /* never ".wh.x" itself */
+    ck_assert_str_eq(kind_of(".wh..wh..wh..esc.wh.x"), "whiteout .wh.x");
+    ck_assert_str_eq(kind_of(".wh..wh..opq"), "opaque .wh..wh..opq");
+    ck_assert_str_eq(kind_of(".wh..wh..tmp.12.ab"), "internal .wh..wh..tmp.12.ab");
+    ck_assert_str_eq(kind_of(".wh..wh..escplain"), "internal .wh..wh..escplain");
+    ck_assert_str_eq(kind_of(".wh."), "internal .wh.");
+}
+END_TEST
+
+#define R3 "/hf/acme/ov3"
+
+START_TEST(whiteout_like_names)
+{
+    ck_assert_str_eq(list(R3), ".wh..wh..opq .wh.d .wh.x .x.wh.x n");
+    /* deleting one hides exactly that one: no collision with a dotfile's whiteout */
+    ck_assert_int_eq(hfs_vfs_unlink(R3 "/.x.wh.x"), 0);
+    ck_assert_str_eq(list(R3), ".wh..wh..opq .wh.d .wh.x n");
+    ck_assert_int_eq(hfs_vfs_unlink(R3 "/.wh..wh..opq"), 0);
+    ck_assert_str_eq(list(R3), ".wh.d .wh.x n"); /* and the directory did not turn opaque */
+    ck_assert(!exists(R3 "/.wh..wh..opq"));
+    ck_assert_int_eq(hfs_vfs_rename(R3 "/.wh.d", R3 "/.wh.e", 0), 0);
+    ck_assert_str_eq(list(R3), ".wh.e .wh.x n");
+    ck_assert_str_eq(list(R3 "/.wh.e"), "f");
+    ck_assert_int_eq(hfs_vfs_rename(R3 "/.wh.x", R3 "/.wh.e/.wh..wh..opq", 0), 0);
+    ck_assert_str_eq(list(R3 "/.wh.e"), ".wh..wh..opq f");
+    /* local names like markers are ordinary files too */
+    write_file(R3 "/.wh.n", "local", O_EXCL);
+    ck_assert_str_eq(read_file(R3 "/.wh.n"), "local");
+    ck_assert_str_eq(list(R3), ".wh.e .wh.n n"); /* ".wh.n" hides nothing */
+    ck_assert_int_eq(hfs_vfs_mkdir(R3 "/.wh.d", 0755), 0);
+    ck_assert_str_eq(list(R3 "/.wh.d"), ""); /* the deleted remote one stays deleted */
+    ck_assert_int_eq(hfs_vfs_rmdir(R3 "/.wh.d"), 0);
+    ck_assert_int_eq(hfs_vfs_unlink(R3 "/.wh.n"), 0);
+    ck_assert_str_eq(list(R3), ".wh.e n");
+}
+END_TEST
+
 Suite *suite_overlay(void)
 {
     Suite *s = suite_create("overlay");
@@ -253,6 +331,8 @@ Suite *suite_overlay(void)
     tcase_add_test(tc, unlink_rmdir_whiteouts);
     tcase_add_test(tc, renames);
     tcase_add_test(tc, links_and_metadata);
+    tcase_add_test(tc, stored_names);
+    tcase_add_test(tc, whiteout_like_names);
     suite_add_tcase(s, tc);
     return s;
 }
