@@ -15,6 +15,7 @@ Contents (see facts() for the exact values):
   model   acme/tiny     commits A (tag v1.0), B (main), C (refs/pr/1 = B + pr-note.txt)
   dataset acme/many     10,000 small files in 100 directories, each holding its own path
   model   acme/private  private; model acme/gated gated; space acme/space
+  model   acme/whiteout-names  remote names that look like overlay whiteouts (.wh.x, .wh..wh..opq)
   bucket  acme/cache    a Neuron-compile-cache-like tree
   tokens  hf_good_token reads and writes everything, hf_other_token reads nothing private
           and writes nothing,
@@ -32,7 +33,7 @@ import struct
 import sys
 import zipfile
 
-VERSION = "2"  # 2: hf_good_token may write
+VERSION = "3"  # 2: hf_good_token may write; 3: acme/whiteout-names
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 STAMP = ".fixtures-stamp"
@@ -80,6 +81,7 @@ SHAS = {
     "private": sha_of("acme/private@1"),
     "gated": sha_of("acme/gated@1"),
     "space": sha_of("acme/space@1"),
+    "whiteout-names": sha_of("acme/whiteout-names@1"),
 }
 
 
@@ -168,6 +170,19 @@ def tiny_files(label):
 def many_files():
     return {"dir_%03d/file_%04d.txt" % (i // 100, i): ("dir_%03d/file_%04d.txt\n" % (i // 100, i)).encode()
             for i in range(10000)}
+
+
+def whiteout_names_files():
+    """Names the overlay uses for its own bookkeeping, as plain remote entries."""
+    return {
+        "normal.txt": b"a normal file\n",
+        ".wh.x": b"a file named like a whiteout\n",
+        ".wh..wh..opq": b"a file named like an opaque marker\n",
+        ".wh.d/inner.txt": b"inside a folder named like a whiteout\n",
+        ".x.wh.x": b"a dotfile whose whiteout starts with .wh..x\n",
+        "sub/a.txt": b"a file in a normal folder\n",
+        "sub/.wh.y": b"a whiteout-like name in a folder\n",
+    }
 
 
 NEURON_V1 = "neuronxcc-2.13.72.0+78a426937"
@@ -302,6 +317,7 @@ def _layout(root):
         "private": d("repos", "models", "acme", "private", "main"),
         "gated": d("repos", "models", "acme", "gated", "main"),
         "space": d("repos", "spaces", "acme", "space", "main"),
+        "whiteout-names": d("repos", "models", "acme", "whiteout-names", "main"),
         "cache": d("buckets", "acme", "cache"),
     }
 
@@ -336,6 +352,10 @@ def repos_json(root):
              "lastModified": "2026-01-02T03:04:05.000Z",
              "commits": {SHAS["space"]: rel("space")}, "refs": {"main": SHAS["space"]},
              "info": {"sdk": "static"}},
+            {"type": "model", "id": "acme/whiteout-names", "private": False, "gated": False,
+             "lastModified": "2026-01-02T03:04:05.000Z",
+             "commits": {SHAS["whiteout-names"]: rel("whiteout-names")},
+             "refs": {"main": SHAS["whiteout-names"]}},
         ],
         "buckets": [
             {"id": "acme/cache", "private": False, "dir": rel("cache"),
@@ -423,6 +443,7 @@ def _build_locked(root, verbose):
     _write_tree(lay["gated"], {"config.json": b'{"model_type": "gated"}\n'}, state, root)
     _write_tree(lay["space"], {"README.md": b"---\nsdk: static\n---\n# acme/space\n",
                                "index.html": b"<!doctype html><title>acme/space</title>\n"}, state, root)
+    _write_tree(lay["whiteout-names"], whiteout_names_files(), state, root)
     log("bucket acme/cache")
     cfiles = cache_files()
     for i, rel in enumerate(sorted(cfiles)):
@@ -503,7 +524,8 @@ def facts(root=None):
     for key, rid, rtype, priv, gated in (("many", "acme/many", "dataset", False, False),
                                          ("private", "acme/private", "model", True, False),
                                          ("gated", "acme/gated", "model", False, "manual"),
-                                         ("space", "acme/space", "space", False, False)):
+                                         ("space", "acme/space", "space", False, False),
+                                         ("whiteout-names", "acme/whiteout-names", "model", False, False)):
         files = _file_facts(hub, cache, lay[key], "repo")
         repos[rid] = {"type": rtype, "id": rid, "private": priv, "gated": gated, "sha": SHAS[key],
                       "refs": {"main": SHAS[key]}, "files": files, "dirs": dirs_of(files),
