@@ -17,6 +17,7 @@ typedef struct hfs_repo {
     char *uroot; /* its overlay's upper/ directory (overlay.h); allocated to size, as a
                   * PATH_MAX array made each process's first lookup touch one more fresh page */
     hfs_index *ix;
+    int cached_only; /* ix lists only what the snapshot folder holds (offline, no listing) */
     uint64_t dev;
     int err; /* cached failure (negative errno) */
     int64_t err_time;
