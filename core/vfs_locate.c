@@ -221,10 +221,6 @@ static int locate_depth(const char *vpath, int follow, hfs_loc *L, int depth)
     if (rc) return rc;
     if (!L->hidden) L->e = hfs_index_lookup(L->repo->ix, L->rpath, strlen(L->rpath));
     if (L->local || L->e) return 0;
-    if (L->repo->cached_only && !L->hidden)
-        hfs_warn("%s: %s: not in the local cache (offline, HF_HUB_OFFLINE=1: only cached files "
-                 "are listed)",
-                 L->repo->key, L->rpath);
     hfs_debug("%s: %s: no such file in snapshot %s", L->repo->key, L->rpath, L->repo->snap);
     return -ENOENT;
 }

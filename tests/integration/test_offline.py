@@ -131,6 +131,10 @@ class OfflineSnapshot(HubCacheTest):
             self.assertEqual(len(lines), 1, p.stderr)
             self.assertIn(path, lines[0])
             self.assertIn("HF_HUB_OFFLINE", lines[0])
+        # probing for a file, or writing a new one, says nothing
+        p = self.run_shim("test -e %s/tokenizer.json || echo new > %s/tokenizer.json && cat %s/tokenizer.json"
+                          % ((TINY,) * 3), extra=dict(OFFLINE, HF_NO_PUSH="1"))
+        self.assertEqual((p.stdout, hfshim_lines(p.stderr)), (b"new\n", []))
         self.assertEqual(self.requests(), [])
         # nothing of hfshim's landed in the shared cache, which scan_cache_dir still accepts
         # (once the link whose blob was deleted, which it reports, is gone)
