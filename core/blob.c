@@ -113,6 +113,61 @@ static int empty_blob(hfs_file *f)
     return rc;
 }
 
+/* A partial file in use holds a read lock on this byte (an open file description lock, far
+ * past any content: the program's own locks on its read-only fd never meet it), so that a
+ * partial file made useless by a blob another tool finished is removed only when no process
+ * still fills or reads it. */
+#define IN_USE_BYTE ((off_t)INT64_MAX - 1)
+
+static int in_use_lock(int fd, short type)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = IN_USE_BYTE, .l_len = 1};
+    return fcntl(fd, F_OFD_SETLK, &fl) ? -errno : 0;
+}
+
+/* Lock the partial file open at fd, and check that its path still names it: one removed (as
+ * stale, or published by its last filler) under us means "look for the blob again". */
+static int hold_partial(hfs_file *f, int fd)
+{
+    struct stat a, b;
+    int rc = in_use_lock(fd, F_RDLCK);
+    if (rc == -EAGAIN || rc == -EACCES) return -ENOENT; /* being removed right now */
+    if (rc) return rc;
+    if (fstat(fd, &a)) return -errno;
+    if (stat(f->partial, &b) || a.st_ino != b.st_ino || a.st_dev != b.st_dev) return -ENOENT;
+    return 0;
+}
+
+/* The blob is there, finished by another tool (huggingface_hub, say) while a partial file of
+ * ours was left: remove the partial file and its map, unless a process still uses them. */
+static void drop_stale_partial(const hfs_file *f)
+{
+    int fd = open(f->partial, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return;
+    struct stat a, b;
+    if (!in_use_lock(fd, F_WRLCK) && !fstat(fd, &a) && !stat(f->partial, &b) &&
+        a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+        unlink(f->mapfile);
+        unlink(f->partial);
+        hfs_debug("%s: %s: removed partial file %s: its blob is complete", f->repo->key, f->rpath,
+                  f->partial);
+    }
+    close(fd); /* drops the lock */
+}
+
+/* huggingface_hub's own copy in the snapshot folder, for a file it stored without a symlink
+ * (HF_HUB_DISABLE_SYMLINKS, a file system without them) or under a blob name we do not know. */
+static int open_snapshot_copy(const hfs_file *f, int oflags)
+{
+    const hfs_repo *r = f->repo;
+    char p[PATH_MAX];
+    if (r->spec.repo.type == HFS_BUCKET ||
+        hfs_fmt(p, sizeof p, "%s/%s/snapshots/%s/%s", hfs_cfg()->hub_cache, r->folder, r->snap,
+                f->rpath))
+        return -1;
+    return open(p, O_RDONLY | keep_flags(oflags));
+}
+
 /* Create (or join) the sparse partial file and its chunk map; the read-only fd in *fd. */
 static int open_partial(hfs_file *f, int oflags, int *fd)
 {
@@ -129,9 +184,13 @@ static int open_partial(hfs_file *f, int oflags, int *fd)
     close(wfd);
     if ((rc = hfs_chunkmap_open(f->mapfile, f->size, &f->cm))) return rc;
     *fd = open(f->partial, O_RDONLY | keep_flags(oflags));
-    if (*fd >= 0) return 0;
-    rc = -errno;
-    hfs_chunkmap_close(&f->cm);
+    if (*fd < 0) {
+        rc = -errno;
+    } else if ((rc = hold_partial(f, *fd))) {
+        close(*fd);
+        *fd = -1;
+    }
+    if (rc) hfs_chunkmap_close(&f->cm);
     return rc;
 }
 
@@ -158,10 +217,19 @@ int hfs_file_open(hfs_repo *r, const hfs_ientry *e, const char *rpath, int oflag
         link_snapshot(f);
         fd = open(f->blob, O_RDONLY | keep_flags(oflags));
     }
+    if (fd < 0) fd = open_snapshot_copy(f, oflags);
     if (fd >= 0) {
+        drop_stale_partial(f);
         f->complete = 1;
         *out = f;
         return fd;
+    }
+    if (hfs_cfg()->offline && access(f->partial, F_OK)) {
+        /* Nothing of it is here: a missing file, as huggingface_hub's LocalEntryNotFoundError
+         * (a partial file is opened: the chunks it holds can be read). */
+        hfs_err("%s: %s: not in the local cache, and offline (HF_HUB_OFFLINE=1)", r->key, rpath);
+        hfs_file_free(f);
+        return -ENOENT;
     }
     /* Partial file of the full size (sparse), filled on demand. Another process may finish the
      * download and publish the blob (removing the partial file and its map) while this one
@@ -327,6 +395,12 @@ int hfs_file_ensure(hfs_file *f, uint64_t off, uint64_t len)
     int need = 0;
     for (size_t c = c0; c <= c1; c++) need |= !hfs_chunkmap_has(&f->cm, c);
     if (need) {
+        if (hfs_cfg()->offline) {
+            hfs_err("%s: %s: only partly in the local cache, and offline (HF_HUB_OFFLINE=1)",
+                    f->repo->key, f->rpath);
+            rc = -EIO;
+            goto out;
+        }
         /* A sequential reader past its first read, or one large read: worth a thread. */
         if ((f->window >= 4 * HFS_CHUNK || len >= BG_HASH_MIN) && !f->hash_tried &&
             f->size >= BG_HASH_MIN &&

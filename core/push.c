@@ -4,10 +4,12 @@
 #include "push.h"
 #include "push_scan.h"
 #include "config.h"
+#include "hubcache.h"
 #include "log.h"
 #include "net.h"
 #include "overlay.h"
 #include "repo.h"
+#include "revcache.h"
 #include "util.h"
 
 #include <errno.h>
@@ -189,10 +191,8 @@ static void repin(const hfs_spec *s, const char *sha)
 
 static void update_refs(const hfs_spec *s, const hfs_repo *r, const char *sha)
 {
-    char p[PATH_MAX];
-    if (!hfs_fmt(p, sizeof p, "%s/%s/refs/%s", hfs_cfg()->hub_cache, r->folder, branch_of(s)) &&
-        !hfs_mkdirs_parent(p, 0755))
-        hfs_write_atomic(p, sha, strlen(sha));
+    hfs_hub_write_ref(r->folder, branch_of(s), sha);
+    hfs_revcache_put(r->folder, branch_of(s), sha);
     repin(s, sha);
 }
 

@@ -1,8 +1,10 @@
 #include "repo.h"
 #include "config.h"
+#include "hubcache.h"
 #include "log.h"
 #include "net.h"
 #include "overlay.h"
+#include "revcache.h"
 #include "util.h"
 
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "hash.h"
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -123,26 +126,38 @@ static int resolve(hfs_repo *r, int64_t *mtime)
         snprintf(r->snap, sizeof r->snap, "%s", buf);
         return 0;
     }
-    if (r->spec.repo.type != HFS_BUCKET && hfs_is_sha(r->spec.rev)) {
+    int bucket = r->spec.repo.type == HFS_BUCKET;
+    if (!bucket && hfs_is_sha(r->spec.rev)) {
         snprintf(r->snap, sizeof r->snap, "%s", r->spec.rev);
         return 0;
     }
+    const char *rev = r->spec.rev[0] ? r->spec.rev : "main";
+    /* refs/<rev> as any tool left it (huggingface_hub writes it with no word on who may read
+     * the repo): used offline, as huggingface_hub does, and when the Hub does not answer. */
     int have_cached = 0;
     char cached[64] = "";
     if (!refs_path(c, r, path, sizeof path) && hfs_read_small(path, cached, sizeof cached) > 0 &&
-        valid_snap(cached)) {
+        valid_snap(cached))
         have_cached = 1;
-        long age = hfs_age(path);
-        if (c->offline || (age >= 0 && age < c->rev_ttl)) {
-            snprintf(r->snap, sizeof r->snap, "%s", cached);
-            goto pin;
+    if (c->offline) {
+        if (!have_cached) {
+            hfs_err("%s: offline (HF_HUB_OFFLINE=1) and revision %s is not in the cache", r->key,
+                    rev);
+            return -ENOENT;
         }
+        snprintf(r->snap, sizeof r->snap, "%s", cached);
+        goto pin;
+    }
+    /* A recent answer, only if it was got with this process's token (or with none). */
+    if (hfs_revcache_get(r->folder, rev, buf, sizeof buf) && valid_snap(buf)) {
+        snprintf(r->snap, sizeof r->snap, "%s", buf);
+        goto pin;
     }
     const struct hfs_net_ops *net = hfs_net();
     int rc;
     if (!net)
         rc = -EIO;
-    else if (r->spec.repo.type == HFS_BUCKET) {
+    else if (bucket) {
         rc = net->bucket_info(&r->spec.repo, mtime);
         if (!rc) snprintf(r->snap, sizeof r->snap, "b%lld", (long long)time(NULL));
     } else {
@@ -158,9 +173,11 @@ static int resolve(hfs_repo *r, int64_t *mtime)
     }
     if (rc == -ENETUNREACH) rc = -ENOENT; /* offline and not cached: as if absent */
     if (rc) return rc;
-    /* Buckets write "latest" only once their listing is indexed (see load_index). */
-    if (r->spec.repo.type != HFS_BUCKET && !hfs_mkdirs_parent(path, 0755))
-        hfs_write_atomic(path, r->snap, strlen(r->snap));
+    /* Buckets record their answer only once their listing is indexed (see load_index). */
+    if (!bucket) {
+        hfs_hub_write_ref(r->folder, rev, r->snap);
+        hfs_revcache_put(r->folder, rev, r->snap);
+    }
 pin:
     if (c->session[0] && !session_pin_path(c, r->key, path, sizeof path)) {
         hfs_mkdirs_parent(path, 0755);
@@ -194,6 +211,32 @@ __attribute__((noinline)) static void note_bucket_snapshot(const hfs_config *c, 
 {
     char latest[PATH_MAX];
     if (!refs_path(c, r, latest, sizeof latest)) hfs_write_atomic(latest, r->snap, strlen(r->snap));
+    hfs_revcache_put(r->folder, "main", r->snap);
+}
+
+/* Offline with no listing of this commit: what huggingface_hub (or this shim) cached of it,
+ * read from its snapshot folder into an index of this process's own (unlinked once mapped:
+ * the folder may gain files later, and a full listing must never be taken for this one). */
+__attribute__((noinline)) static int load_snapshot_folder(const hfs_config *c, hfs_repo *r)
+{
+    char path[PATH_MAX];
+    if (hfs_fmt(path, sizeof path, "%s/trees/%s/.%s.%d.%lx.cached.idx", c->shim_cache, r->folder,
+                r->snap, (int)getpid(), hfs_random()))
+        return -ENAMETOOLONG;
+    int rc = hfs_hub_snapshot_index(r->folder, r->snap, path);
+    if (rc == -ENOENT) {
+        hfs_err("%s: offline (HF_HUB_OFFLINE=1) and snapshot %s is not cached", r->key, r->snap);
+        return rc;
+    }
+    if (rc) {
+        hfs_err("%s: cannot index cached snapshot %s: %s", r->key, r->snap, strerror(-rc));
+        return rc;
+    }
+    r->ix = hfs_index_open(path);
+    unlink(path);
+    if (!r->ix) return -EIO;
+    r->cached_only = 1;
+    return 0;
 }
 
 static int load_index(hfs_repo *r, int64_t mtime)
@@ -204,7 +247,8 @@ static int load_index(hfs_repo *r, int64_t mtime)
     r->ix = hfs_index_open(path);
     if (r->ix) return 0;
     if (c->offline) {
-        hfs_err("%s: offline (HF_HUB_OFFLINE) and snapshot %s is not cached", r->key, r->snap);
+        if (r->spec.repo.type != HFS_BUCKET) return load_snapshot_folder(c, r);
+        hfs_err("%s: offline (HF_HUB_OFFLINE=1) and snapshot %s is not cached", r->key, r->snap);
         return -ENOENT;
     }
     const struct hfs_net_ops *net = hfs_net();

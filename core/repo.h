@@ -2,7 +2,9 @@
  * bucket listing id) and its tree index mapped from disk, fetching the listing only when no
  * process on the machine has it yet. One snapshot per job: pins come from HF_SHIM_PINS
  * (inherited from the parent), then hfrun's session dir, then a recent answer cached on disk
- * (HF_SHIM_REVISION_TTL), and only then the Hub. */
+ * under this process's token (HF_SHIM_REVISION_TTL, revcache.h), and only then the Hub.
+ * Offline, refs/<rev> of the huggingface_hub cache, and the snapshot folder when this commit
+ * was never listed (hubcache.h). */
 #pragma once
 #include <limits.h>
 #include <stdint.h>
@@ -17,6 +19,7 @@ typedef struct hfs_repo {
     char *uroot; /* its overlay's upper/ directory (overlay.h); allocated to size, as a
                   * PATH_MAX array made each process's first lookup touch one more fresh page */
     hfs_index *ix;
+    int cached_only; /* ix lists only what the snapshot folder holds (offline, no listing) */
     uint64_t dev;
     int err; /* cached failure (negative errno) */
     int64_t err_time;

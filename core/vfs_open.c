@@ -281,6 +281,10 @@ __attribute__((noinline)) static int open2(const char *vpath, int flags, mode_t 
         L.local = 1;
         goto local;
     }
+    if (rc == -ENOENT && L.repo && L.repo->cached_only && !L.hidden) /* offline: say why */
+        hfs_warn("%s: %s: not in the local cache (offline, HF_HUB_OFFLINE=1: only cached files "
+                 "are listed)",
+                 L.repo->key, L.rpath);
     if (rc) return rc;
     if (excl) return -EEXIST;
     int is_dir = hfs_loc_is_dir(&L);
