@@ -4,6 +4,7 @@
  * HF_ENDPOINT's origin), how a Hub error becomes an errno and one "hfshim:" line. */
 #include "net_http.h"
 #include "net_json.h"
+#include "net_pages.h"
 #include "net_urlenc.h"
 #include "config.h"
 #include "log.h"
@@ -29,9 +30,7 @@
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return hfs_now_ms();
 }
 
 /* One line per repo (the log prints each distinct error once), whatever was asked. */
@@ -76,9 +75,9 @@ static int describe(const hfs_xfer *x, char *msg, size_t n)
  * error line and *rc set (HFS_XFER_DONE). */
 static int retry_or_fail(hfs_xfer *x, const char *name, const char *op, int *rc)
 {
-    char why[400];
-    int64_t d = hfs_http_retry_delay(x);
-    if (d >= 0 && x->failures + 1 < HFS_HTTP_ATTEMPTS) {
+    char why[400], end[200];
+    int64_t d = hfs_http_next_attempt(x, mono_ms(), end, sizeof end);
+    if (d >= 0) {
         x->failures++;
         describe(x, why, sizeof why);
         hfs_info("%s: %s: %s; retry %d of %d in %.2f s", name, op, why, x->failures,
@@ -87,10 +86,7 @@ static int retry_or_fail(hfs_xfer *x, const char *name, const char *op, int *rc)
         return HFS_XFER_AGAIN;
     }
     *rc = describe(x, why, sizeof why);
-    if (d >= 0)
-        hfs_err("%s: %s: %s after %d attempts", name, op, why, x->failures + 1);
-    else
-        hfs_err("%s: %s: %s", name, op, why);
+    hfs_err("%s: %s: %s%s%s", name, op, why, end[0] ? ": " : "", end);
     return HFS_XFER_DONE;
 }
 
@@ -221,19 +217,35 @@ int hfs_hub_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *a
         free(url);
         url = NULL;
     }
+    hfs_pages seen = {0};
     for (int page = 1;; page++) {
         hfs_xfer x = {0};
         x.url = url;
-        rc = api_run(name, op, &x);
+        rc = api_run(name, op, &x); /* each page is an operation of its own (HF_SHIM_TIMEOUT) */
         if (rc) {
             hfs_xfer_clear(&x);
             break;
         }
         char err[128];
+        int more = x.link && hfs_http_link_next(x.link, next, 16384);
+        /* A page seen before means the listing would go round forever: stop before its
+         * entries are used again. */
+        int again = more ? hfs_pages_add(&seen, x.body.p, x.body.len, page) : 0;
+        if (again) {
+            if (again > 0)
+                hfs_err("%s: %s: pagination does not end: page %d repeats page %d (a Link "
+                        "rel=\"next\" to a new cursor, but the same entries)",
+                        name, op, page, again);
+            else
+                hfs_err("%s: %s: out of memory", name, op);
+            hfs_xfer_clear(&x);
+            rc = again > 0 ? -EIO : -ENOMEM;
+            break;
+        }
         rc = hfs_json_entries(x.body.p, x.body.len, cb, arg, err, sizeof err);
         if (rc < 0) hfs_err("%s: %s: page %d: %s", name, op, page, err);
         if (rc == 1) rc = 0; /* the callback asked to stop */
-        if (rc || !x.link || !hfs_http_link_next(x.link, next, 16384)) {
+        if (rc || !more) {
             hfs_xfer_clear(&x);
             break;
         }
@@ -241,7 +253,7 @@ int hfs_hub_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *a
         url = hfs_url_resolve(x.url, next);
         const char *bad = !url                  ? "unusable Link rel=\"next\" target"
                           : !strcmp(url, x.url) ? "pagination points back to the same page"
-                          : page >= MAX_PAGES   ? "pagination does not end"
+                          : page >= MAX_PAGES   ? "pagination does not end (page limit)"
                                                 : NULL;
         hfs_xfer_clear(&x);
         if (bad) {
@@ -252,6 +264,7 @@ int hfs_hub_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *a
         }
         hfs_debug("%s: %s: page %d done, following Link rel=next", name, op, page);
     }
+    hfs_pages_free(&seen);
     free(next);
     return rc;
 }
@@ -687,6 +700,9 @@ int hfs_hub_fetch(const hfs_fetch_req *req, const hfs_range *ranges, int n, hfs_
         rc = j.rc;
     for (int i = 0; i < j.n && !rc; i++)
         if (!j.rx[i].done) rc = -EIO; /* cannot happen: every path above sets rc */
+    /* The file is in the listing: a 404 for its bytes (a CDN that lost them, a stale redirect)
+     * is the server failing, never a missing file. */
+    if (rc == -ENOENT) rc = -EIO;
 out:
     for (int i = 0; j.rx && i < j.n; i++) {
         free(j.rx[i].wbuf);

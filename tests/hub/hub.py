@@ -38,7 +38,8 @@ path (raw, without query), query, status (0 for an injected reset), range, auth,
 (body bytes sent), ua, dur, plus "write": true for writes and "fault": action if injected.
 
 Fault actions (the next `count` requests whose raw path contains `match`):
-  500, 503, 429    that error (429 with Retry-After/RateLimit t=retry_after, default 1)
+  404, 500, 503    that error, without X-Error-Code (Retry-After: retry_after if given)
+  429              rate limited, Retry-After and RateLimit t=retry_after (default 1)
   reset            the connection is reset, nothing answered
   garbage          200 with an HTML body
   slow             the answer starts after `delay` seconds (default 1): a stalled server
@@ -69,6 +70,7 @@ import json
 import mimetypes
 import os
 import re
+import select
 import signal
 import socket
 import socketserver
@@ -94,7 +96,7 @@ READ_CHUNK = 8 * 1024 * 1024
 WRITE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
 MAX_WRITE_BODY = 1 << 30  # a commit's inline (base64) files; the Hub's limit is 1 GB
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
-FAULT_ACTIONS = ("500", "503", "429", "reset", "garbage", "slow", "drip", "truncate", "corrupt",
+FAULT_ACTIONS = ("404", "500", "503", "429", "reset", "garbage", "slow", "drip", "truncate", "corrupt",
                  "ignore_range", "redirect", "inject", "endless")
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
@@ -520,6 +522,7 @@ class App:
         # Answers being sent and not yet logged: the log line is written after the response, so
         # a test that reads the log once its client has exited first waits for this to be 0.
         self.inflight = 0
+        self.pending = 0  # requests received and not yet logged (inflight ones included)
         self.idle = threading.Condition()
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
         self.hub_url = None
@@ -755,7 +758,35 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
             resp = self.control(path, method)
             self.send(resp, method)
             return
+        # From the request until its log line is written (a slow fault's wait included):
+        # /_test/idle?all=1 waits for these too, so a log cleared for the next test gets no late
+        # line of this one.
+        with app.idle:
+            app.pending += 1
+        try:
+            self.answer(app, listener, t0, path, query, method)
+        finally:
+            with app.idle:
+                app.pending -= 1
+                app.idle.notify_all()
 
+    def client_gone(self, seconds):
+        """Waits up to `seconds`; True as soon as the client closed its connection."""
+        end = time.time() + seconds
+        while True:
+            left = end - time.time()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([self.connection], [], [], min(left, 0.05))
+            if r:
+                try:
+                    if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                        return True
+                except OSError:
+                    return True
+                time.sleep(min(left, 0.05))  # a pipelined request: keep waiting
+
+    def answer(self, app, listener, t0, path, query, method):
         entry = {
             "t": round(t0, 6),
             "listener": listener,
@@ -782,8 +813,12 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
         act = fault["action"] if fault else None
         if fault:
             entry["fault"] = fault["action"]
-            if act == "slow":
-                time.sleep(float(fault.get("delay") or 1.0))
+            if act == "slow" and self.client_gone(float(fault.get("delay") or 1.0)):
+                entry["status"] = 0  # the client gave up first
+                entry["dur"] = round(time.time() - t0, 6)
+                app.log(entry)
+                self.close_connection = True
+                return
             elif act == "drip":
                 drip = float(fault.get("delay") or 0.2)
             elif act == "truncate":
@@ -805,7 +840,7 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
                 self.close_connection = True
                 return
 
-        if act in ("500", "503", "429", "garbage", "redirect"):
+        if act in ("404", "500", "503", "429", "garbage", "redirect"):
             resp = self.fault_resp(fault)
         else:
             try:
@@ -943,9 +978,10 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
             return json_resp(400, {"error": "bad JSON"})
         if path == "/_test/ping":
             return json_resp(200, {"ok": True, "pid": os.getpid(), "hub": app.hub_url, "cdn": app.cdn_url})
-        if path == "/_test/idle":  # every answer sent so far is in the log
+        if path == "/_test/idle":  # every answer sent so far is in the log (all=1: every request)
+            every = "all=1" in (self.path.partition("?")[2] or "")
             with app.idle:
-                ok = app.idle.wait_for(lambda: app.inflight == 0, timeout=10)
+                ok = app.idle.wait_for(lambda: (app.pending if every else app.inflight) == 0, timeout=10)
             return json_resp(200 if ok else 503, {"idle": ok, "inflight": app.inflight})
         if method != "POST":
             return json_resp(405, {"error": "POST only"})

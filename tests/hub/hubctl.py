@@ -133,11 +133,13 @@ class Hub:
             return f.read()
 
     # -- request log -----------------------------------------------------------------------
-    def wait_idle(self, timeout=15):
+    def wait_idle(self, timeout=15, every=False):
         """Until every request answered so far has its log line (they are logged after the
-        response went out, so a client can exit before its line is written)."""
+        response went out, so a client can exit before its line is written); every=True: also
+        those still waiting to be answered (a slow fault), at most 10 s."""
         try:
-            with urllib.request.urlopen(self.url + "/_test/idle", timeout=timeout) as r:
+            with urllib.request.urlopen(self.url + "/_test/idle" + ("?all=1" if every else ""),
+                                        timeout=timeout) as r:
                 r.read()
         except OSError:
             pass
@@ -162,7 +164,7 @@ class Hub:
         return out
 
     def clear_log(self):
-        self.wait_idle()  # a late line of an earlier request must not land after the clear
+        self.wait_idle(every=True)  # a late line of an earlier request must not land after the clear
         # the server appends (O_APPEND), so truncating in place is safe
         with open(self.log_path, "w"):
             pass
