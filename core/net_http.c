@@ -932,6 +932,36 @@ int hfs_http_follow(hfs_xfer *x)
     return 1;
 }
 
+void hfs_http_unfollowed(const hfs_xfer *x, int max, char *msg, size_t n)
+{
+    const char *loc = x->location;
+    if (x->redirects > max) {
+        snprintf(msg, n, "too many redirects (more than %d)", max);
+        return;
+    }
+    if (!loc || !loc[0]) {
+        snprintf(msg, n, "redirect (HTTP %ld) without a Location", x->status);
+        return;
+    }
+    /* RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ':'. Without one the
+     * target is relative, and inherits http(s) from the URL that answered. */
+    size_t k = 0;
+    if ((loc[0] | 0x20) >= 'a' && (loc[0] | 0x20) <= 'z')
+        while (loc[k] &&
+               strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.", loc[k]))
+            k++;
+    /* The query of a signed URL carries credentials: never in a log line. */
+    int shown = (int)strcspn(loc, "?");
+    if (shown > 200) shown = 200;
+    if (k && loc[k] == ':' &&
+        !((k == 4 && !strncasecmp(loc, "http", 4)) || (k == 5 && !strncasecmp(loc, "https", 5))))
+        snprintf(msg, n,
+                 "refused a redirect to a %.*s: URL (%.*s): only http and https are followed",
+                 (int)k, loc, shown, loc);
+    else
+        snprintf(msg, n, "redirect to an unusable Location (%.*s)", shown, loc);
+}
+
 int64_t hfs_http_retry_delay(const hfs_xfer *x)
 {
     if (x->local_err) return -1;

@@ -151,6 +151,11 @@ int hfs_http_run(hfs_xfer **xs, int n, int max_par, hfs_xfer_step_fn step, hfs_x
  * POST becomes a GET unless the status was 307/308. */
 int hfs_http_follow(hfs_xfer *x);
 
+/* Why x's redirect was not followed (hfs_http_follow returned 0, or it was redirect number
+ * max + 1): too many redirects, no Location, a target that does not parse, or one that is not
+ * http(s) (file:, ftp:...: refused, and named). */
+void hfs_http_unfollowed(const hfs_xfer *x, int max, char *msg, size_t n);
+
 /* Delay before retrying x's last attempt, or -1 if it is not worth retrying. Does not look
  * at x->failures. */
 int64_t hfs_http_retry_delay(const hfs_xfer *x);

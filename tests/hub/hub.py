@@ -47,6 +47,7 @@ Fault actions (the next `count` requests whose raw path contains `match`):
   truncate         the body is cut at half its length, connection closed
   corrupt          right status and length, wrong bytes
   ignore_range     a Range header is ignored: 200 with the whole body
+  whole_corrupt    the same, and the bytes are wrong (right length)
   redirect         302 to `location` (any URL, e.g. file:///etc/passwd)
   inject           the JSON array answer (tree page, paths-info) gets `entries` appended
   endless          a tree page answered as if no cursor was given, with a Link rel="next" to a
@@ -97,7 +98,7 @@ WRITE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
 MAX_WRITE_BODY = 1 << 30  # a commit's inline (base64) files; the Hub's limit is 1 GB
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 FAULT_ACTIONS = ("404", "500", "503", "429", "reset", "garbage", "slow", "drip", "truncate", "corrupt",
-                 "ignore_range", "redirect", "inject", "endless")
+                 "ignore_range", "whole_corrupt", "redirect", "inject", "endless")
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -825,8 +826,9 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
                 truncate = True
             elif act == "corrupt":  # right status and length, wrong bytes
                 corrupt = True
-            elif act == "ignore_range":
+            elif act in ("ignore_range", "whole_corrupt"):
                 del self.headers["Range"]
+                corrupt = act == "whole_corrupt"
             elif act == "endless":
                 query = "&".join(kv for kv in query.split("&") if not kv.startswith("cursor="))
             elif act == "reset":

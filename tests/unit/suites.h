@@ -15,7 +15,8 @@
     X(http)                                                                                        \
     X(overlay)                                                                                     \
     X(push)                                                                                        \
-    X(near)
+    X(near)                                                                                        \
+    X(log)
 
 #define HFS_DECL(n) Suite *suite_##n(void) __attribute__((weak));
 HFS_SUITES(HFS_DECL)
