@@ -783,15 +783,15 @@ int hfs_http_run(hfs_xfer **xs, int n, int max_par, hfs_xfer_step_fn step, hfs_x
     if (max_par > HFS_HTTP_MAX_PAR) max_par = HFS_HTTP_MAX_PAR;
     char *qs = calloc((size_t)n, 1);
     int64_t *at = calloc((size_t)n, sizeof *at);
-    hfs_budget budget;
-    hfs_budget_start(&budget, hfs_cfg()->timeout, now_ms());
-    for (int i = 0; i < n; i++) xs[i]->budget = &budget;
     if (!qs || !at) {
         free(qs);
         free(at);
         ctx_put(c);
         return -ENOMEM;
     }
+    hfs_budget budget;
+    hfs_budget_start(&budget, hfs_cfg()->timeout, now_ms());
+    for (int i = 0; i < n; i++) xs[i]->budget = &budget;
 
     /* A peer that closes a TLS connection under us must not kill the host program with
      * SIGPIPE: block it on this thread while we run, and swallow one raised meanwhile. */
