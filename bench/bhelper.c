@@ -4,6 +4,9 @@
  *   bhelper pread PATH OFF LEN            open, pread LEN bytes at OFF, close
  *   bhelper seq PATH BS                   open, read to EOF in BS-byte reads, close (in-process MB/s)
  *   bhelper rand PATH COUNT SEED BS       COUNT preads of BS bytes at seeded offsets (one open)
+ *   bhelper preadmt PATH THREADS COUNT LEN STRIDE
+ *                                         one open, then COUNT preads of LEN bytes at i * STRIDE
+ *                                         shared round-robin by THREADS threads (wall time)
  *   bhelper stat LISTFILE SECONDS         stat() every path of LISTFILE, round and round
  *   bhelper ops DIR NFILES ITERS          open/fstat/read 4 KiB/close + stat on DIR/f<i>
  *   bhelper spawn ITERS PRELOAD CMD...    fork+exec+wait CMD ITERS times ("-" = no LD_PRELOAD);
@@ -13,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -86,6 +90,60 @@ static int cmd_pread(char **a)
     printf("{\"bytes\": %zd, \"open_us\": %.1f, \"read_us\": %.1f, \"total_us\": %.1f}\n", r,
            (t1 - t0) / 1e3, (t2 - t1) / 1e3, (t2 - t0) / 1e3);
     return r == (ssize_t)len ? 0 : 1;
+}
+
+typedef struct {
+    int fd, first, step, count;
+    size_t len;
+    off_t stride;
+    ssize_t bytes;
+} mt_arg;
+
+static void *mt_reader(void *p)
+{
+    mt_arg *m = p;
+    char *buf = malloc(m->len);
+    if (!buf) return NULL;
+    for (int i = m->first; i < m->count; i += m->step) {
+        ssize_t r = pread_full(m->fd, buf, m->len, (off_t)i * m->stride);
+        if (r < 0) {
+            m->bytes = -1;
+            break;
+        }
+        m->bytes += r;
+    }
+    free(buf);
+    return NULL;
+}
+
+static int cmd_preadmt(char **a)
+{
+    int nt = atoi(a[1]), count = atoi(a[2]);
+    size_t len = (size_t)strtoull(a[3], NULL, 0);
+    off_t stride = (off_t)strtoll(a[4], NULL, 0);
+    if (nt < 1 || nt > 64 || count < 1) die("preadmt: bad arguments", NULL);
+    int64_t t0 = now_ns();
+    int fd = open(a[0], O_RDONLY);
+    if (fd < 0) die("open", a[0]);
+    int64_t t1 = now_ns();
+    pthread_t th[64];
+    mt_arg m[64];
+    for (int t = 0; t < nt; t++) {
+        m[t] = (mt_arg){fd, t, nt, count, len, stride, 0};
+        if (pthread_create(&th[t], NULL, mt_reader, &m[t])) die("pthread_create", NULL);
+    }
+    ssize_t total = 0;
+    int bad = 0;
+    for (int t = 0; t < nt; t++) {
+        pthread_join(th[t], NULL);
+        bad |= m[t].bytes < 0;
+        total += m[t].bytes;
+    }
+    int64_t t2 = now_ns();
+    close(fd);
+    printf("{\"bytes\": %zd, \"open_us\": %.1f, \"read_us\": %.1f}\n", total, (t1 - t0) / 1e3,
+           (t2 - t1) / 1e3);
+    return bad || total != (ssize_t)len * count;
 }
 
 static int cmd_seq(char **a)
@@ -386,6 +444,7 @@ int main(int argc, char **argv)
     if (!strcmp(c, "pread") && na == 3) return cmd_pread(a);
     if (!strcmp(c, "seq") && na == 2) return cmd_seq(a);
     if (!strcmp(c, "rand") && na == 4) return cmd_rand(a);
+    if (!strcmp(c, "preadmt") && na == 5) return cmd_preadmt(a);
     if (!strcmp(c, "stat") && na == 2) return cmd_stat(a);
     if (!strcmp(c, "ops") && na == 3) return cmd_ops(a);
     if (!strcmp(c, "opsab") && na == 4) return cmd_opsab(a);

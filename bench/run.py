@@ -155,7 +155,7 @@ class Bench:
         self.runs = args.runs
         self.tmp = tempfile.mkdtemp(prefix="hfshim-bench-")
         self.helper = os.path.join(self.tmp, "bhelper")
-        subprocess.check_call(["cc", "-O2", "-Wall", "-o", self.helper, HELPER_SRC])
+        subprocess.check_call(["cc", "-O2", "-Wall", "-pthread", "-o", self.helper, HELPER_SRC])
         self.root = bench_fixtures.build(verbose=True)
         self.facts = bench_fixtures.facts(self.root)
         self.lay = bench_fixtures.layout(self.root)
@@ -860,6 +860,115 @@ def row10_memory(b):
         "`find` 100,000 entries %.1f MiB (%.2f s)" % (cold_ls[0] / 1024, cold_find / 1024, cold_find_t)])
 
 
+LAT_MS = 20  # issue 10: the Hub and its CDN 20 ms away, as over a real network
+
+
+def row11_latency(b):
+    """Issue 10's rows, with every answer of the Hub and of the CDN starting 20 ms after its
+    request (hub.py's delay; bench/delayproxy.py in front of nginx), each against a reference
+    measured in the same run over the same delayed servers."""
+    proxy = servers.DelayProxy(b.nginx.url, LAT_MS)
+    b.hub.set_delay(LAT_MS, cdn_base=proxy.url)
+    lines = ["- every Hub and CDN answer starts %d ms after its request (the test Hub's --delay-ms; "
+             "bench/delayproxy.py in front of nginx for the CDN)" % LAT_MS]
+    try:
+        lat_small_files(b, lines)
+        lat_range(b, lines)
+        lat_threads(b, lines)
+        lat_processes(b, lines)
+    finally:
+        b.hub.set_delay(0, cdn_base="")
+        proxy.stop()
+    b.detail("11. Over a %d ms network (issue 10)" % LAT_MS, lines)
+
+
+def lat_small_files(b, lines):
+    """1,000 small files of the 10,000-file dataset (10 directories, listing order): one `cat`
+    of all of them under the shim, cold, vs the same resolve URLs fetched by curl over 8
+    parallel connections."""
+    files = sorted(bench_fixtures.tfx.many_files())[:1000]
+    import urllib.parse
+    cfg = os.path.join(b.tmp, "curl-small.cfg")
+    with open(cfg, "w") as f:
+        for p in files:
+            f.write('url = "%s/datasets/acme/many/resolve/main/%s"\noutput = "/dev/null"\n'
+                    % (b.hub.url, urllib.parse.quote(p)))
+    vpaths = ["/hf/datasets/acme/many/" + p for p in files]
+    shim, ref, reqs = [], [], []
+    for _ in range(min(b.runs, 3)):
+        h = b.home()
+        b.clear_logs()
+        shim.append(b.spawn(["cat"] + vpaths, home=h, preload=True))
+        reqs.append(b.traffic()[0])
+        b.drop(h)
+        ref.append(b.spawn(["curl", "-sf", "-Z", "--parallel-max", "8", "-K", cfg]))
+    s, r, q = Stat(shim), Stat(ref), ratios(shim, ref)
+    b.row("11", "1,000 small files read one after another by `cat`, cold, vs the same URLs by curl over 8 "
+          "parallel connections (s)", s.fmt(), r.fmt(), q.med, "≤ 1.2", met(q.med <= 1.2))
+    lines.append("- 1,000 small files: %d Hub requests per cold `cat` (revision, tree pages, one resolve per "
+                 "file, one after another); per-run ratios %s" % (reqs[-1], q.fmt(2)))
+
+
+def lat_range(b, lines):
+    rel = "f50.bin"
+    off, ln = 25 * MiB, 1 * MiB
+    url = "%s/bench/files/resolve/main/%s" % (b.hub.url, rel)
+    shim, ref, reqs = [], [], []
+    for _ in range(b.runs):
+        h = b.home()
+        b.clear_logs()
+        shim.append(b.spawn([b.helper, "pread", b.vpath(rel), str(off), str(ln)], home=h, preload=True))
+        reqs.append(b.traffic())
+        b.drop(h)
+        ref.append(b.spawn(["curl", "-sf", "-o", "/dev/null", "-L", "-r", "%d-%d" % (off, off + ln - 1), url]))
+    s, r, q = Stat([x * 1e3 for x in shim]), Stat([x * 1e3 for x in ref]), ratios(shim, ref)
+    b.row("11", "1 MiB read at 25 MiB of a cold file, new process, vs `curl -L -r` of the resolve URL (ms)",
+          s.fmt(), r.fmt(), q.med, "≤ 1.2", met(q.med <= 1.2))
+    nh, nc, nb = reqs[-1]
+    lines.append("- range read: %d Hub + %d CDN requests per cold process (`curl -L`: 1 + 1), %.1f MiB from the "
+                 "CDN; per-run ratios %s" % (nh, nc, nb / MiB, q.fmt(2)))
+
+
+def lat_threads(b, lines):
+    """16 preads of 1 MiB, 3 MiB apart (no read-ahead: not sequential), on one fd opened
+    beforehand (metadata loaded): by 4 threads vs by 1 thread, each on a cold cache."""
+    rel = "f200.bin"
+    args = lambda nt: ["preadmt", b.vpath(rel), str(nt), "16", str(MiB), str(3 * MiB)]  # noqa: E731
+    one, four = [], []
+    for i in range(b.runs):
+        for nt in ((1, 4) if i % 2 else (4, 1)):
+            h = b.home()
+            (one if nt == 1 else four).append(b.helper_json(args(nt), home=h, preload=True)["read_us"] / 1e3)
+            b.drop(h)
+    o, f, q = Stat(one), Stat(four), ratios(one, four)
+    b.row("11", "16 × 1 MiB preads on one cold fd: 4 threads vs 1 thread (ms; ratio column: speedup)", f.fmt(),
+          o.fmt(), "%.2fx" % q.med, "≥ 3x", met(q.med >= 3))
+    lines.append("- threads: per-run speedups %s (1 thread %s ms, 4 threads %s ms)" % (q.fmt(2), o.fmt(), f.fmt()))
+
+
+def lat_processes(b, lines):
+    """8 processes started together on one cold cache, each reading the whole 200 MiB file."""
+    rel = "f200.bin"
+    size = b.facts[rel]["size"]
+    fetched, secs = [], []
+    for _ in range(max(2, b.runs - 2)):
+        h = b.home()
+        b.clear_logs()
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen(["cat", b.vpath(rel)], env=b.env(h), stdout=subprocess.DEVNULL)
+                 for _ in range(8)]
+        bad = [p.wait() for p in procs]
+        secs.append(time.perf_counter() - t0)
+        fetched.append(b.traffic()[2] / size)
+        if any(bad) or not b.blob_complete(h, rel):
+            raise RuntimeError("8 concurrent cold reads of %s failed (%s)" % (rel, bad))
+        b.drop(h)
+    f = Stat(fetched)
+    b.row("11", "8 cold processes reading one 200 MiB file together: bytes fetched from the CDN / file size",
+          f.fmt(2), "1", f.med, "≤ 1.05", met(f.med <= 1.05))
+    lines.append("- 8 processes: %s s for all of them to finish" % Stat(secs).fmt())
+
+
 # --------------------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------------------
@@ -909,7 +1018,7 @@ def write_results(b, info, tab, elapsed, path):
 
 ROWS = {
     "1": row1_2_sequential, "3": row3_range, "4": row4_random, "5": row5_fio, "6": row6_metadata,
-    "7": row7_overhead, "8": row8_firstbyte, "9": row9_writes, "10": row10_memory,
+    "7": row7_overhead, "8": row8_firstbyte, "9": row9_writes, "10": row10_memory, "11": row11_latency,
 }
 
 
@@ -918,7 +1027,7 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=int(os.environ.get("HFS_BENCH_RUNS", "5")))
     ap.add_argument("--fio-runs", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="2 runs per figure, 1 fio suite")
-    ap.add_argument("--rows", default="1,3,4,5,6,7,8,9,10", help="subset, e.g. 1,3 (row 2 comes with 1)")
+    ap.add_argument("--rows", default="1,3,4,5,6,7,8,9,10,11", help="subset, e.g. 1,3 (row 2 comes with 1)")
     ap.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
     ap.add_argument("--out", default=RESULTS, help="where to write the results (default bench/RESULTS.md)")
     args = ap.parse_args(argv)
@@ -933,7 +1042,7 @@ def main(argv=None):
     b = Bench(args)
     try:
         wanted = [r.strip() for r in args.rows.split(",") if r.strip()]
-        for key in ("1", "3", "4", "5", "6", "7", "8", "9", "10"):
+        for key in ("1", "3", "4", "5", "6", "7", "8", "9", "10", "11"):
             if key in wanted:
                 log("row %s" % key)
                 ROWS[key](b)
@@ -943,7 +1052,7 @@ def main(argv=None):
         b.close()
     elapsed = time.time() - t0
     info["load_end"] = loadavg()
-    order = {k: i for i, k in enumerate(["1", "1*", "2", "3", "4", "5", "6", "7", "7*", "8", "9", "10"])}
+    order = {k: i for i, k in enumerate(["1", "1*", "2", "3", "4", "5", "6", "7", "7*", "8", "9", "10", "11"])}
     b.rows.sort(key=lambda r: order.get(r["num"], 99))
     tab = table(b.rows)
     print(tab)

@@ -1,5 +1,7 @@
 """The bench's servers: nginx as the CDN (LFS blobs by sha256, with Range) and the test Hub for
-metadata, whose LFS redirects point at nginx (hub.py --cdn-base)."""
+metadata, whose LFS redirects point at nginx (hub.py --cdn-base). For the rows measured over a
+slow network, DelayProxy (delayproxy.py) sits in front of nginx and the Hub delays its own
+answers (hubctl.Hub.set_delay, which also points the redirects at the proxy)."""
 
 import json
 import os
@@ -158,6 +160,39 @@ class Nginx:
                 self.proc.wait()
         if not keep_tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class DelayProxy:
+    """bench/delayproxy.py in front of `upstream` (an http://127.0.0.1:PORT URL): each answer
+    starts delay_ms after its request."""
+
+    def __init__(self, upstream, delay_ms):
+        self.tmp = tempfile.mkdtemp(prefix="hfshim-bench-proxy-")
+        ready = os.path.join(self.tmp, "ready.json")
+        hostport = upstream.split("://", 1)[1].rstrip("/")
+        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "delayproxy.py"), "--upstream", hostport,
+                                      "--delay-ms", str(delay_ms), "--ready", ready],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.tmp, "stderr"), "wb"),
+                                     start_new_session=True, preexec_fn=_die_with_parent)
+        t = time.time() + 10
+        while not os.path.exists(ready):
+            if self.proc.poll() is not None or time.time() > t:
+                self.stop()
+                raise RuntimeError("delay proxy did not start")
+            time.sleep(0.02)
+        with open(ready) as f:
+            self.url = json.load(f)["url"]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def start_hub(root, cdn_base, ready_timeout=300):

@@ -414,7 +414,9 @@ int hfs_file_ensure(hfs_file *f, uint64_t off, uint64_t len)
                              .rev = f->repo->snap,
                              .path = f->rpath,
                              .size = f->size,
-                             .dest = f->partial};
+                             .dest = f->partial,
+                             .sha256 = f->etag_kind == HFS_ETAG_SHA256 ? f->etag : NULL,
+                             .git_oid = f->etag_kind == HFS_ETAG_GITSHA1 ? f->etag : NULL};
         /* A batch at a time (BATCH_PIECES); until 0608188 a call fetched at most 64 pieces and
          * making more than 1 GiB present failed with EIO. */
         int frc = net ? 0 : -EIO;

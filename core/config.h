@@ -22,7 +22,8 @@ typedef struct {
     int no_push;            /* HF_NO_PUSH=1 */
     int rev_ttl; /* HF_SHIM_REVISION_TTL seconds a branch->sha answer is reused across processes
                     without hfrun; default 60 */
-    int timeout; /* HF_SHIM_TIMEOUT seconds per request without progress; default 30 */
+    int timeout; /* HF_SHIM_TIMEOUT: seconds a network operation may block without progress
+                    (net_budget.h); default 30 */
 } hfs_config;
 
 /* HF_SHIM_PREFIX normalized (default /hf), without reading anything else: what every process

@@ -59,20 +59,83 @@ static int already_seen(const char *msg, size_t len)
     return seen;
 }
 
+/* Length of the UTF-8 sequence at p (n bytes left) and its code point, or 0 if invalid. */
+static size_t utf8(const unsigned char *p, size_t n, unsigned *cp)
+{
+    unsigned c = p[0];
+    size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+    if (!len || len > n) return 0;
+    unsigned v = c & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        v = v << 6 | (p[i] & 0x3F);
+    }
+    /* Overlong forms, surrogates, beyond U+10FFFF. */
+    if ((len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > 0x10FFFF)) ||
+        (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    *cp = v;
+    return len;
+}
+
+/* Characters a terminal acts on rather than shows: C1 controls (U+009B is CSI), the
+ * direction overrides and isolates that reorder what follows, line and paragraph separators. */
+static int invisible(unsigned cp)
+{
+    return (cp >= 0x80 && cp < 0xA0) || cp == 0x200E || cp == 0x200F ||
+           (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+size_t hfs_log_sanitize(const char *in, size_t n, char *out, size_t outsz)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        char esc[16];
+        size_t el = 0, len = 1;
+        unsigned cp = p[i];
+        if (cp >= 0x20 && cp < 0x7F) {
+            esc[el++] = (char)cp;
+        } else if (cp == '\n' || cp == '\r' || cp == '\t') {
+            el = (size_t)snprintf(esc, sizeof esc, "\\%c",
+                                  cp == '\n'   ? 'n'
+                                  : cp == '\r' ? 'r'
+                                               : 't');
+        } else if (cp >= 0x80 && (len = utf8(p + i, n - i, &cp)) && !invisible(cp)) {
+            memcpy(esc, p + i, len);
+            el = len;
+        } else if (cp >= 0x80 && len) {
+            el = (size_t)snprintf(esc, sizeof esc, "\\u%04x", cp);
+        } else {
+            len = 1; /* a control byte, or a byte that is not UTF-8 */
+            el = (size_t)snprintf(esc, sizeof esc, "\\x%02x", p[i]);
+        }
+        if (o + el >= outsz) break; /* whole escapes only */
+        memcpy(out + o, esc, el);
+        o += el;
+        i += len;
+    }
+    if (outsz) out[o] = 0;
+    return o;
+}
+
 void hfs_log(int level, const char *fmt, ...)
 {
     if (level > hfs_log_level()) return;
     int saved = errno;
-    char buf[2048];
+    char raw[2048], buf[2048];
     static const char pfx[] = "hfshim: ";
-    memcpy(buf, pfx, sizeof pfx - 1);
-    size_t off = sizeof pfx - 1;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf + off, sizeof buf - off - 1, fmt, ap);
+    int n = vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
     if (n < 0) n = 0;
-    off += (size_t)n < sizeof buf - off - 1 ? (size_t)n : sizeof buf - off - 2;
+    if ((size_t)n >= sizeof raw) n = sizeof raw - 1;
+    /* Names and messages from servers reach this line: it stays one line, and nothing in it
+     * can move the cursor, recolour the terminal or pose as a line of its own. */
+    memcpy(buf, pfx, sizeof pfx - 1);
+    size_t off = sizeof pfx - 1;
+    off += hfs_log_sanitize(raw, (size_t)n, buf + off, sizeof buf - off - 1);
     if (level <= HFS_LOG_WARN && already_seen(buf, off)) {
         errno = saved;
         return;

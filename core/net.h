@@ -21,6 +21,11 @@ typedef struct hfs_fetch_req {
     const char *path; /* path in repo */
     uint64_t size;    /* expected total size of the file */
     const char *dest; /* local file to pwrite the bytes into, at their own offsets */
+    /* The content's hash (lowercase hex), to check an answer that brings the whole file (a
+     * server that ignored Range) before any of it counts as fetched: sha256 for LFS files,
+     * git_oid (git blob sha1) for others; NULL when unknown (then only its size is checked). */
+    const char *sha256;
+    const char *git_oid;
 } hfs_fetch_req;
 
 /* Called (from the calling thread) as soon as a range has been written completely to dest. */
@@ -46,8 +51,9 @@ struct hfs_net_ops {
     /* Fetch byte ranges of a file (GET resolve with Range) into req->dest. Redirects to another
      * host are followed by hand, without the Authorization header; the redirect target is cached
      * per file for reuse. Ranges are fetched concurrently (several connections) when there is
-     * more than one. Calls done() for each range fully written. Returns 0 only if every range
-     * was fetched. Never writes bytes the server did not send. */
+     * more than one. Calls done() for each range fully written; a 200 answer with the whole file
+     * is taken whole and, once its hash (or size) checks, reported as one range, the file.
+     * Returns 0 only if every range was fetched. Never writes bytes the server did not send. */
     int (*fetch)(const hfs_fetch_req *req, const hfs_range *ranges, int n, hfs_range_done_cb done,
                  void *arg);
 

@@ -72,9 +72,9 @@ static int w_step(hfs_xfer *x, void *arg)
         a->rc = -ESTALE;
         return HFS_XFER_DONE;
     }
-    char why[600];
-    int64_t d = hfs_http_retry_delay(x);
-    if (d >= 0 && x->failures + 1 < HFS_HTTP_ATTEMPTS) {
+    char why[600], end[200];
+    int64_t d = hfs_http_next_attempt(x, hfs_now_ms(), end, sizeof end);
+    if (d >= 0) {
         x->failures++;
         describe(x, why, sizeof why);
         hfs_info("%s: %s: %s; retry %d of %d in %.2f s", a->name, a->op, why, x->failures,
@@ -85,7 +85,7 @@ static int w_step(hfs_xfer *x, void *arg)
     a->rc = describe(x, why, sizeof why);
     if (x->status >= 300 && x->status < 400 && !x->curl_rc)
         snprintf(why, sizeof why, "unexpected redirect (HTTP %ld)", x->status);
-    hfs_err("%s: %s: %s%s", a->name, a->op, why, d >= 0 ? " (after retries)" : "");
+    hfs_err("%s: %s: %s%s%s", a->name, a->op, why, end[0] ? ": " : "", end);
     return HFS_XFER_DONE;
 }
 

@@ -465,6 +465,7 @@ static void reset_response(hfs_xfer *x)
     x->content_length = -1;
     x->retry_after_ms = x->ratelimit_ms = -1;
     x->err_code[0] = x->err_msg[0] = 0;
+    x->seen = 0;
 }
 
 static int is_2xx(long st)
@@ -577,6 +578,39 @@ static size_t write_cb(char *p, size_t sz, size_t nm, void *ud)
     return n;
 }
 
+/* The operation's budget ran out while x was running or waiting: a final failure. */
+static void expire(hfs_xfer *x)
+{
+    const hfs_budget *b = x->budget;
+    int t = (int)(b->timeout_ms / 1000);
+    x->local_err = -EIO;
+    if (!x->status && !b->moved)
+        snprintf(x->local_msg, sizeof x->local_msg,
+                 "timed out: no answer within %d s (HF_SHIM_TIMEOUT)", t);
+    else
+        snprintf(x->local_msg, sizeof x->local_msg,
+                 "timed out: %llu bytes in %d s, slower than %u KiB/s (HF_SHIM_TIMEOUT)",
+                 (unsigned long long)(b->moved - b->mark), t, HFS_MIN_RATE >> 10);
+}
+
+/* libcurl's progress callback (about once a second when idle): counts the attempt's bytes into
+ * its operation's budget and aborts the attempt when the budget is gone. */
+static int xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)ultotal;
+    hfs_xfer *x = ud;
+    int64_t now = hfs_now_ms();
+    uint64_t moved = (uint64_t)(dlnow > 0 ? dlnow : 0) + (uint64_t)(ulnow > 0 ? ulnow : 0);
+    if (moved > x->seen) {
+        hfs_budget_moved(x->budget, moved - x->seen, now);
+        x->seen = moved;
+    }
+    if (hfs_budget_left_ms(x->budget, now) > 0) return 0;
+    expire(x);
+    return 1; /* CURLE_ABORTED_BY_CALLBACK */
+}
+
 static int setup(hfs_xfer *x, slot *s, state *st)
 {
     const hfs_config *cfg = hfs_cfg();
@@ -593,15 +627,23 @@ static int setup(hfs_xfer *x, slot *s, state *st)
     curl_easy_setopt(e, CURLOPT_USERAGENT, "hfshim/" HFS_VERSION);
     /* Redirects are followed by hand: the token must not follow them to another host. */
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    /* The step callbacks refuse other schemes with a clear message before they get here; this
+     * is libcurl's own guard, for redirects too should they ever be followed by libcurl. */
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
     curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
     long stall = cfg->timeout > 0 ? cfg->timeout : 30;
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, HFS_HTTP_STALL_RATE);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, stall);
+    /* The operation's deadline across attempts and connections (net_budget.h). */
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
     curl_easy_setopt(e, CURLOPT_TIMEOUT,
                      x->max_time_s > 0 ? x->max_time_s : API_MAX_TIME_S + stall);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -717,9 +759,7 @@ static void finish(hfs_xfer *x, CURL *e, CURLcode cc)
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return hfs_now_ms();
 }
 
 static void slot_release(ctx *c, slot *s)
@@ -749,6 +789,9 @@ int hfs_http_run(hfs_xfer **xs, int n, int max_par, hfs_xfer_step_fn step, hfs_x
         ctx_put(c);
         return -ENOMEM;
     }
+    hfs_budget budget;
+    hfs_budget_start(&budget, hfs_cfg()->timeout, now_ms());
+    for (int i = 0; i < n; i++) xs[i]->budget = &budget;
 
     /* A peer that closes a TLS connection under us must not kill the host program with
      * SIGPIPE: block it on this thread while we run, and swallow one raised meanwhile. */
@@ -767,6 +810,16 @@ int hfs_http_run(hfs_xfer **xs, int n, int max_par, hfs_xfer_step_fn step, hfs_x
             if (qs[i] != Q_WAIT) continue;
             if (at[i] > now) {
                 if (wake < 0 || at[i] < wake) wake = at[i];
+                continue;
+            }
+            if (hfs_budget_left_ms(&budget, now) <= 0) {
+                /* Held or waiting when time ran out: it ends as a running one would. */
+                reset_response(xs[i]);
+                expire(xs[i]);
+                xs[i]->delay_ms = 0;
+                qs[i] = Q_DONE;
+                left--;
+                if (step(xs[i], arg) == HFS_XFER_STOP_ALL) goto out;
                 continue;
             }
             if (ready && !ready(xs[i], arg)) {
@@ -855,6 +908,7 @@ out:
         }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    for (int i = 0; i < n; i++) xs[i]->budget = NULL; /* it lived on this stack */
     free(qs);
     free(at);
     ctx_put(c);
@@ -878,6 +932,36 @@ int hfs_http_follow(hfs_xfer *x)
     return 1;
 }
 
+void hfs_http_unfollowed(const hfs_xfer *x, int max, char *msg, size_t n)
+{
+    const char *loc = x->location;
+    if (x->redirects > max) {
+        snprintf(msg, n, "too many redirects (more than %d)", max);
+        return;
+    }
+    if (!loc || !loc[0]) {
+        snprintf(msg, n, "redirect (HTTP %ld) without a Location", x->status);
+        return;
+    }
+    /* RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ':'. Without one the
+     * target is relative, and inherits http(s) from the URL that answered. */
+    size_t k = 0;
+    if ((loc[0] | 0x20) >= 'a' && (loc[0] | 0x20) <= 'z')
+        while (loc[k] &&
+               strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.", loc[k]))
+            k++;
+    /* The query of a signed URL carries credentials: never in a log line. */
+    int shown = (int)strcspn(loc, "?");
+    if (shown > 200) shown = 200;
+    if (k && loc[k] == ':' &&
+        !((k == 4 && !strncasecmp(loc, "http", 4)) || (k == 5 && !strncasecmp(loc, "https", 5))))
+        snprintf(msg, n,
+                 "refused a redirect to a %.*s: URL (%.*s): only http and https are followed",
+                 (int)k, loc, shown, loc);
+    else
+        snprintf(msg, n, "redirect to an unusable Location (%.*s)", shown, loc);
+}
+
 int64_t hfs_http_retry_delay(const hfs_xfer *x)
 {
     if (x->local_err) return -1;
@@ -886,6 +970,41 @@ int64_t hfs_http_retry_delay(const hfs_xfer *x)
                                                    : -1;
     if (!hfs_http_status_retryable(x->status)) return -1;
     return hfs_http_backoff_ms(x->failures + 1, x->status, x->retry_after_ms, x->ratelimit_ms);
+}
+
+int64_t hfs_http_server_wait_ms(const hfs_xfer *x)
+{
+    int64_t w = x->retry_after_ms;
+    if (x->status == 429 && x->ratelimit_ms > w) w = x->ratelimit_ms;
+    return w;
+}
+
+int64_t hfs_http_next_attempt(const hfs_xfer *x, int64_t now, char *end, size_t n)
+{
+    end[0] = 0;
+    int64_t d = hfs_http_retry_delay(x);
+    if (d < 0) return -1;
+    if (x->failures + 1 >= HFS_HTTP_ATTEMPTS) {
+        snprintf(end, n, "after %d attempts", x->failures + 1); /* HFS_HTTP_ATTEMPTS > 1 */
+        return -1;
+    }
+    if (!x->budget) return d;
+    int64_t left = hfs_budget_left_ms(x->budget, now), asked = hfs_http_server_wait_ms(x);
+    int t = (int)(x->budget->timeout_ms / 1000);
+    if (asked > left) {
+        snprintf(end, n,
+                 "the server asks to wait %.0f s, more than the %.0f s left of "
+                 "HF_SHIM_TIMEOUT (%d s)",
+                 (double)asked / 1000, left > 0 ? (double)left / 1000 : 0.0, t);
+        return -1;
+    }
+    if (asked > d) d = asked; /* honoured in full: it fits */
+    if (d >= left) {
+        snprintf(end, n, "after %d attempt%s (HF_SHIM_TIMEOUT, %d s, reached)", x->failures + 1,
+                 x->failures ? "s" : "", t);
+        return -1;
+    }
+    return d;
 }
 
 void hfs_xfer_clear(hfs_xfer *x)

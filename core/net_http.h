@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <time.h>
 #include "net.h"
+#include "net_budget.h"
 
 #ifndef HFS_VERSION
 #define HFS_VERSION "dev"
@@ -23,8 +24,13 @@
 /* Attempts per request (first try included), and at most this many transfers in flight. */
 #define HFS_HTTP_ATTEMPTS 5
 #define HFS_HTTP_MAX_PAR 8
-/* Longest a server may make us wait between attempts (Retry-After, RateLimit). */
+/* Longest backoff hfs_http_backoff_ms gives for a server's hint; a longer Retry-After is honoured
+ * by hfs_http_next_attempt when it fits the operation's deadline, else the call fails at once. */
 #define HFS_HTTP_MAX_WAIT_MS 30000
+/* Per attempt: a connection that carries less than this (bytes/s) for HF_SHIM_TIMEOUT seconds is
+ * cut and retried (while its operation's budget lasts), even when others of the same
+ * operation keep it alive. */
+#define HFS_HTTP_STALL_RATE 1024L
 
 /* ---- growing byte buffer ---- */
 typedef struct {
@@ -117,6 +123,10 @@ struct hfs_xfer {
     int64_t retry_after_ms, ratelimit_ms;
     char err_code[64], err_msg[256];
     int sent_auth; /* whether this attempt carried the token */
+    /* The operation's deadline: hfs_http_run points every transfer of a run at one budget
+     * (started when the run starts) for the run's duration; step callbacks may read it. */
+    hfs_budget *budget;
+    uint64_t seen; /* bytes of this attempt already counted in budget */
 };
 
 enum { HFS_XFER_DONE = 0, HFS_XFER_AGAIN = 1, HFS_XFER_STOP_ALL = 2 };
@@ -129,8 +139,10 @@ typedef int (*hfs_xfer_step_fn)(hfs_xfer *x, void *arg);
  * is asked again as other transfers progress). Also the place to (re)pick x->url. */
 typedef int (*hfs_xfer_ready_fn)(hfs_xfer *x, void *arg);
 
-/* Runs the transfers, at most max_par at once, until each is finished. 0, or -ENOMEM if no
- * context could be set up (nothing was run). */
+/* Runs the transfers, at most max_par at once, until each is finished: one operation, whose
+ * budget (HF_SHIM_TIMEOUT, net_budget.h) all of them share; a transfer still running or
+ * waiting when it runs out ends with local_err -EIO ("timed out ..."), which is final. 0, or
+ * -ENOMEM if no context could be set up (nothing was run). */
 int hfs_http_run(hfs_xfer **xs, int n, int max_par, hfs_xfer_step_fn step, hfs_xfer_ready_fn ready,
                  void *arg);
 
@@ -139,9 +151,23 @@ int hfs_http_run(hfs_xfer **xs, int n, int max_par, hfs_xfer_step_fn step, hfs_x
  * POST becomes a GET unless the status was 307/308. */
 int hfs_http_follow(hfs_xfer *x);
 
+/* Why x's redirect was not followed (hfs_http_follow returned 0, or it was redirect number
+ * max + 1): too many redirects, no Location, a target that does not parse, or one that is not
+ * http(s) (file:, ftp:...: refused, and named). */
+void hfs_http_unfollowed(const hfs_xfer *x, int max, char *msg, size_t n);
+
 /* Delay before retrying x's last attempt, or -1 if it is not worth retrying. Does not look
  * at x->failures. */
 int64_t hfs_http_retry_delay(const hfs_xfer *x);
+
+/* The wait x's last answer asked for (Retry-After; a 429's RateLimit reset), in ms; -1 if none. */
+int64_t hfs_http_server_wait_ms(const hfs_xfer *x);
+
+/* Whether and when to retry x's failed attempt, within HFS_HTTP_ATTEMPTS and its operation's
+ * budget: the delay in ms (x->failures not yet counted), or -1 with what ended the retries in
+ * `end` ("" when the failure is not worth retrying, else e.g. "after 5 attempts" or "the server
+ * asks to wait 120 s, more than the 28 s left of HF_SHIM_TIMEOUT (30 s)"). */
+int64_t hfs_http_next_attempt(const hfs_xfer *x, int64_t now_ms, char *end, size_t n);
 
 /* Frees what the xfer owns (url, body, headers) and zeroes it. */
 void hfs_xfer_clear(hfs_xfer *x);

@@ -4,6 +4,7 @@
  * HF_ENDPOINT's origin), how a Hub error becomes an errno and one "hfshim:" line. */
 #include "net_http.h"
 #include "net_json.h"
+#include "net_pages.h"
 #include "net_urlenc.h"
 #include "config.h"
 #include "log.h"
@@ -29,9 +30,7 @@
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return hfs_now_ms();
 }
 
 /* One line per repo (the log prints each distinct error once), whatever was asked. */
@@ -76,9 +75,9 @@ static int describe(const hfs_xfer *x, char *msg, size_t n)
  * error line and *rc set (HFS_XFER_DONE). */
 static int retry_or_fail(hfs_xfer *x, const char *name, const char *op, int *rc)
 {
-    char why[400];
-    int64_t d = hfs_http_retry_delay(x);
-    if (d >= 0 && x->failures + 1 < HFS_HTTP_ATTEMPTS) {
+    char why[400], end[200];
+    int64_t d = hfs_http_next_attempt(x, mono_ms(), end, sizeof end);
+    if (d >= 0) {
         x->failures++;
         describe(x, why, sizeof why);
         hfs_info("%s: %s: %s; retry %d of %d in %.2f s", name, op, why, x->failures,
@@ -87,10 +86,7 @@ static int retry_or_fail(hfs_xfer *x, const char *name, const char *op, int *rc)
         return HFS_XFER_AGAIN;
     }
     *rc = describe(x, why, sizeof why);
-    if (d >= 0)
-        hfs_err("%s: %s: %s after %d attempts", name, op, why, x->failures + 1);
-    else
-        hfs_err("%s: %s: %s", name, op, why);
+    hfs_err("%s: %s: %s%s%s", name, op, why, end[0] ? ": " : "", end);
     return HFS_XFER_DONE;
 }
 
@@ -106,9 +102,10 @@ static int api_step(hfs_xfer *x, void *arg)
     api_call *a = arg;
     if (!x->curl_rc && x->status >= 300 && x->status < 400) {
         if (++x->redirects <= MAX_REDIRECTS && hfs_http_follow(x)) return HFS_XFER_AGAIN;
+        char why[400];
+        hfs_http_unfollowed(x, MAX_REDIRECTS, why, sizeof why);
         a->rc = -EIO;
-        hfs_err("%s: %s: %s", a->name, a->op,
-                x->redirects > MAX_REDIRECTS ? "too many redirects" : "redirect without Location");
+        hfs_err("%s: %s: %s", a->name, a->op, why);
         return HFS_XFER_DONE;
     }
     if (!x->curl_rc && !x->local_err && is_2xx(x->status)) {
@@ -197,6 +194,16 @@ int hfs_hub_bucket_info(const hfs_repo_id *r, int64_t *mtime)
     return rc;
 }
 
+/* One line per reply for the entries it had that cannot be used (the rest of it is). */
+static void warn_skips(const char *name, const char *op, const hfs_json_skips *sk)
+{
+    if (!sk->n) return;
+    char more[48] = "";
+    if (sk->n > 1) snprintf(more, sizeof more, " (and %d more)", sk->n - 1);
+    hfs_warn("%s: %s: skipped an entry that cannot be used%s: \"%s\": %s", name, op, more,
+             sk->path[0] ? sk->path : "(no usable path)", sk->why);
+}
+
 int hfs_hub_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *arg)
 {
     int bucket = r->type == HFS_BUCKET;
@@ -221,19 +228,37 @@ int hfs_hub_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *a
         free(url);
         url = NULL;
     }
+    hfs_pages seen = {0};
     for (int page = 1;; page++) {
         hfs_xfer x = {0};
         x.url = url;
-        rc = api_run(name, op, &x);
+        rc = api_run(name, op, &x); /* each page is an operation of its own (HF_SHIM_TIMEOUT) */
         if (rc) {
             hfs_xfer_clear(&x);
             break;
         }
         char err[128];
-        rc = hfs_json_entries(x.body.p, x.body.len, cb, arg, err, sizeof err);
+        int more = x.link && hfs_http_link_next(x.link, next, 16384);
+        /* A page seen before means the listing would go round forever: stop before its
+         * entries are used again. */
+        int again = more ? hfs_pages_add(&seen, x.body.p, x.body.len, page) : 0;
+        if (again) {
+            if (again > 0)
+                hfs_err("%s: %s: pagination does not end: page %d repeats page %d (a Link "
+                        "rel=\"next\" to a new cursor, but the same entries)",
+                        name, op, page, again);
+            else
+                hfs_err("%s: %s: out of memory", name, op);
+            hfs_xfer_clear(&x);
+            rc = again > 0 ? -EIO : -ENOMEM;
+            break;
+        }
+        hfs_json_skips sk;
+        rc = hfs_json_entries(x.body.p, x.body.len, cb, arg, err, sizeof err, &sk);
         if (rc < 0) hfs_err("%s: %s: page %d: %s", name, op, page, err);
+        warn_skips(name, op, &sk);
         if (rc == 1) rc = 0; /* the callback asked to stop */
-        if (rc || !x.link || !hfs_http_link_next(x.link, next, 16384)) {
+        if (rc || !more) {
             hfs_xfer_clear(&x);
             break;
         }
@@ -241,7 +266,7 @@ int hfs_hub_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *a
         url = hfs_url_resolve(x.url, next);
         const char *bad = !url                  ? "unusable Link rel=\"next\" target"
                           : !strcmp(url, x.url) ? "pagination points back to the same page"
-                          : page >= MAX_PAGES   ? "pagination does not end"
+                          : page >= MAX_PAGES   ? "pagination does not end (page limit)"
                                                 : NULL;
         hfs_xfer_clear(&x);
         if (bad) {
@@ -252,6 +277,7 @@ int hfs_hub_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *a
         }
         hfs_debug("%s: %s: page %d done, following Link rel=next", name, op, page);
     }
+    hfs_pages_free(&seen);
     free(next);
     return rc;
 }
@@ -295,8 +321,10 @@ int hfs_hub_paths_info(const hfs_repo_id *r, const char *sha, const char *const 
         rc = api_run(name, op, &x);
         if (!rc) {
             char err[128];
-            rc = hfs_json_entries(x.body.p, x.body.len, cb, arg, err, sizeof err);
+            hfs_json_skips sk;
+            rc = hfs_json_entries(x.body.p, x.body.len, cb, arg, err, sizeof err, &sk);
             if (rc < 0) hfs_err("%s: %s: %s", name, op, err);
+            warn_skips(name, op, &sk);
             if (rc == 1) i = n; /* the callback asked to stop */
             if (rc == 1) rc = 0;
         }
@@ -391,6 +419,7 @@ typedef struct {
     int from_cache; /* x.url came from the redirect cache */
     int reresolved; /* already dropped an expired cached target once */
     int whole;      /* this attempt got a 200 with the whole file */
+    void *hash;     /* ...whose content hash is computed as it arrives */
     int done;
     char *wbuf;
     size_t wlen;
@@ -473,10 +502,18 @@ static int fetch_body_start(hfs_xfer *x)
         return 0;
     }
     if (x->status == 200) {
-        /* Range ignored: fine if this is the whole file, which we then take entire. */
+        /* Range ignored: fine if this is the whole file, which we then take entire, checked
+         * as it arrives (fetch_step) before any of it counts as fetched. */
         if (x->content_length >= 0 && (uint64_t)x->content_length != size)
             return local_fail(x, "file changed on the server (size %lld, expected %llu)",
                               (long long)x->content_length, size);
+        const hfs_fetch_req *q = j->req;
+        int git = !(q->sha256 && q->sha256[0]);
+        if ((!git || (q->git_oid && q->git_oid[0])) && !(r->hash = hfs_hub_hash_new(git, size))) {
+            x->local_err = -ENOMEM;
+            snprintf(x->local_msg, sizeof x->local_msg, "out of memory");
+            return -1;
+        }
         r->whole = 1;
         r->wpos = 0;
         return 0;
@@ -491,6 +528,8 @@ static int fetch_sink(hfs_xfer *x, const char *p, size_t n)
     if (x->sunk + n > limit)
         return local_fail(x, r->whole ? "file changed on the server (longer than expected)"
                                       : "server sent more bytes than asked for");
+    if (r->hash && hfs_hub_hash_update(r->hash, p, n))
+        return local_fail(x, "cannot hash the download");
     while (n) {
         size_t k = WBUF - r->wlen < n ? WBUF - r->wlen : n;
         memcpy(r->wbuf + r->wlen, p, k);
@@ -508,6 +547,8 @@ static int fetch_ready(hfs_xfer *x, void *arg)
     range_x *r = x->owner;
     r->whole = 0;
     r->wlen = 0;
+    hfs_hub_hash_free(r->hash);
+    r->hash = NULL;
     if (!x->url || r->at_resolve) {
         char *t = rc_get(j->key, j->klen);
         if (t) {
@@ -531,6 +572,24 @@ static int fetch_ready(hfs_xfer *x, void *arg)
     return 1;
 }
 
+/* A whole-file answer whose content is not the file's: one line, and nothing of it counts. */
+static int whole_mismatch(fetch_job *j, range_x *r)
+{
+    const hfs_fetch_req *q = j->req;
+    if (!r->hash) return 0;
+    int git = !(q->sha256 && q->sha256[0]);
+    const char *want = git ? q->git_oid : q->sha256;
+    char got[72];
+    int rc = hfs_hub_hash_final(r->hash, got, sizeof got);
+    hfs_hub_hash_free(r->hash);
+    r->hash = NULL;
+    if (!rc && !strcmp(got, want)) return 0;
+    hfs_err("%s: %s: the server sent the whole file for a range request, and its content does "
+            "not match its %s (expected %s, got %s); discarded, not served",
+            j->name, q->path, git ? "git oid" : "sha256", want, rc ? "no hash" : got);
+    return 1;
+}
+
 static int fetch_step(hfs_xfer *x, void *arg)
 {
     fetch_job *j = arg;
@@ -546,9 +605,10 @@ static int fetch_step(hfs_xfer *x, void *arg)
             rc_put(j->key, j->klen, x->url);
             return HFS_XFER_AGAIN;
         }
+        char why[400];
+        hfs_http_unfollowed(x, MAX_REDIRECTS, why, sizeof why);
         j->rc = -EIO;
-        hfs_err("%s: %s: %s", j->name, r->op,
-                x->redirects > MAX_REDIRECTS ? "too many redirects" : "redirect without Location");
+        hfs_err("%s: %s: %s", j->name, r->op, why);
         return HFS_XFER_STOP_ALL;
     }
     if (!x->curl_rc && is_2xx(x->status) && x->sinking) {
@@ -561,12 +621,14 @@ static int fetch_step(hfs_xfer *x, void *arg)
                 j->done(j->arg, r->off, r->len);
                 return HFS_XFER_DONE;
             }
-            /* The whole file is in dest: every range is satisfied. */
-            for (int i = 0; i < j->n; i++)
-                if (!j->rx[i].done) {
-                    j->rx[i].done = 1;
-                    j->done(j->arg, j->rx[i].off, j->rx[i].len);
-                }
+            /* The whole file is in dest: once it checks, every range is satisfied, and so is
+             * the rest of the file (no range of it is fetched again). */
+            if (whole_mismatch(j, r)) {
+                j->rc = -EIO;
+                return HFS_XFER_STOP_ALL;
+            }
+            for (int i = 0; i < j->n; i++) j->rx[i].done = 1;
+            j->done(j->arg, 0, j->req->size);
             return HFS_XFER_STOP_ALL;
         }
         /* Short body: the connection ended early. Retried like any truncated transfer. */
@@ -687,9 +749,13 @@ int hfs_hub_fetch(const hfs_fetch_req *req, const hfs_range *ranges, int n, hfs_
         rc = j.rc;
     for (int i = 0; i < j.n && !rc; i++)
         if (!j.rx[i].done) rc = -EIO; /* cannot happen: every path above sets rc */
+    /* The file is in the listing: a 404 for its bytes (a CDN that lost them, a stale redirect)
+     * is the server failing, never a missing file. */
+    if (rc == -ENOENT) rc = -EIO;
 out:
     for (int i = 0; j.rx && i < j.n; i++) {
         free(j.rx[i].wbuf);
+        hfs_hub_hash_free(j.rx[i].hash);
         hfs_xfer_clear(&j.rx[i].x);
     }
     free(xs);

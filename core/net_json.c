@@ -368,13 +368,19 @@ static int safe_path(const char *p)
 
 enum { ENTRY_OK = 0, ENTRY_SKIP = 1, ENTRY_BAD = -1 };
 
-/* One entry object into e; the path goes into *buf (grown as needed). */
-static int parse_entry(const doc *d, int obj, hfs_tree_entry *e, char **buf, size_t *cap)
+/* One entry object into e; the path goes into *buf (grown as needed). ENTRY_BAD: *why says
+ * what is wrong with it (and *buf holds its path if it had a usable one, else ""). */
+static int parse_entry(const doc *d, int obj, hfs_tree_entry *e, char **buf, size_t *cap,
+                       const char **why)
 {
+    if (*cap < 1 && !(*buf = malloc(*cap = 256))) return ENTRY_BAD;
+    (*buf)[0] = 0;
+    *why = "not a JSON object";
     if (d->t[obj].type != JSMN_OBJECT) return ENTRY_BAD;
     memset(e, 0, sizeof *e);
     int type = -1, have_path = 0, it = obj + 1, k, v, r;
     int64_t uploaded = 0;
+    const char *bad = NULL; /* the first unusable member */
     while ((r = next_member(d, obj, &it, &k, &v)) == 1) {
         if (key_is(d, k, "type")) {
             if (key_is(d, v, "file"))
@@ -391,11 +397,17 @@ static int parse_entry(const doc *d, int obj, hfs_tree_entry *e, char **buf, siz
                 *buf = nb;
                 *cap = n;
             }
-            if (tok_str(d, v, *buf, *cap) < 0) return ENTRY_BAD;
-            have_path = 1;
+            if (tok_str(d, v, *buf, *cap) < 0) {
+                (*buf)[0] = 0;
+                if (!bad) bad = "its path is not a valid string";
+            } else {
+                have_path = 1;
+            }
         } else if (key_is(d, k, "size")) {
             if (d->t[v].type == JSMN_PRIMITIVE && tstr(d, v)[0] == 'n') continue; /* null */
-            if (tok_u64(d, v, &e->size)) return ENTRY_BAD;
+            /* off_t is signed: a size past 2^63 - 1 cannot be a file's (and would wrap). */
+            if ((tok_u64(d, v, &e->size) || e->size > (uint64_t)INT64_MAX) && !bad)
+                bad = "its size is not a whole number from 0 to 2^63 - 1";
         } else if (key_is(d, k, "oid")) {
             tok_hex(d, v, e->oid, 40);
         } else if (key_is(d, k, "xetHash")) {
@@ -413,13 +425,15 @@ static int parse_entry(const doc *d, int obj, hfs_tree_entry *e, char **buf, siz
             if (dt >= 0 && tok_time(d, dt, &e->mtime)) e->mtime = 0;
         }
     }
-    if (r < 0) return ENTRY_BAD;
-    if (type < 0 || !have_path) return ENTRY_BAD;
-    if (type == 2) return ENTRY_SKIP;
-    if (!safe_path(*buf)) {
-        hfs_warn("skipping remote entry with unusable path \"%.200s\"", *buf);
-        return ENTRY_SKIP;
-    }
+    *why = r < 0                           ? "malformed"
+           : bad                           ? bad
+           : type < 0                      ? "it has no type"
+           : !have_path                    ? "it has no path"
+           : type != 2 && !safe_path(*buf) ? "its path is not relative (absolute, or an empty, "
+                                             "'.' or '..' component)"
+                                           : NULL;
+    if (*why) return ENTRY_BAD;
+    if (type == 2) return ENTRY_SKIP; /* a kind of entry this version does not know */
     e->is_dir = type == 1;
     if (e->is_dir) e->size = 0;
     if (!e->mtime) e->mtime = uploaded;
@@ -428,8 +442,9 @@ static int parse_entry(const doc *d, int obj, hfs_tree_entry *e, char **buf, siz
 }
 
 int hfs_json_entries(const char *js, size_t len, hfs_entry_cb cb, void *arg, char *err,
-                     size_t errsz)
+                     size_t errsz, hfs_json_skips *skips)
 {
+    if (skips) memset(skips, 0, sizeof *skips);
     doc d;
     if (doc_parse(&d, js, len)) {
         doc_free(&d);
@@ -444,10 +459,19 @@ int hfs_json_entries(const char *js, size_t len, hfs_entry_cb cb, void *arg, cha
     int rc = 0;
     for (int i = 1; i < d.n && d.t[i].start < d.t[0].end; i = skip(&d, i)) {
         hfs_tree_entry e;
-        int r = parse_entry(&d, i, &e, &buf, &cap);
-        if (r == ENTRY_BAD) {
-            rc = fail(err, errsz, "reply had a malformed entry");
+        const char *why = NULL;
+        int r = parse_entry(&d, i, &e, &buf, &cap, &why);
+        if (r == ENTRY_BAD && !buf) {
+            rc = fail(err, errsz, "out of memory");
             break;
+        }
+        if (r == ENTRY_BAD) {
+            /* One bad entry must not make the whole repo unreadable: the caller warns. */
+            if (skips && !skips->n++) {
+                snprintf(skips->path, sizeof skips->path, "%s", buf);
+                snprintf(skips->why, sizeof skips->why, "%s", why);
+            }
+            continue;
         }
         if (r == ENTRY_SKIP) continue;
         if (cb(&e, arg)) {

@@ -8,12 +8,22 @@
 #include <stdint.h>
 #include "types.h"
 
+/* Entries of a reply that could not be used: how many, and the first one's path (as sent, ""
+ * if it had no usable one) and what is wrong with it; for one warning per reply. */
+typedef struct {
+    int n;
+    char path[256];
+    char why[96];
+} hfs_json_skips;
+
 /* A tree page or a paths-info reply: a JSON array of entries. cb gets every file and directory
- * entry; entries of other types, and entries whose path is unsafe to use as a local path
- * (absolute, empty component, "." or ".."), are skipped with a warning. Returns 0, 1 if cb
- * asked to stop, or -EIO. `path` in the entry is valid only during the call. */
+ * entry; entries of other types are skipped silently, and entries that cannot be used (not an
+ * object, no type or path, a path unsafe as a local path, a size that is not a whole number
+ * from 0 to 2^63 - 1) are skipped and counted in *skips (may be NULL). Returns 0, 1 if cb
+ * asked to stop, or -EIO when the reply itself is not a JSON array. `path` in the entry is
+ * valid only during the call. */
 int hfs_json_entries(const char *js, size_t len, hfs_entry_cb cb, void *arg, char *err,
-                     size_t errsz);
+                     size_t errsz, hfs_json_skips *skips);
 
 /* GET /api/{type}s/{id}/revision/{rev}: "sha" (must be 40 hex; returned lowercase) and
  * "lastModified" (unix seconds, 0 if absent or unparseable). */

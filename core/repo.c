@@ -21,8 +21,8 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static hfs_repo *g_repos;
 static const char *g_pins_env = "";
 
-/* How long a failure is remembered before the next attempt: a program probing a missing repo in
- * a loop makes one request, not one per probe. */
+/* How long a missing or forbidden repo is remembered before the next attempt: a program probing
+ * it in a loop makes one request, not one per probe. */
 #define ERR_RETRY_SECS 10
 
 void hfs_repo_atfork_child(void)
@@ -346,7 +346,9 @@ hfs_repo *hfs_repo_get(const hfs_spec *s, int *err)
     int rc = resolve(r, &mtime);
     if (!rc) rc = load_index(r, mtime);
     if (rc) {
-        r->err = rc;
+        /* Only the Hub's answers are remembered (missing, forbidden): a network failure or a
+         * timeout is tried again by the next call, never taken for an answer. */
+        r->err = rc == -ENOENT || rc == -EACCES ? rc : 0;
         r->err_time = now();
         r->snap[0] = 0;
         *err = rc;

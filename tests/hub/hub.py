@@ -27,8 +27,8 @@ CDN listener: GET/HEAD /lfs/{sha256}, /xet/{xetHash} (Range, 206, 416), PUT /upl
 Writes are kept in --state DIR (default: a temporary dir removed at exit), never in --root.
 
 Test control (hub listener only, never logged): GET /_test/ping; POST /_test/fault
-{"match","action":"500|503|429|reset|garbage|slow|truncate|corrupt","count","retry_after","delay",
-"listener"?,"method"?}; POST /_test/clear_faults; POST /_test/set_ref {"type","id","ref","sha"};
+{"match","action","count","retry_after","delay","listener"?,"method"?,"location"?,"entries"?};
+POST /_test/clear_faults (faults and latency); POST /_test/delay {"ms","cdn_base"?}; POST /_test/set_ref {"type","id","ref","sha"};
 POST /_test/add_commit {"type","id","sha","dir"(relative to DIR),"ref"?,"title"?,"date"?};
 POST /_test/reload (re-reads repos.json, then replays what clients wrote); POST /_test/create_repo,
 POST /_test/repo (see hub_write.py).
@@ -36,6 +36,27 @@ POST /_test/repo (see hub_write.py).
 Request log (--log): one JSON object per line, flushed per request: t, listener, method,
 path (raw, without query), query, status (0 for an injected reset), range, auth, bytes
 (body bytes sent), ua, dur, plus "write": true for writes and "fault": action if injected.
+
+Fault actions (the next `count` requests whose raw path contains `match`):
+  404, 500, 503    that error, without X-Error-Code (Retry-After: retry_after if given)
+  429              rate limited, Retry-After and RateLimit t=retry_after (default 1)
+  reset            the connection is reset, nothing answered
+  garbage          200 with an HTML body
+  slow             the answer starts after `delay` seconds (default 1): a stalled server
+  drip             headers at once, then the body one byte every `delay` seconds (default 0.2)
+  truncate         the body is cut at half its length, connection closed
+  corrupt          right status and length, wrong bytes
+  ignore_range     a Range header is ignored: 200 with the whole body
+  whole_corrupt    the same, and the bytes are wrong (right length)
+  redirect         302 to `location` (any URL, e.g. file:///etc/passwd)
+  inject           the JSON array answer (tree page, paths-info) gets `entries` appended
+  endless          a tree page answered as if no cursor was given, with a Link rel="next" to a
+                   new cursor every time (`entries`, if given, replace the page's entries)
+
+Latency (--delay-ms N, or POST /_test/delay {"ms": N}): every answer of both listeners, except
+test control, starts N ms after its request arrived, as over a real network. "cdn_base" moves
+where LFS and bucket redirects point (e.g. a delaying proxy in front of nginx; "" = back to
+--cdn-base or the CDN listener).
 
 tests/hub/hubctl.py starts and drives it from Python tests.
 """
@@ -50,6 +71,7 @@ import json
 import mimetypes
 import os
 import re
+import select
 import signal
 import socket
 import socketserver
@@ -75,7 +97,8 @@ READ_CHUNK = 8 * 1024 * 1024
 WRITE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
 MAX_WRITE_BODY = 1 << 30  # a commit's inline (base64) files; the Hub's limit is 1 GB
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
-FAULT_ACTIONS = ("500", "503", "429", "reset", "garbage", "slow", "truncate", "corrupt")
+FAULT_ACTIONS = ("404", "500", "503", "429", "reset", "garbage", "slow", "drip", "truncate", "corrupt",
+                 "ignore_range", "whole_corrupt", "redirect", "inject", "endless")
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -500,10 +523,13 @@ class App:
         # Answers being sent and not yet logged: the log line is written after the response, so
         # a test that reads the log once its client has exited first waits for this to be 0.
         self.inflight = 0
+        self.pending = 0  # requests received and not yet logged (inflight ones included)
         self.idle = threading.Condition()
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
         self.hub_url = None
         self.cdn_url = None
+        self.cdn_base = None  # --cdn-base; cdn_url is what redirects use now
+        self.delay_ms = 0
 
     def log(self, entry):
         if not self.log_file:
@@ -733,7 +759,35 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
             resp = self.control(path, method)
             self.send(resp, method)
             return
+        # From the request until its log line is written (a slow fault's wait included):
+        # /_test/idle?all=1 waits for these too, so a log cleared for the next test gets no late
+        # line of this one.
+        with app.idle:
+            app.pending += 1
+        try:
+            self.answer(app, listener, t0, path, query, method)
+        finally:
+            with app.idle:
+                app.pending -= 1
+                app.idle.notify_all()
 
+    def client_gone(self, seconds):
+        """Waits up to `seconds`; True as soon as the client closed its connection."""
+        end = time.time() + seconds
+        while True:
+            left = end - time.time()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([self.connection], [], [], min(left, 0.05))
+            if r:
+                try:
+                    if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                        return True
+                except OSError:
+                    return True
+                time.sleep(min(left, 0.05))  # a pipelined request: keep waiting
+
+    def answer(self, app, listener, t0, path, query, method):
         entry = {
             "t": round(t0, 6),
             "listener": listener,
@@ -751,18 +805,32 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
         if is_write:
             entry["write"] = True
 
+        if app.delay_ms > 0:  # latency before the first byte, as over a real network
+            time.sleep(app.delay_ms / 1000.0)
         fault = app.take_fault(listener, method, path)
         truncate = False
         corrupt = False
+        drip = None
+        act = fault["action"] if fault else None
         if fault:
             entry["fault"] = fault["action"]
-            act = fault["action"]
-            if act == "slow":
-                time.sleep(float(fault.get("delay") or 1.0))
+            if act == "slow" and self.client_gone(float(fault.get("delay") or 1.0)):
+                entry["status"] = 0  # the client gave up first
+                entry["dur"] = round(time.time() - t0, 6)
+                app.log(entry)
+                self.close_connection = True
+                return
+            elif act == "drip":
+                drip = float(fault.get("delay") or 0.2)
             elif act == "truncate":
                 truncate = True
             elif act == "corrupt":  # right status and length, wrong bytes
                 corrupt = True
+            elif act in ("ignore_range", "whole_corrupt"):
+                del self.headers["Range"]
+                corrupt = act == "whole_corrupt"
+            elif act == "endless":
+                query = "&".join(kv for kv in query.split("&") if not kv.startswith("cursor="))
             elif act == "reset":
                 entry["status"] = 0
                 entry["dur"] = round(time.time() - t0, 6)
@@ -774,7 +842,7 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
                 self.close_connection = True
                 return
 
-        if fault and fault["action"] in ("500", "503", "429", "garbage"):
+        if act in ("404", "500", "503", "429", "garbage", "redirect"):
             resp = self.fault_resp(fault)
         else:
             try:
@@ -789,6 +857,8 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
 
                 traceback.print_exc()
                 resp = error(500, None, "test hub internal error: %r" % (e,))
+        if act in ("inject", "endless"):
+            resp = self.hostile_listing(resp, fault)
         entry["status"] = resp.status
         if corrupt and resp.file is not None and resp.length:
             with open(resp.file, "rb") as f:
@@ -800,7 +870,7 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
         with app.idle:  # from the first byte of the answer until its log line is written
             app.inflight += 1
         try:
-            entry["bytes"] = self.send(resp, method, truncate)
+            entry["bytes"] = self.send(resp, method, truncate, drip)
             entry["dur"] = round(time.time() - t0, 6)
             app.log(entry)
         finally:
@@ -808,9 +878,40 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
                 app.inflight -= 1
                 app.idle.notify_all()
 
+    def hostile_listing(self, resp, fault):
+        """A JSON array answer with fault["entries"] appended ("inject"), or replacing it, with a
+        Link rel="next" to a cursor never given before ("endless")."""
+        try:
+            items = json.loads(resp.body.decode("utf-8")) if resp.status == 200 else None
+        except ValueError:
+            items = None
+        if not isinstance(items, list):
+            return resp
+        extra = list(fault.get("entries") or [])
+        h = [(k, v) for k, v in resp.headers if k.lower() not in ("link", "content-type")]
+        if fault["action"] == "inject":
+            items += extra
+        else:
+            if fault.get("entries") is not None:
+                items = extra
+            app = self.server.app
+            with app.lock:
+                app.endless_n = getattr(app, "endless_n", 0) + 1
+                n = app.endless_n
+            raw_path = self.path.split("?", 1)[0]
+            if raw_path.startswith("http"):
+                raw_path = "/" + raw_path.split("/", 3)[3]
+            h.append(("Link", '<%s%s?recursive=true&cursor=endless%d>; rel="next"' % (self.base_url(), raw_path, n)))
+        r = json_resp(200, items, h)
+        return r
+
     def fault_resp(self, fault):
         act = fault["action"]
         ra = fault.get("retry_after")
+        if act == "redirect":
+            loc = str(fault.get("location") or "file:///etc/passwd")
+            return Resp(302, [("Location", ascii_header(loc)), ("Content-Type", "text/plain")],
+                        ("Found. Redirecting to %s" % loc).encode())
         if act == "garbage":
             return Resp(200, [("Content-Type", "text/html; charset=utf-8")],
                         b"<!doctype html><html><body>502 garbage from test hub fault</body></html>")
@@ -825,8 +926,9 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
             h.append(("Retry-After", str(int(ra))))
         return error(status, None, "Injected fault %s" % act, h)
 
-    def send(self, resp, method, truncate=False):
-        """Writes the response; returns the number of body bytes sent."""
+    def send(self, resp, method, truncate=False, drip=None):
+        """Writes the response; returns the number of body bytes sent. drip: seconds between
+        body bytes (a server that keeps a transfer alive without making progress)."""
         sent = 0
         try:
             self.send_response(resp.status)
@@ -847,7 +949,18 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
             if truncate:
                 want = resp.length // 2
                 self.close_connection = True
-            if resp.file is not None:
+            if drip is not None:
+                body = resp.body
+                if resp.file is not None:
+                    with open(resp.file, "rb") as f:
+                        f.seek(resp.start)
+                        body = f.read(want)
+                for i in range(want):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    sent += 1
+                    time.sleep(drip)
+            elif resp.file is not None:
                 if want > 0:
                     with open(resp.file, "rb") as f:
                         sent = self.connection.sendfile(f, resp.start, want)
@@ -867,9 +980,10 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
             return json_resp(400, {"error": "bad JSON"})
         if path == "/_test/ping":
             return json_resp(200, {"ok": True, "pid": os.getpid(), "hub": app.hub_url, "cdn": app.cdn_url})
-        if path == "/_test/idle":  # every answer sent so far is in the log
+        if path == "/_test/idle":  # every answer sent so far is in the log (all=1: every request)
+            every = "all=1" in (self.path.partition("?")[2] or "")
             with app.idle:
-                ok = app.idle.wait_for(lambda: app.inflight == 0, timeout=10)
+                ok = app.idle.wait_for(lambda: (app.pending if every else app.inflight) == 0, timeout=10)
             return json_resp(200 if ok else 503, {"idle": ok, "inflight": app.inflight})
         if method != "POST":
             return json_resp(405, {"error": "POST only"})
@@ -885,13 +999,27 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
                 "delay": args.get("delay"),
                 "listener": args.get("listener"),
                 "method": args.get("method"),
+                "location": args.get("location"),
+                "entries": args.get("entries"),
             }
             with app.lock:
                 app.faults.append(f)
             return json_resp(200, {"ok": True, "faults": len(app.faults)})
-        if path == "/_test/clear_faults":
+        if path == "/_test/delay":
+            try:
+                ms = float(args.get("ms", 0))
+            except (TypeError, ValueError):
+                return json_resp(400, {"error": "ms must be a number"})
+            app.delay_ms = max(0.0, ms)
+            if "cdn_base" in args:
+                base = str(args.get("cdn_base") or "").rstrip("/")
+                app.cdn_url = base or app.cdn_base
+            return json_resp(200, {"ok": True, "ms": app.delay_ms, "cdn": app.cdn_url})
+        if path == "/_test/clear_faults":  # and the latency: each test starts from a plain hub
             with app.lock:
                 app.faults = []
+            app.delay_ms = 0
+            app.cdn_url = app.cdn_base
             return json_resp(200, {"ok": True})
         if path == "/_test/set_ref":
             st = app.state
@@ -1383,6 +1511,8 @@ def main(argv=None):
                     help="writable dir for uploads and new commits (default: a temporary dir removed at exit)")
     ap.add_argument("--cdn-base", default=None,
                     help="LFS/bucket redirects go to {URL}/lfs/{sha256}, {URL}/xet/{xetHash} (e.g. nginx)")
+    ap.add_argument("--delay-ms", type=float, default=0.0,
+                    help="every answer (both listeners) starts this many ms after its request: latency")
     args = ap.parse_args(argv)
 
     parent = os.getppid()
@@ -1391,6 +1521,8 @@ def main(argv=None):
     cdn = Server((args.host, args.cdn_port), Handler, app, "cdn")
     app.hub_url = "http://%s:%d" % (args.host, hub.server_address[1])
     app.cdn_url = args.cdn_base.rstrip("/") if args.cdn_base else "http://%s:%d" % (args.host, cdn.server_address[1])
+    app.cdn_base = app.cdn_url
+    app.delay_ms = max(0.0, args.delay_ms)
     app.cdn_upload_url = "http://%s:%d" % (args.host, cdn.server_address[1])  # uploads always come here
     threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
                for s in (hub, cdn)]

@@ -61,17 +61,29 @@ class Hub:
         with urllib.request.urlopen(self.url + "/_test/ping", timeout=timeout) as r:
             return json.loads(r.read().decode())
 
-    def fault(self, match, action, count=1, retry_after=None, delay=None, listener=None, method=None):
-        """The next `count` requests whose raw path contains `match` fail with `action`:
-        "500" | "503" | "429" | "reset" | "garbage" | "slow" | "truncate".
-        listener ("hub"/"cdn") and method ("GET"...) narrow the match."""
+    def fault(self, match, action, count=1, retry_after=None, delay=None, listener=None, method=None,
+              location=None, entries=None):
+        """The next `count` requests whose raw path contains `match` fail with `action` (the list
+        is in hub.py's docstring: "500", "503", "429", "reset", "garbage", "slow", "drip",
+        "truncate", "corrupt", "ignore_range", "redirect" to `location`, "inject" / "endless"
+        with `entries`). listener ("hub"/"cdn") and method ("GET"...) narrow the match."""
         obj = {"match": match, "action": str(action), "count": count}
-        for k, v in (("retry_after", retry_after), ("delay", delay), ("listener", listener), ("method", method)):
+        for k, v in (("retry_after", retry_after), ("delay", delay), ("listener", listener), ("method", method),
+                     ("location", location), ("entries", entries)):
             if v is not None:
                 obj[k] = v
         return self._post("/_test/fault", obj)
 
+    def set_delay(self, ms, cdn_base=None):
+        """Every answer (Hub and CDN listener) starts `ms` after its request; cdn_base (if given)
+        is where LFS redirects point from now on ("" = where they pointed at start)."""
+        obj = {"ms": ms}
+        if cdn_base is not None:
+            obj["cdn_base"] = cdn_base
+        return self._post("/_test/delay", obj)
+
     def clear_faults(self):
+        """No faults and no latency any more."""
         return self._post("/_test/clear_faults")
 
     def set_ref(self, type, id, ref, sha):  # noqa: A002 (mirrors the JSON field names)
@@ -121,11 +133,13 @@ class Hub:
             return f.read()
 
     # -- request log -----------------------------------------------------------------------
-    def wait_idle(self, timeout=15):
+    def wait_idle(self, timeout=15, every=False):
         """Until every request answered so far has its log line (they are logged after the
-        response went out, so a client can exit before its line is written)."""
+        response went out, so a client can exit before its line is written); every=True: also
+        those still waiting to be answered (a slow fault), at most 10 s."""
         try:
-            with urllib.request.urlopen(self.url + "/_test/idle", timeout=timeout) as r:
+            with urllib.request.urlopen(self.url + "/_test/idle" + ("?all=1" if every else ""),
+                                        timeout=timeout) as r:
                 r.read()
         except OSError:
             pass
@@ -150,7 +164,7 @@ class Hub:
         return out
 
     def clear_log(self):
-        self.wait_idle()  # a late line of an earlier request must not land after the clear
+        self.wait_idle(every=True)  # a late line of an earlier request must not land after the clear
         # the server appends (O_APPEND), so truncating in place is safe
         with open(self.log_path, "w"):
             pass
@@ -192,7 +206,7 @@ class Hub:
         return e
 
 
-def start(root=None, log=None, ready_timeout=120, python=None, quiet=True, state=None):
+def start(root=None, log=None, ready_timeout=120, python=None, quiet=True, state=None, delay_ms=0):
     """Starts hub.py on `root` (default: fixtures.default_root(), built if needed).
     `log` defaults to a fresh file in a temporary directory removed by stop(); `state` is the
     dir for what clients write (default: a temporary dir the hub removes when it exits)."""
@@ -211,6 +225,8 @@ def start(root=None, log=None, ready_timeout=120, python=None, quiet=True, state
     cmd = [python or sys.executable, HUB_PY, "--root", root, "--log", log, "--ready", ready, "--exit-with-parent"]
     if state:
         cmd += ["--state", os.path.abspath(state)]
+    if delay_ms:
+        cmd += ["--delay-ms", str(delay_ms)]
     errpath = os.path.join(tmpdir.name, "hub.stderr")
     errf = open(errpath, "wb") if quiet else None
     try:

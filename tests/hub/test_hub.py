@@ -705,6 +705,52 @@ class Faults(unittest.TestCase):
         with self.assertRaises(http.client.IncompleteRead):
             request("GET", loc)
 
+    def test_hostile_answers(self):
+        path = "/acme/tiny/resolve/main/" + F["paths"]["text3m"]
+        whole = get(path).body
+        HUB.fault("docs/large", "ignore_range")
+        r = get(path, headers={"Range": "bytes=10-19"})
+        self.assertEqual((r.status, r.body), (200, whole))
+        self.assertEqual(get(path, headers={"Range": "bytes=10-19"}).status, 206)
+        HUB.fault("docs/large", "redirect", location="file:///etc/passwd")
+        r = get(path)
+        self.assertEqual((r.status, r.h("Location")), (302, "file:///etc/passwd"))
+        HUB.fault("docs/large", "drip", delay=0.05)
+        t = time.time()
+        r = get(path, headers={"Range": "bytes=0-9"})
+        self.assertEqual(r.body, whole[:10])
+        self.assertGreaterEqual(time.time() - t, 0.45)
+        tree = "/api/models/acme/tiny/tree/main?recursive=true"
+        n = len(get(tree).json())
+        HUB.fault("/tree/", "inject", entries=[{"type": "file", "path": 5}, 7])
+        got = get(tree).json()
+        self.assertEqual((len(got), got[-2:]), (n + 2, [{"type": "file", "path": 5}, 7]))
+        HUB.fault("/tree/", "endless", count=2, entries=[])
+        links = set()
+        for _ in range(2):
+            r = get(tree + "&cursor=whatever")
+            self.assertEqual(r.json(), [])
+            links.add(r.h("Link"))
+        self.assertEqual(len(links), 2, links)
+        self.assertTrue(all('rel="next"' in x and "cursor=endless" in x for x in links), links)
+
+    def test_latency(self):
+        path = "/api/models/acme/tiny/revision/main"
+        loc = request("HEAD", HUB.url + "/acme/tiny/resolve/main/model.safetensors").h("Location")
+        HUB.set_delay(150)
+        for url in (HUB.url + path, loc):
+            t = time.time()
+            self.assertEqual(request("GET", url).status, 200)
+            self.assertGreaterEqual(time.time() - t, 0.15, url)
+        HUB.set_delay(0, cdn_base="http://127.0.0.1:9")
+        self.assertTrue(request("HEAD", HUB.url + "/acme/tiny/resolve/main/model.safetensors")
+                        .h("Location").startswith("http://127.0.0.1:9/lfs/"))
+        HUB.clear_faults()  # latency and redirect target back to the start
+        self.assertEqual(request("HEAD", HUB.url + "/acme/tiny/resolve/main/model.safetensors").h("Location"), loc)
+        t = time.time()
+        get(path)
+        self.assertLess(time.time() - t, 0.15)
+
 
 def main():
     prog = unittest.main(exit=False, verbosity=2 if "-v" in sys.argv else 1)

@@ -16,7 +16,8 @@
     X(overlay)                                                                                     \
     X(push)                                                                                        \
     X(near)                                                                                        \
-    X(hubcache)
+    X(hubcache)                                                                                    \
+    X(log)
 
 #define HFS_DECL(n) Suite *suite_##n(void) __attribute__((weak));
 HFS_SUITES(HFS_DECL)

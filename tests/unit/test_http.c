@@ -6,6 +6,7 @@
 #include <string.h>
 #include "suites.h"
 #include "net_http.h"
+#include "net_pages.h"
 
 START_TEST(link_next)
 {
@@ -163,6 +164,82 @@ START_TEST(buffers)
 }
 END_TEST
 
+START_TEST(budget)
+{
+    hfs_budget b;
+    hfs_budget_start(&b, 10, 1000);
+    ck_assert_int_eq(hfs_budget_left_ms(&b, 1000), 10000);
+    ck_assert_int_eq(hfs_budget_left_ms(&b, 11000), 0);
+    /* Drip-feeding buys no time: less than a window's worth of bytes (64 KiB/s x 10 s). */
+    for (int t = 1000; t < 11000; t += 100) hfs_budget_moved(&b, 1000, t);
+    ck_assert_int_le(hfs_budget_left_ms(&b, 11000), 0);
+    /* A transfer faster than HFS_MIN_RATE never runs out. */
+    hfs_budget_start(&b, 10, 0);
+    for (int t = 0; t < 60000; t += 1000) {
+        hfs_budget_moved(&b, 100u << 10, t);
+        ck_assert_int_gt(hfs_budget_left_ms(&b, t + 1000), 0);
+    }
+    hfs_budget_start(&b, 0, 0); /* unset: the default */
+    ck_assert_int_eq(hfs_budget_left_ms(&b, 0), 30000);
+}
+END_TEST
+
+START_TEST(next_attempt)
+{
+    char end[200];
+    hfs_budget b;
+    hfs_xfer x;
+    memset(&x, 0, sizeof x);
+    x.retry_after_ms = x.ratelimit_ms = -1;
+    x.status = 503;
+    ck_assert_int_eq(hfs_http_next_attempt(&x, 0, end, sizeof end), 250); /* no budget */
+    hfs_budget_start(&b, 10, 0);
+    x.budget = &b;
+    ck_assert_int_eq(hfs_http_next_attempt(&x, 0, end, sizeof end), 250);
+    ck_assert_str_eq(end, "");
+    /* A Retry-After that fits is honoured in full, even past the backoff cap... */
+    hfs_budget_start(&b, 100, 0);
+    x.retry_after_ms = 45000;
+    ck_assert_int_eq(hfs_http_next_attempt(&x, 0, end, sizeof end), 45000);
+    /* ...one beyond the deadline ends the call now, saying so. */
+    ck_assert_int_eq(hfs_http_next_attempt(&x, 60000, end, sizeof end), -1);
+    ck_assert_ptr_nonnull(strstr(end, "45 s"));
+    ck_assert_ptr_nonnull(strstr(end, "HF_SHIM_TIMEOUT (100 s)"));
+    x.status = 429;
+    x.retry_after_ms = -1;
+    x.ratelimit_ms = 200000;
+    ck_assert_int_eq(hfs_http_next_attempt(&x, 0, end, sizeof end), -1);
+    /* No time left for the backoff itself. */
+    x.status = 500;
+    x.ratelimit_ms = -1;
+    ck_assert_int_eq(hfs_http_next_attempt(&x, 99900, end, sizeof end), -1);
+    ck_assert_ptr_nonnull(strstr(end, "reached"));
+    x.failures = HFS_HTTP_ATTEMPTS - 1;
+    ck_assert_int_eq(hfs_http_next_attempt(&x, 0, end, sizeof end), -1);
+    ck_assert_str_eq(end, "after 5 attempts");
+    x.failures = 0;
+    x.status = 404;
+    ck_assert_int_eq(hfs_http_next_attempt(&x, 0, end, sizeof end), -1);
+    ck_assert_str_eq(end, "");
+}
+END_TEST
+
+START_TEST(pages)
+{
+    hfs_pages p = {0};
+    char body[32];
+    for (int i = 1; i <= 1000; i++) {
+        int n = snprintf(body, sizeof body, "[{\"path\":\"f%d\"}]", i);
+        ck_assert_int_eq(hfs_pages_add(&p, body, (size_t)n, i), 0);
+    }
+    const char *again = "[{\"path\":\"f7\"}]";
+    ck_assert_int_eq(hfs_pages_add(&p, again, strlen(again), 1001), 7);
+    ck_assert_int_eq(hfs_pages_add(&p, "[]", 2, 1002), 0);
+    ck_assert_int_eq(hfs_pages_add(&p, "[]", 2, 1003), 1002);
+    hfs_pages_free(&p);
+}
+END_TEST
+
 Suite *suite_http(void)
 {
     Suite *s = suite_create("http");
@@ -174,6 +251,9 @@ Suite *suite_http(void)
     tcase_add_test(tc, retryable);
     tcase_add_test(tc, error_mapping);
     tcase_add_test(tc, buffers);
+    tcase_add_test(tc, budget);
+    tcase_add_test(tc, next_attempt);
+    tcase_add_test(tc, pages);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -25,10 +25,12 @@ static int collect(const hfs_tree_entry *e, void *arg)
     return c->stop_after && c->n >= c->stop_after;
 }
 
+static hfs_json_skips g_skips;
+
 static int parse(const char *js, coll *c, char *err)
 {
     memset(c, 0, sizeof *c);
-    return hfs_json_entries(js, strlen(js), collect, c, err, 128);
+    return hfs_json_entries(js, strlen(js), collect, c, err, 128, &g_skips);
 }
 
 START_TEST(tree_page_shapes)
@@ -128,6 +130,48 @@ START_TEST(unsafe_paths_skipped)
     ck_assert_int_eq(parse(js, &c, err), 0);
     ck_assert_int_eq(c.n, 1);
     ck_assert_str_eq(c.e[0].path, "ok/..x");
+    ck_assert_int_eq(g_skips.n, 5);
+    ck_assert_str_eq(g_skips.path, "../etc/passwd");
+    ck_assert_ptr_nonnull(strstr(g_skips.why, "not relative"));
+}
+END_TEST
+
+START_TEST(bad_entries_skipped)
+{
+    /* One unusable entry costs that entry, not the listing. */
+    static const struct {
+        const char *entry, *path, *why;
+    } bad[] = {
+        {"{\"type\":\"file\",\"path\":\"a\",\"size\":-1}", "a", "size"},
+        {"{\"type\":\"file\",\"path\":\"a\",\"size\":\"1\"}", "a", "size"},
+        {"{\"type\":\"file\",\"path\":\"a\",\"size\":9223372036854775808}", "a", "2^63"},
+        {"{\"type\":\"file\",\"path\":\"a\",\"size\":18446744073709551615}", "a", "size"},
+        {"{\"type\":\"file\",\"path\":\"a\",\"size\":184467440737095516150}", "a", "size"},
+        {"{\"type\":\"file\",\"path\":\"a\\u0000b\",\"size\":1}", "", "path"},
+        {"{\"type\":\"file\",\"path\":\"\\ud800x\",\"size\":1}", "", "path"},
+        {"{\"type\":\"file\",\"path\":5,\"size\":1}", "", "path"},
+        {"{\"type\":\"file\",\"size\":1}", "", "no path"},
+        {"{\"path\":\"a\",\"size\":1}", "a", "no type"},
+        {"\"a\"", "", "object"},
+        {"7", "", "object"},
+        {"[1,2]", "", "object"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char js[512];
+        snprintf(js, sizeof js,
+                 "[{\"type\":\"file\",\"path\":\"x\",\"size\":2},%s,"
+                 "{\"type\":\"file\",\"path\":\"y\",\"size\":9223372036854775807}]",
+                 bad[i].entry);
+        coll c;
+        char err[128] = "";
+        ck_assert_msg(parse(js, &c, err) == 0, "case %zu: %s", i, err);
+        ck_assert_msg(c.n == 2, "case %zu: %d entries", i, c.n);
+        ck_assert_str_eq(c.e[1].path, "y");
+        ck_assert_uint_eq(c.e[1].size, 9223372036854775807ULL);
+        ck_assert_int_eq(g_skips.n, 1);
+        ck_assert_msg(!strcmp(g_skips.path, bad[i].path), "case %zu: path %s", i, g_skips.path);
+        ck_assert_msg(strstr(g_skips.why, bad[i].why), "case %zu: %s", i, g_skips.why);
+    }
 }
 END_TEST
 
@@ -136,16 +180,9 @@ START_TEST(garbage_is_an_error)
     static const char *bad[] = {
         "",
         "<html>502 Bad Gateway</html>",
-        "[{\"type\":\"file\",\"path\":\"a\",\"size\":1}",          /* cut short */
-        "[{\"type\":\"file\",\"path\":\"a\",\"size\":1}] x",       /* trailing junk */
-        "[{\"type\":\"file\",\"path\":\"a\",\"size\":-1}]",        /* negative size */
-        "[{\"type\":\"file\",\"path\":\"a\",\"size\":\"1\"}]",     /* size as string */
-        "[{\"type\":\"file\",\"path\":\"a\\u0000b\",\"size\":1}]", /* escaped NUL */
-        "[{\"type\":\"file\",\"path\":\"\\ud800x\",\"size\":1}]",  /* lone surrogate */
-        "[{\"type\":\"file\",\"path\":\"\\q\",\"size\":1}]",       /* bad escape */
-        "[{\"type\":\"file\",\"size\":1}]",                        /* no path */
-        "[{\"path\":\"a\",\"size\":1}]",                           /* no type */
-        "[\"a\"]",
+        "[{\"type\":\"file\",\"path\":\"a\",\"size\":1}",    /* cut short */
+        "[{\"type\":\"file\",\"path\":\"a\",\"size\":1}] x", /* trailing junk */
+        "[{\"type\":\"file\",\"path\":\"\\q\",\"size\":1}]", /* bad escape: not JSON */
         "{\"error\":\"x\"}", /* an object where an array is expected */
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -171,7 +208,7 @@ START_TEST(callback_stops)
     memset(&c, 0, sizeof c);
     c.stop_after = 1;
     char err[128];
-    ck_assert_int_eq(hfs_json_entries(js, strlen(js), collect, &c, err, sizeof err), 1);
+    ck_assert_int_eq(hfs_json_entries(js, strlen(js), collect, &c, err, sizeof err, NULL), 1);
     ck_assert_int_eq(c.n, 1);
 }
 END_TEST
@@ -195,7 +232,7 @@ START_TEST(big_page)
     js[len++] = ']';
     int counts[2] = {0, 0};
     char err[128];
-    ck_assert_int_eq(hfs_json_entries(js, len, count, counts, err, sizeof err), 0);
+    ck_assert_int_eq(hfs_json_entries(js, len, count, counts, err, sizeof err, NULL), 0);
     ck_assert_int_eq(counts[0] + counts[1], 30000);
     ck_assert_int_eq(counts[1], 3000);
     free(js);
@@ -304,6 +341,7 @@ Suite *suite_json(void)
     tcase_add_test(tc, bucket_shapes);
     tcase_add_test(tc, escapes_in_paths);
     tcase_add_test(tc, unsafe_paths_skipped);
+    tcase_add_test(tc, bad_entries_skipped);
     tcase_add_test(tc, garbage_is_an_error);
     tcase_add_test(tc, callback_stops);
     tcase_add_test(tc, big_page);
