@@ -316,6 +316,10 @@ def trunc(i, a):
 man = os.path.join(reg, "1.manifest")
 out["trunc"] = run(trunc, man)
 out["trunc_content_ok"] = open(man).read() in ["writer %d\n" % i for i in range(n)]
+# truncate(2) of one remote file to a shorter length by all at once: its first bytes remain.
+man1 = os.path.join(reg, "1.manifest#1")
+out["truncate"] = run(lambda i, a: os.truncate(a, 10), man1)
+out["truncate_content"] = open(man1).read()
 print(json.dumps(out, sort_keys=True))
 """
 
@@ -359,6 +363,8 @@ class ConcurrentCopyUpTest(PosixBase):
                                                     "d2", "d3", "new"])
             self.assertEqual(got["trunc"], ["ok"] * 4)
             self.assertTrue(got["trunc_content_ok"], attempt)
+            self.assertEqual(got["truncate"], ["ok"] * 4)
+            self.assertEqual(got["truncate_content"], '{"version"')
         self.assert_no_writes()
 
 class BadPointerTest(PosixBase):
