@@ -7,7 +7,8 @@ SAN ?=
 PYTHON ?= python3
 
 DEBIAN_PKGS := build-essential pkg-config libcurl4-openssl-dev libjsmn-dev libxxhash-dev \
-	check libsubunit-dev libssl-dev python3 curl coreutils tar findutils unzip rsync nodejs npm
+	check libsubunit-dev libssl-dev liburing-dev python3 curl coreutils tar findutils unzip rsync \
+	nodejs npm
 
 WARN := -Wall -Wextra -Werror
 # gcc's truncation guesses fire on every bounded path copy; real truncation is checked (hfs_fmt).

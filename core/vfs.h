@@ -181,3 +181,24 @@ const char *hfs_vfs_self_path(void);
 
 /* After fork, in the child: reset locks and network state inherited from the parent. */
 void hfs_vfs_atfork_child(void);
+
+/* ---- Bytes that leave the shim's sight (handover.c) and libraries for the loader (libview.c) */
+
+/* Make the whole file behind o present before its bytes reach something no wrapper sees (an fd
+ * passed to another process, io_uring). `what` names the route in the one line printed when
+ * it fails. Directories and complete files: 0 at once. */
+int hfs_vobj_handover(hfs_vobj *o, const char *what);
+/* fd was taken from another process (pidfd_getfd, open of /proc/PID/fd/N): -EIO, with one line
+ * naming `what`, when it is one of hfshim's partial files with chunks missing (which this
+ * process cannot fill: it does not know which repo file it is); 0 otherwise. */
+int hfs_vfs_foreign_fd(int fd, const char *what);
+
+/* A virtual library for the dynamic loader, whose own opens no wrapper sees: makes vpath
+ * complete and writes a real path for it to `out` (<shim cache>/lib<vpath>, a symlink to the
+ * complete backing file), after doing the same for the dependencies the loader will look for
+ * in virtual directories. Those it can only reach by an absolute virtual directory (RPATH,
+ * RUNPATH or LD_LIBRARY_PATH naming one) are listed in `pre` (NUL-separated real paths,
+ * dependencies first, ended by an empty string) for the caller to load first. With
+ * HFS_LIB_NOFETCH only the path is computed (RTLD_NOLOAD). 0 or -errno. */
+#define HFS_LIB_NOFETCH 1
+int hfs_vfs_lib_path(const char *vpath, int flags, char *out, size_t n, char *pre, size_t pren);

@@ -3,12 +3,15 @@
 #pragma once
 #undef _FORTIFY_SOURCE
 #undef _FILE_OFFSET_BITS
+#include <aio.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>

@@ -237,6 +237,29 @@ int hfs_fd_materialize_inheritable(void)
     return 0;
 }
 
+int hfs_fd_handover(hfs_fdrec *r, const char *what)
+{
+    if (r->is_dir || atomic_load_explicit(&r->complete, memory_order_relaxed)) return 0;
+    int rc = HFS_CORE(hfs_vobj_handover(r->obj, what));
+    if (rc == 0) atomic_store(&r->complete, 1);
+    return rc;
+}
+
+int hfs_fd_handover_all(const char *what)
+{
+    int h = hfs_fd_hwm(), first = 0;
+    int saved = errno;
+    for (int fd = 0; fd < h; fd++) {
+        if (!atomic_load_explicit(&hfs_fdtab[fd], memory_order_relaxed)) continue;
+        hfs_fdrec *r = hfs_fd_get(fd);
+        int rc = r ? hfs_fd_handover(r, what) : 0;
+        hfs_fd_put(r);
+        if (rc < 0 && !first) first = rc;
+    }
+    errno = saved;
+    return first;
+}
+
 hfs_dirrec *hfs_dir_get(DIR *d, hfs_fdrec **rp)
 {
     if (!d) return NULL;

@@ -91,6 +91,11 @@ int hfs_fd_mutable(void);
 int hfs_fd_materialize(hfs_fdrec *r);
 /* Materialize every virtual fd a child started by exec would inherit (no FD_CLOEXEC). */
 int hfs_fd_materialize_inheritable(void);
+/* hfs_fd_materialize for bytes that leave the shim's sight by `what` (sendmsg, io_uring): a
+ * failure prints one line naming the file and the route. */
+int hfs_fd_handover(hfs_fdrec *r, const char *what);
+/* The same for every virtual fd of the process (io_uring came into use); the first error. */
+int hfs_fd_handover_all(const char *what);
 void hfs_fd_set_pid(void);
 void hfs_fd_atfork_child(void);
 

@@ -14,3 +14,10 @@ int hfs_open_near(int dirfd, const hfs_rpath *rp, int flags, mode_t mode, int sa
  * and their other names) gets a real fd on a copy with our mounts in it. Returns the fd, -1 with
  * errno, or -2 when `path` (a real path) is not the mount table or flags are not read-only. */
 int hfs_mounttab_open(const char *path, int flags) __attribute__((visibility("hidden")));
+/* wrap_passfd.c: fd just taken from another process (pidfd_getfd, /proc/PID/fd/N): returned as
+ * is, or closed and -1 with errno EIO when it is a partial file of hfshim's with holes. */
+int hfs_foreign_fd(int fd, const char *what) __attribute__((visibility("hidden")));
+/* The same test without closing: 0 or -EIO. */
+int hfs_foreign_check(int fd, const char *what) __attribute__((visibility("hidden")));
+/* Does the real path p name "/proc/<pid>/fd/<n>"? */
+int hfs_proc_fd_other(const char *p) __attribute__((visibility("hidden")));

@@ -268,6 +268,8 @@ static const char *const ptr_returning[] = {
     "canonicalize_file_name",
     "popen",
     "setmntent", /* wrap_mountinfo.c */
+    "dlopen",
+    "dlmopen",
 };
 
 static void *fallback_for(const char *name)

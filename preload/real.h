@@ -40,7 +40,8 @@
     X(fexecve) X(execveat) X(posix_spawn) X(posix_spawnp) X(posix_spawn_file_actions_addopen) X(posix_spawn_file_actions_adddup2) \
     X(posix_spawn_file_actions_addchdir_np) X(system) X(popen) X(mkstemp) X(mkstemp64) \
     X(mkostemp) X(mkostemp64) X(mkstemps) X(mkstemps64) X(mkostemps) X(mkostemps64) X(mkdtemp) \
-    X(umask) X(setmntent) X(bind) X(connect)
+    X(umask) X(setmntent) X(bind) X(connect) X(sendmsg) X(sendmmsg) X(pidfd_getfd) X(dlopen) \
+    X(dlmopen) X(aio_read) X(aio_read64) X(lio_listio) X(lio_listio64)
 // clang-format on
 
 #define HFS_DECL_SLOT(n) extern _Atomic(void *) hfs_real_slot_##n HFS_HIDDEN;

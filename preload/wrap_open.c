@@ -2,6 +2,7 @@
  * a local backing file, a writable fd on a local overlay file, or an fd on an empty mirror
  * directory); the fd is entered in the table. Opens with a write intent go to hfs_vfs_open2 with
  * the caller's mode minus the umask (what the kernel would do). */
+#include "async.h"
 #include "open.h"
 #include "real.h"
 #include "vpath.h"
@@ -37,6 +38,12 @@ int hfs_open_vpath(const char *vpath, int flags, mode_t mode, int saved_errno)
     }
     if (fd < 0) return hfs_fail(fd);
     int rc = hfs_fd_add(fd, o);
+    if (rc == 0 && hfs_async_active()) { /* io_uring would read its holes as zeros */
+        hfs_fdrec *r = hfs_fd_get(fd);
+        rc = r ? hfs_fd_handover(r, HFS_ASYNC_WHY) : 0;
+        hfs_fd_put(r);
+        if (rc < 0) hfs_fd_del(fd);
+    }
     if (rc < 0) {
         HFS_REAL(close)(fd);
         return hfs_fail(rc);
@@ -98,7 +105,9 @@ __attribute__((noinline)) static int open_slow(int dirfd, const char *path, int 
         int mt = hfs_mounttab_open(rp.real, flags);
         if (mt != -2) return mt;
         if (rp.near) return hfs_open_near(dirfd, &rp, flags, mode, saved);
-        return HFS_REAL(openat)(dirfd, rp.real, flags, mode);
+        int fd = HFS_REAL(openat)(dirfd, rp.real, flags, mode);
+        if (fd >= 0 && hfs_proc_fd_other(rp.real)) return hfs_foreign_fd(fd, rp.real);
+        return fd;
     }
     return hfs_open_vpath(rp.path, flags | (rp.trailing_slash ? O_DIRECTORY : 0), mode, saved);
 }

@@ -1,6 +1,7 @@
 /* Reads: before a read on a virtual fd, the core makes the range present in the backing file
  * (lazy filling). A failed fill is an error, never zeros. Also lseek (SEEK_DATA/SEEK_HOLE must
  * not expose the holes of a partial file; directory positions for getdents64). */
+#include "async.h"
 #include "real.h"
 #include "vpath.h"
 
@@ -26,6 +27,8 @@ __attribute__((noinline)) static int ensure(int fd, int64_t off, uint64_t len)
             hfs_fd_put(c);
             if (rc >= 0) errno = saved;
             return rc;
+        } else if (hfs_async_active()) { /* io_uring may read this fd too: all of it */
+            rc = hfs_fd_handover(r, HFS_ASYNC_WHY);
         } else {
             rc = HFS_CORE(hfs_vobj_ensure(r->obj, (uint64_t)off, len));
             if (rc == 0 && HFS_CORE(hfs_vobj_complete(r->obj))) atomic_store(&r->complete, 1);

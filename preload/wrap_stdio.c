@@ -78,7 +78,16 @@ static FILE *fopen_slow(const char *path, const char *mode,
     }
     int fd = v ? stream_fd(rp.path, mode, rp.trailing_slash)
                : hfs_mounttab_open(rp.real, mode ? mode_flags(mode) : -1);
-    if (v == 0 && fd == -2) return real(rp.real, mode);
+    if (v == 0 && fd == -2) {
+        FILE *f = real(rp.real, mode);
+        int rc = f && hfs_proc_fd_other(rp.real) ? hfs_foreign_check(fileno(f), rp.real) : 0;
+        if (rc < 0) {
+            fclose(f);
+            errno = -rc;
+            return NULL;
+        }
+        return f;
+    }
     if (fd < 0) return NULL;
     FILE *f = HFS_REAL(fdopen)(fd, mode);
     if (!f) {

@@ -2,6 +2,7 @@
  * The ones with a virtual meaning are sent to the matching wrapper; everything else, and any
  * call while inside the core, goes to libc's syscall(). The wrappers' libc calls return -1 and
  * set errno exactly like syscall() does. */
+#include "async.h"
 #include "real.h"
 #include "vpath.h"
 #include "wrap.h"
@@ -102,6 +103,23 @@ HFS_EXPORT long syscall(long nr, ...)
             return fallocate((int)a, (int)b, (off_t)c, (off_t)d);
         case SYS_fchmod:
             return fchmod((int)a, (mode_t)b);
+        case SYS_sendmsg:
+            return sendmsg((int)a, (const struct msghdr *)b, (int)c);
+        case SYS_sendmmsg:
+            return sendmmsg((int)a, (struct mmsghdr *)b, (unsigned)c, (int)d);
+        case SYS_pidfd_getfd:
+            return pidfd_getfd((int)a, (int)b, (unsigned)c);
+        case SYS_io_submit: {
+            int rc = hfs_aio_submit_ensure(b, (const void *)c);
+            if (rc < 0) return hfs_fail(rc);
+            break;
+        }
+        case SYS_io_uring_setup: {
+            /* the ring reads without any wrapper: complete every virtual file first */
+            int rc = hfs_async_start(HFS_ASYNC_WHY " (io_uring_setup)");
+            if (rc < 0) return hfs_fail(rc);
+            break;
+        }
         default:
             break;
         }

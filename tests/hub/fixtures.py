@@ -16,6 +16,9 @@ Contents (see facts() for the exact values):
   dataset acme/many     10,000 small files in 100 directories, each holding its own path
   model   acme/private  private; model acme/gated gated; space acme/space
   model   acme/whiteout-names  remote names that look like overlay whiteouts (.wh.x, .wh..wh..opq)
+  model   acme/native   shared objects built with gcc at fixture time (tests/hub/native/): a
+                        Python extension, libraries whose DT_NEEDED is found through $ORIGIN,
+                        an absolute virtual RUNPATH or LD_LIBRARY_PATH
   bucket  acme/cache    a Neuron-compile-cache-like tree
   tokens  hf_good_token reads and writes everything, hf_other_token reads nothing private
           and writes nothing,
@@ -33,7 +36,7 @@ import struct
 import sys
 import zipfile
 
-VERSION = "3"  # 2: hf_good_token may write; 3: acme/whiteout-names
+VERSION = "4"  # 2: hf_good_token may write; 3: acme/whiteout-names; 4: acme/native
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 STAMP = ".fixtures-stamp"
@@ -82,6 +85,7 @@ SHAS = {
     "gated": sha_of("acme/gated@1"),
     "space": sha_of("acme/space@1"),
     "whiteout-names": sha_of("acme/whiteout-names@1"),
+    "native": sha_of("acme/native@1"),
 }
 
 
@@ -183,6 +187,46 @@ def whiteout_names_files():
         "sub/a.txt": b"a file in a normal folder\n",
         "sub/.wh.y": b"a whiteout-like name in a folder\n",
     }
+
+
+NATIVE_SRC = os.path.join(HERE, "native")
+# acme/native's libraries, each (source, defines, link flags after the object); "{dir}" is the
+# build directory, where the dependencies are linked from.
+NATIVE_LIBS = {
+    "lib/libhfsdep.so": ("hfsdep.c", ["HFS_DEP_FN=hfs_dep_value", "HFS_DEP_VALUE=4242"],
+                         ["-Wl,-soname,libhfsdep.so"]),
+    "lib/libhfsmain.so": ("hfsmain.c", ["HFS_DEP_FN=hfs_dep_value"],
+                          ["-L{dir}/lib", "-lhfsdep", "-Wl,-rpath,$ORIGIN", "-Wl,--enable-new-dtags"]),
+    "abs/libhfsdep2.so": ("hfsdep.c", ["HFS_DEP_FN=hfs_dep2_value", "HFS_DEP_VALUE=5151"],
+                          ["-Wl,-soname,libhfsdep2.so"]),
+    "lib/libhfsabs.so": ("hfsmain.c", ["HFS_DEP_FN=hfs_dep2_value"],
+                         ["-L{dir}/abs", "-lhfsdep2", "-Wl,-rpath,/hf/acme/native/abs",
+                          "-Wl,--enable-new-dtags"]),
+    "lib/libhfsuse.so": ("hfsmain.c", ["HFS_DEP_FN=hfs_dep2_value"], ["-L{dir}/abs", "-lhfsdep2"]),
+    "ext/hfsext.abi3.so": ("hfsext.c", ["MODNAME=hfsext", "MODVALUE=7"], []),
+}
+
+
+def native_files():
+    """acme/native: NATIVE_LIBS compiled with cc (no debug info, so the bytes depend only on
+    the compiler), plus the sources."""
+    import subprocess
+    import tempfile
+    out = {"README.md": b"# acme/native\n\nshared objects for dlopen tests\n"}
+    with tempfile.TemporaryDirectory(prefix="hfshim-native-") as d:
+        for rel, (src, defs, ldflags) in NATIVE_LIBS.items():  # dependencies come first
+            dst = os.path.join(d, rel)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            cmd = [os.environ.get("CC", "cc"), "-shared", "-fPIC", "-O1", "-o", dst,
+                   os.path.join(NATIVE_SRC, src)] + ["-D" + x for x in defs] + \
+                  [f.replace("{dir}", d) for f in ldflags]
+            subprocess.run(cmd, check=True)
+            with open(dst, "rb") as f:
+                out[rel] = f.read()
+    for src in sorted(set(v[0] for v in NATIVE_LIBS.values())):
+        with open(os.path.join(NATIVE_SRC, src), "rb") as f:
+            out["src/" + src] = f.read()
+    return out
 
 
 NEURON_V1 = "neuronxcc-2.13.72.0+78a426937"
@@ -318,6 +362,7 @@ def _layout(root):
         "gated": d("repos", "models", "acme", "gated", "main"),
         "space": d("repos", "spaces", "acme", "space", "main"),
         "whiteout-names": d("repos", "models", "acme", "whiteout-names", "main"),
+        "native": d("repos", "models", "acme", "native", "main"),
         "cache": d("buckets", "acme", "cache"),
     }
 
@@ -356,6 +401,9 @@ def repos_json(root):
              "lastModified": "2026-01-02T03:04:05.000Z",
              "commits": {SHAS["whiteout-names"]: rel("whiteout-names")},
              "refs": {"main": SHAS["whiteout-names"]}},
+            {"type": "model", "id": "acme/native", "private": False, "gated": False,
+             "lastModified": "2026-01-02T03:04:05.000Z",
+             "commits": {SHAS["native"]: rel("native")}, "refs": {"main": SHAS["native"]}},
         ],
         "buckets": [
             {"id": "acme/cache", "private": False, "dir": rel("cache"),
@@ -444,6 +492,8 @@ def _build_locked(root, verbose):
     _write_tree(lay["space"], {"README.md": b"---\nsdk: static\n---\n# acme/space\n",
                                "index.html": b"<!doctype html><title>acme/space</title>\n"}, state, root)
     _write_tree(lay["whiteout-names"], whiteout_names_files(), state, root)
+    log("acme/native")
+    _write_tree(lay["native"], native_files(), state, root)
     log("bucket acme/cache")
     cfiles = cache_files()
     for i, rel in enumerate(sorted(cfiles)):
@@ -525,7 +575,8 @@ def facts(root=None):
                                          ("private", "acme/private", "model", True, False),
                                          ("gated", "acme/gated", "model", False, "manual"),
                                          ("space", "acme/space", "space", False, False),
-                                         ("whiteout-names", "acme/whiteout-names", "model", False, False)):
+                                         ("whiteout-names", "acme/whiteout-names", "model", False, False),
+                                         ("native", "acme/native", "model", False, False)):
         files = _file_facts(hub, cache, lay[key], "repo")
         repos[rid] = {"type": rtype, "id": rid, "private": priv, "gated": gated, "sha": SHAS[key],
                       "refs": {"main": SHAS[key]}, "files": files, "dirs": dirs_of(files),
