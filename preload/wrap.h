@@ -12,6 +12,4 @@ int hfs_fstat_fd(int fd, struct stat *st, int *ret);
 /* wrap_aio.c: io_submit(ctx, nr, iocbpp) through syscall(): the ranges its reads of virtual
  * fds will read are made present first. 0 or -errno. */
 int hfs_aio_submit_ensure(long nr, const void *iocbpp);
-/* wrap_passfd.c */
-int hfs_foreign_fd(int fd, const char *what);
 #pragma GCC visibility pop
