@@ -281,10 +281,11 @@ libc = ctypes.CDLL(None)
 libc.dladdr(ctypes.cast(l.hfs_main_value, ctypes.c_void_p), ctypes.byref(info))
 maps = [x.split(None, 5)[-1] for x in open('/proc/self/maps').read().splitlines()
         if x.split()[-1].endswith(os.path.basename(os.path.realpath(info.fname.decode())))]
+assert ctypes.CDLL('%s/lib/libhfsmain.so')._handle == l._handle  # the same object again
 print(info.fname.decode())
 print(os.path.realpath(info.fname.decode()))
 print(maps[0])
-""" % NAT
+""" % (NAT, NAT)
         name, real, mapped = self.py(code).stdout.decode().splitlines()
         # dladdr (the loader's l_name): the library's view, named after its virtual path
         self.assertTrue(name.endswith("/lib/hf/acme/native/lib/libhfsmain.so"), name)
