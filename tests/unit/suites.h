@@ -17,6 +17,7 @@
     X(push)                                                                                        \
     X(near)                                                                                        \
     X(hubcache)                                                                                    \
+    X(elfdyn)                                                                                      \
     X(log)
 
 #define HFS_DECL(n) Suite *suite_##n(void) __attribute__((weak));
