@@ -85,7 +85,8 @@ static rec *lookup(pid_t tid, pid_t tgid, pid_t ppid, int depth)
 {
     unsigned long long start = sv_proc_start(tgid);
     rec *r = find(tgid, start);
-    if (r || depth > 16 || ppid <= 1) return r;
+    /* hfrun itself (and what is above it) is not supervised: no record there. */
+    if (r || depth > 16 || ppid <= 1 || ppid == getpid()) return r;
     pid_t pp = 0, ptgid = ppid;
     if (sv_proc_status(ppid, &ptgid, &pp, NULL)) return NULL;
     rec *up = lookup(ppid, ptgid, pp, depth + 1);
