@@ -1,7 +1,9 @@
-/* Starting a command under the supervisor: the child installs the filter and hands the listener
- * to hfrun over a socket before it execs; hfrun serves it until the command exits. hfrun is
- * made a subreaper, so that processes orphaned inside the command stay its descendants
- * (Yama's ptrace scope 1 lets process_vm_readv reach descendants only) and are reaped. */
+/* Starting a command under the supervisor. hfrun forks the server, which forks the command; the
+ * command installs the filter and hands the listener to the server over a socket before it
+ * execs. The server tells hfrun when the command has ended (hfrun then pushes and exits, as
+ * without the supervisor) but goes on serving what the command left running, until no
+ * supervised process is left. It is their subreaper: orphans stay its descendants (Yama's
+ * ptrace scope 1 lets process_vm_readv reach descendants only) and are reaped. */
 #include "super.h"
 #include "sv.h"
 #include "log.h"
@@ -100,23 +102,39 @@ static void on_chld(int sig)
     errno = e;
 }
 
+/* What the server tells hfrun: the command started (its pid), ended (its wait status), or
+ * could not be supervised. */
+enum { MSG_STARTED, MSG_ENDED, MSG_FAILED };
+typedef struct {
+    int type, val;
+} msg;
+
+static void tell(int fd, int type, int val)
+{
+    msg m = {type, val};
+    if (write(fd, &m, sizeof m) < 0) {
+    }
+}
+
 typedef struct {
     pid_t main;
-    int status, done;
+    int report; /* the pipe to hfrun, -1 once the command's end is told */
 } reap_ctx;
 
-/* Reaps every child (orphans come to us as subreaper); stop once the command is gone. */
+/* Reaps every child; the command's end is told to hfrun at once. Serving goes on while other
+ * supervised processes live (the loop ends when the filter has no user left). */
 static int reap(void *arg)
 {
     reap_ctx *r = arg;
     int ws;
     pid_t p;
     while ((p = waitpid(-1, &ws, WNOHANG)) > 0)
-        if (p == r->main) {
-            r->status = ws;
-            r->done = 1;
+        if (p == r->main && r->report >= 0) {
+            tell(r->report, MSG_ENDED, ws);
+            close(r->report);
+            r->report = -1;
         }
-    return r->done;
+    return 0;
 }
 
 static void unsupported(const char *cmd, const char *why)
@@ -127,76 +145,124 @@ static void unsupported(const char *cmd, const char *why)
             cmd, why);
 }
 
-int hfs_sv_run(char **argv, const char *lib, int setid, pid_t *child)
+/* The command: filter, listener to the server, exec. */
+static void command(char **argv, const char *lib, int sock)
 {
-    if (!kernel_ok()) {
-        unsupported(argv[0], "seccomp user notification with ADDFD needs Linux >= 5.9");
-        return -1;
-    }
+    signal(SIGINT, SIG_DFL);
+    signal(SIGQUIT, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+    drop_shim(lib);
+    int nnp = 0, lfd = sv_filter_load(&nnp);
+    if (send_fd(sock, lfd, lfd < 0 ? lfd : 0, nnp) || lfd < 0) _exit(126);
+    close(lfd);
+    close(sock);
+    /* From here on every trapped call waits for the server's answer. */
+    execvp(argv[0], argv);
+    fprintf(stderr, "hfrun: cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(errno == ENOENT ? 127 : 126);
+}
+
+/* The server: never returns. */
+static void server(char **argv, const char *lib, int setid, int report)
+{
+    hfs_vfs_atfork_child();
+    signal(SIGTERM, SIG_DFL); /* hfrun's forwarding handler has no child to forward to here */
+    signal(SIGHUP, SIG_DFL);
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) ||
         pipe2(g_wake, O_CLOEXEC | O_NONBLOCK)) {
         perror("hfrun: socketpair");
-        return -1;
+        tell(report, MSG_FAILED, 0);
+        _exit(1);
     }
-    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     struct sigaction sa = {.sa_handler = on_chld, .sa_flags = SA_RESTART | SA_NOCLDSTOP};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGCHLD, &sa, NULL);
     pid_t pid = fork();
     if (pid < 0) {
         perror("hfrun: fork");
-        return -1;
+        tell(report, MSG_FAILED, 0);
+        _exit(1);
     }
     if (pid == 0) {
-        signal(SIGINT, SIG_DFL);
-        signal(SIGQUIT, SIG_DFL);
-        signal(SIGCHLD, SIG_DFL);
         close(sp[0]);
-        drop_shim(lib);
-        int nnp = 0, lfd = sv_filter_load(&nnp);
-        if (send_fd(sp[1], lfd, lfd < 0 ? lfd : 0, nnp) || lfd < 0) _exit(126);
-        close(lfd);
-        close(sp[1]);
-        /* From here on every trapped call waits for hfrun's answer. */
-        execvp(argv[0], argv);
-        fprintf(stderr, "hfrun: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(errno == ENOENT ? 127 : 126);
+        close(report);
+        command(argv, lib, sp[1]);
     }
-    *child = pid;
     close(sp[1]);
     int err, nnp, nfd = recv_fd(sp[0], &err, &nnp);
     close(sp[0]);
-    reap_ctx r = {pid, 0, 0};
     if (nfd < 0) {
         char why[160];
         snprintf(why, sizeof why, "seccomp user notification is not available here (%s)",
                  strerror(err < 0 ? -err : EIO));
         unsupported(argv[0], why);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-        return -1;
+        tell(report, MSG_FAILED, 0);
+        _exit(1);
     }
     if (setid && nnp)
         fprintf(stderr,
                 "hfshim: %s is setuid/setgid: under the supervisor it runs with your own "
                 "privileges (no_new_privs)\n",
                 argv[0]);
+    tell(report, MSG_STARTED, pid);
+    reap_ctx r = {pid, report};
     sv_serve(nfd, g_wake[0], reap, &r);
-    close(nfd); /* any process still running gets ENOSYS from trapped calls from now on */
-    if (sv_fatal && !r.done) {
-        unsupported(argv[0], "the supervisor cannot read the program's memory here");
-        kill(pid, SIGKILL);
+    close(nfd); /* a process still running gets ENOSYS from trapped calls from now on */
+    if (r.report >= 0) {
+        /* No supervised process left (the listener hung up before SIGCHLD was seen), or the
+         * supervisor cannot work here. */
+        if (sv_fatal) {
+            unsupported(argv[0], "the supervisor cannot read the program's memory here");
+            kill(pid, SIGKILL);
+        }
+        int ws = 0;
+        while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+        }
+        tell(r.report, sv_fatal ? MSG_FAILED : MSG_ENDED, ws);
     }
-    while (!r.done) {
-        int ws;
-        pid_t p = waitpid(-1, &ws, 0);
-        if (p == pid) {
-            r.status = ws;
-            r.done = 1;
-        } else if (p < 0 && errno != EINTR)
+    _exit(0);
+}
+
+int hfs_sv_run(char **argv, const char *lib, int setid, pid_t *child)
+{
+    if (!kernel_ok()) {
+        unsupported(argv[0], "seccomp user notification with ADDFD needs Linux >= 5.9");
+        return -1;
+    }
+    int rep[2];
+    if (pipe2(rep, O_CLOEXEC)) {
+        perror("hfrun: pipe");
+        return -1;
+    }
+    fflush(NULL);
+    pid_t srv = fork();
+    if (srv < 0) {
+        perror("hfrun: fork");
+        return -1;
+    }
+    if (srv == 0) {
+        close(rep[0]);
+        server(argv, lib, setid, rep[1]);
+    }
+    close(rep[1]);
+    int status = -1;
+    for (;;) {
+        msg m;
+        ssize_t n = read(rep[0], &m, sizeof m);
+        if (n < 0 && errno == EINTR) continue;
+        if (n != (ssize_t)sizeof m || m.type == MSG_FAILED) break;
+        if (m.type == MSG_STARTED) *child = (pid_t)m.val;
+        if (m.type == MSG_ENDED) {
+            status = m.val;
             break;
+        }
     }
-    signal(SIGCHLD, SIG_DFL);
-    return sv_fatal ? -1 : r.status;
+    close(rep[0]);
+    *child = 0;
+    /* The server lives on while the command's leftovers run; reaped by init after hfrun. */
+    waitpid(srv, NULL, WNOHANG);
+    return status;
 }
