@@ -29,6 +29,8 @@ static int open_virtual(sv_call *c, const sv_path *p, int flags, mode_t mode)
         fd = hfs_vfs_open(p->path, flags | O_CLOEXEC, &o);
     if (fd < 0) return sv_return(c, fd);
     int rc = hfs_vobj_complete(o) ? 0 : hfs_vobj_materialize(o);
+    struct stat b;
+    if (rc == 0 && !hfs_vobj_is_dir(o) && fstat(fd, &b) == 0) sv_fdmap_put(&b, p->path);
     hfs_vobj_unref(o);
     if (rc < 0) {
         close(fd);

@@ -43,15 +43,23 @@ static void to_statx(const struct stat *s, struct statx *x)
     x->stx_dev_minor = minor(s->st_dev);
 }
 
-/* The virtual directory an empty path with AT_EMPTY_PATH names (the dirfd, or the cwd): 1 and
- * its path, else 0 (the kernel answers for the real object behind it). */
-static int empty_path_target(sv_call *c, int dirfd, char *out, size_t n)
+/* The object an empty path with AT_EMPTY_PATH names: the dirfd (sv_fd_stat), or the cwd when
+ * it is virtual. 1 answered (*rc), 0 for the kernel. */
+static int empty_path_stat(sv_call *c, int dirfd, struct stat *st, int *rc)
 {
-    if (dirfd != AT_FDCWD) return sv_fd_virtual(c, dirfd, out, n) == 1;
-    if (sv_cwd_get(c, out, n)) return 1;
-    char real[HFS_PATH_MAX];
-    return sv_proc_link(c->tid, "cwd", real, sizeof real) > 0 &&
-           hfs_vfs_unmirror(real, out, n) == 1;
+    if (dirfd != AT_FDCWD) {
+        int r = sv_fd_stat(c, dirfd, st);
+        *rc = r < 0 ? r : 0;
+        return r != 0;
+    }
+    char v[HFS_PATH_MAX], real[HFS_PATH_MAX];
+    if (!sv_cwd_get(c, v, sizeof v) && (sv_proc_link(c->tid, "cwd", real, sizeof real) <= 0 ||
+                                        hfs_vfs_unmirror(real, v, sizeof v) != 1))
+        return 0;
+    *rc = sv_valid(c) ? (hfs_vfs_classify(v) == HFS_NS_VIRTUAL ? hfs_vfs_stat(v, st)
+                                                               : hfs_vfs_near_stat(v, st))
+                      : -ESRCH;
+    return 1;
 }
 
 /* stat of (dirfd, path) with AT_* flags: 1 answered (*rc), 0 for the kernel. */
@@ -64,16 +72,8 @@ static int stat_of(sv_call *c, int dirfd, uint64_t pa, int flags, struct stat *s
         return 1;
     }
     int nofollow = (flags & AT_SYMLINK_NOFOLLOW) != 0;
-    if (r == 0 && (!pa || p.empty) && (flags & AT_EMPTY_PATH)) {
-        if (!empty_path_target(c, dirfd, p.path, sizeof p.path)) return 0;
-        if (!sv_valid(c)) {
-            *rc = -ESRCH;
-            return 1;
-        }
-        p.ns = hfs_vfs_classify(p.path);
-        p.trailing_slash = 0;
-        r = 1;
-    }
+    if (r == 0 && (!pa || p.empty) && (flags & AT_EMPTY_PATH))
+        return empty_path_stat(c, dirfd, st, rc);
     if (r == 0) return 0;
     if (p.ns == HFS_NS_REAL)
         *rc = (nofollow ? lstat(p.path, st) : stat(p.path, st)) ? -errno : 0;
@@ -118,6 +118,16 @@ int sv_h_stat(sv_call *c)
     } else if (rc == 0) {
         rc = sv_write(c, buf, &st, sizeof st);
     }
+    return sv_return(c, rc);
+}
+
+/* fstat (what Go calls; glibc's fstat is newfstatat with AT_EMPTY_PATH). */
+int sv_h_fstat(sv_call *c)
+{
+    struct stat st;
+    int rc = sv_fd_stat(c, sv_iarg(c, 0), &st);
+    if (rc == 0) return sv_continue(c);
+    if (rc > 0) rc = sv_write(c, sv_arg(c, 1), &st, sizeof st);
     return sv_return(c, rc);
 }
 

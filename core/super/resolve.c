@@ -158,3 +158,22 @@ int sv_vstat(const sv_path *p, int nofollow, struct stat *st)
     if (rc == 0 && p->trailing_slash && !S_ISDIR(st->st_mode)) rc = -ENOTDIR;
     return rc;
 }
+
+int sv_fd_stat(sv_call *c, int fd, struct stat *st)
+{
+    char what[64], v[HFS_PATH_MAX];
+    struct stat b;
+    snprintf(what, sizeof what, "/proc/%d/fd/%d", (int)c->tid, fd);
+    if (stat(what, &b)) return 0; /* EBADF and the like: the kernel says it */
+    const char *vp = NULL;
+    if (S_ISDIR(b.st_mode)) {
+        if (sv_fd_virtual(c, fd, v, sizeof v) == 1) vp = v;
+    } else {
+        vp = sv_fdmap_get(b.st_dev, b.st_ino);
+    }
+    if (!vp) return 0;
+    int rc =
+        hfs_vfs_classify(vp) == HFS_NS_VIRTUAL ? hfs_vfs_stat(vp, st) : hfs_vfs_near_stat(vp, st);
+    if (rc) return 0; /* renamed or removed since: the backing file's own answer */
+    return sv_valid(c) ? 1 : -ESRCH;
+}

@@ -103,6 +103,13 @@ int sv_resolve(sv_call *c, int dirfd, uint64_t addr, sv_path *p);
 int sv_fd_virtual(const sv_call *c, int fd, char *out, size_t n);
 /* Is the program's fd on a file of the download cache (a remote file's bytes)? */
 int sv_fd_in_cache(const sv_call *c, int fd);
+/* The virtual stat of the program's fd when it is one the supervisor handed out (a file: by
+ * its backing inode, fdmap.c; a directory: its mirror): 1 and *st, 0 when the kernel's fstat
+ * is the answer, or -errno. */
+int sv_fd_stat(sv_call *c, int fd, struct stat *st);
+/* fdmap.c: remember that the file with this backing stat was opened as vpath; look one up. */
+void sv_fdmap_put(const struct stat *backing, const char *vpath);
+const char *sv_fdmap_get(dev_t dev, ino_t ino);
 /* stat of a resolved virtual or ancestor path (trailing '/' rule; nofollow: an overlay symlink
  * itself). 0 or -errno. */
 int sv_vstat(const sv_path *p, int nofollow, struct stat *st);
@@ -118,6 +125,7 @@ const char *sv_trapped_name(size_t i);
 
 int sv_h_open(sv_call *c);
 int sv_h_stat(sv_call *c);
+int sv_h_fstat(sv_call *c);
 int sv_h_access(sv_call *c);
 int sv_h_readlink(sv_call *c);
 int sv_h_statfs(sv_call *c);

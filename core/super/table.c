@@ -18,12 +18,12 @@ typedef struct {
 static const entry table[] = {
 #ifdef SYS_open
     E(open, sv_h_open),           E(creat, sv_h_open),         E(stat, sv_h_stat),
-    E(lstat, sv_h_stat),          E(access, sv_h_access),      E(readlink, sv_h_readlink),
-    E(getdents, sv_h_getdents),   E(mkdir, sv_h_mutate),       E(rmdir, sv_h_mutate),
-    E(unlink, sv_h_mutate),       E(mknod, sv_h_mutate),       E(chmod, sv_h_mutate),
-    E(chown, sv_h_mutate),        E(lchown, sv_h_mutate),      E(utime, sv_h_mutate),
-    E(utimes, sv_h_mutate),       E(futimesat, sv_h_mutate),   E(rename, sv_h_rename),
-    E(link, sv_h_link),           E(symlink, sv_h_symlink),
+    E(lstat, sv_h_stat),          E(fstat, sv_h_fstat),        E(access, sv_h_access),
+    E(readlink, sv_h_readlink),   E(getdents, sv_h_getdents),  E(mkdir, sv_h_mutate),
+    E(rmdir, sv_h_mutate),        E(unlink, sv_h_mutate),      E(mknod, sv_h_mutate),
+    E(chmod, sv_h_mutate),        E(chown, sv_h_mutate),       E(lchown, sv_h_mutate),
+    E(utime, sv_h_mutate),        E(utimes, sv_h_mutate),      E(futimesat, sv_h_mutate),
+    E(rename, sv_h_rename),       E(link, sv_h_link),          E(symlink, sv_h_symlink),
 #endif
     E(openat, sv_h_open),         E(openat2, sv_h_open),       E(newfstatat, sv_h_stat),
     E(statx, sv_h_stat),          E(faccessat, sv_h_access),   E(faccessat2, sv_h_access),

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import unittest
 
 from harness import BUILD, HFRUN, ROOT, ShimTest
@@ -76,7 +77,8 @@ class SuperTest(ShimTest):
                         "size", "/hf/acme/tiny/model.safetensors", "ls", "/hf/acme/tiny",
                         "cat", f"{self.mnt}/a/b/c/deep.txt", "ls", f"{self.mnt}/a",
                         "size", f"{self.mnt}/a", "exists", f"{self.mnt}/nope",
-                        "ls", self.tmp, "ls", "/hf"])
+                        "ls", self.tmp, "ls", "/hf", "same", f"{self.mnt}/README.md",
+                        "same", f"{self.mnt}/a"])
         out = p.stdout
         self.assertTrue(out.startswith(self.tiny("README.md")), out[:200])
         lines = out[len(self.tiny("README.md")):].split(b"\n")
@@ -91,6 +93,7 @@ class SuperTest(ShimTest):
         self.assertEqual(lines[2], b"no")
         self.assertIn(b"mnt", lines[3].split(b" "))  # the parent lists the mount point
         self.assertEqual(lines[4], b"buckets datasets spaces")
+        self.assertEqual(lines[5:7], [b"same", b"same"])  # stat and fstat agree (cp, tar, fts)
         self.assertIn(b"statically linked: running it under the supervisor", p.stderr)
         self.assert_mount_absent()
         self.assert_no_writes()
@@ -132,12 +135,13 @@ class SuperTest(ShimTest):
         m = self.mnt
         p = self.hfrun([exe, "cat", "/hf/acme/tiny/config.json", "size", f"{m}/README.md",
                         "ls", f"{m}/a", "walk", f"{m}/a", "write", f"{m}/go.txt", "from go",
-                        "cat", f"{m}/go.txt", "cd", f"{m}/a/b", "pwd", "cat", "c/deep.txt"])
+                        "cat", f"{m}/go.txt", "cd", f"{m}/a/b", "pwd", "cat", "c/deep.txt",
+                        "same", f"{m}/config.json", "same", f"{m}/go.txt"])
         walk = b"".join(b"%s %d\n" % (r.encode(), len(self.tiny("a/" + r)))
                         for r in ("b/c/deep.txt", "top.txt"))
         want = (self.tiny("config.json") + b"%d file\n" % len(self.tiny("README.md")) +
                 self.listing("a") + walk + b"ok\nfrom go" + b"ok\n%s/a/b\n" % m.encode() +
-                self.tiny("a/b/c/deep.txt"))
+                self.tiny("a/b/c/deep.txt") + b"same\nsame\n")
         self.assertEqual(p.stdout, want)
         self.assertIn(b"a Go program: running it under the supervisor", p.stderr)
         self.assert_mount_absent()
@@ -147,10 +151,30 @@ class SuperTest(ShimTest):
         """--supervise for a dynamic shell: its children are supervised too, and a child started
         in a virtual cwd inherits it."""
         m = self.mnt
+        out = os.path.join(self.tmp, "copy")
         p = self.hfrun(["sh", "-c", f"cd {m}/a && cat top.txt && ls b && pwd && "
-                        f"mkdir -p {m}/x/y && echo hi > {m}/x/y/f && cat {m}/x/y/f && ls {m}/x"],
+                        f"mkdir -p {m}/x/y && echo hi > {m}/x/y/f && cat {m}/x/y/f && ls {m}/x && "
+                        f"cp -r {m}/a {out}"],
                        opts=["--supervise"])
         self.assertEqual(p.stdout, self.tiny("a/top.txt") + b"c\n%s/a\nhi\ny\n" % m.encode())
+        with open(os.path.join(out, "b", "c", "deep.txt"), "rb") as f:
+            self.assertEqual(f.read(), self.tiny("a/b/c/deep.txt"))
+        self.assert_mount_absent()
+        self.assert_no_writes()
+
+    def test_background_outlives_command(self):
+        """What the command leaves running is still served after hfrun has returned."""
+        exe = self.need_static()
+        out = os.path.join(self.tmp, "late.txt")
+        p = self.hfrun(["sh", "-c", f"(sleep 0.3; {exe} cat {self.mnt}/a/top.txt > {out}) & "
+                        "echo started"], opts=["--supervise"])
+        self.assertEqual(p.stdout, b"started\n")
+        for _ in range(100):
+            if os.path.exists(out) and os.path.getsize(out):
+                break
+            time.sleep(0.05)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), self.tiny("a/top.txt"))
         self.assert_mount_absent()
         self.assert_no_writes()
 

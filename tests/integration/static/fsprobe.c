@@ -2,6 +2,7 @@
  * LD_PRELOAD can reach it. Runs its arguments as a list of commands:
  *   cat PATH | size PATH | lsize PATH | ls DIR | cd DIR | pwd | exists PATH | write PATH TEXT |
  *   append PATH TEXT | mkdir PATH | rm PATH | rmdir PATH | mv FROM TO | readlink PATH |
+ *   same PATH (do stat and fstat of an open fd agree on st_dev, st_ino, st_size?) |
  *   statloop PATH N (N stat calls, prints ns per call)
  * Each prints one line ("cat" the bytes as they are); a failure prints "ERR <cmd> <errno name>"
  * and the program goes on. */
@@ -123,6 +124,19 @@ int main(int argc, char **argv)
             ssize_t k = readlink(a, buf, sizeof buf - 1);
             if (k < 0) bad |= fail("readlink");
             else printf("%.*s\n", (int)k, buf);
+        } else if (!strcmp(c, "same")) {
+            i++;
+            struct stat ft;
+            int fd = open(a, O_RDONLY);
+            if (fd < 0 || stat(a, &st) || fstat(fd, &ft)) {
+                bad |= fail("same");
+                continue;
+            }
+            close(fd);
+            printf("%s\n", st.st_dev == ft.st_dev && st.st_ino == ft.st_ino &&
+                                   st.st_size == ft.st_size
+                               ? "same"
+                               : "differ");
         } else if (!strcmp(c, "statloop")) {
             i += 2;
             long n = atol(b);

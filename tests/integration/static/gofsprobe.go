@@ -1,6 +1,7 @@
 // A Go client for the supervisor's tests: Go makes its own system calls (no libc), so only the
 // supervisor can show it /hf. Commands as fsprobe.c: cat PATH, size PATH, ls DIR, write PATH TEXT,
-// walk DIR (every file below, with its size), cd DIR, pwd.
+// walk DIR (every file below, with its size), cd DIR, pwd, same PATH (os.Stat and the open
+// file's Stat agree?).
 package main
 
 import (
@@ -92,6 +93,21 @@ func main() {
 				fail("cd", err)
 			} else {
 				fmt.Println("ok")
+			}
+			i++
+		case "same":
+			st, err := os.Stat(arg(1))
+			f, err2 := os.Open(arg(1))
+			if err != nil || err2 != nil {
+				fail("same", fmt.Errorf("%v %v", err, err2))
+			} else {
+				ft, _ := f.Stat()
+				f.Close()
+				if os.SameFile(st, ft) && st.Size() == ft.Size() {
+					fmt.Println("same")
+				} else {
+					fmt.Println("differ")
+				}
 			}
 			i++
 		case "pwd":
