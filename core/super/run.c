@@ -141,7 +141,7 @@ static void unsupported(const char *cmd, const char *why)
 {
     fprintf(stderr,
             "hfshim: cannot supervise %s: %s; a static, Go or set-id program cannot see /hf or "
-            "the mounts without it\n",
+            "the mounts without it (hfrun --no-supervise runs it anyway)\n",
             cmd, why);
 }
 

@@ -46,8 +46,19 @@ def go_probe():
     return _built["go"]
 
 
+def kernel_ok():
+    """Linux >= 5.9: seccomp user notification with SECCOMP_IOCTL_NOTIF_ADDFD."""
+    try:
+        major, minor = (int(x) for x in os.uname().release.split(".")[:2])
+    except ValueError:
+        return True
+    return (major, minor) >= (5, 9)
+
+
 class SuperTest(ShimTest):
     def setUp(self):
+        if not kernel_ok():
+            self.skipTest("the supervisor needs Linux >= 5.9 (this is %s)" % os.uname().release)
         super().setUp()
         self.mnt = os.path.join(self.tmp, "mnt")
 
