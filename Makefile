@@ -7,8 +7,8 @@ SAN ?=
 PYTHON ?= python3
 
 DEBIAN_PKGS := build-essential pkg-config libcurl4-openssl-dev libjsmn-dev libxxhash-dev \
-	check libsubunit-dev libssl-dev liburing-dev python3 curl coreutils tar findutils unzip rsync \
-	nodejs npm
+	check libsubunit-dev libssl-dev libseccomp-dev liburing-dev python3 curl coreutils tar findutils \
+	unzip rsync nodejs npm
 
 WARN := -Wall -Wextra -Werror
 # gcc's truncation guesses fire on every bounded path copy; real truncation is checked (hfs_fmt).
@@ -22,6 +22,8 @@ COMMON_SRC := core/log.c core/config.c core/types.c
 NET_SRC := $(wildcard core/net_*.c)
 CORE_SRC := $(filter-out $(COMMON_SRC) $(NET_SRC) core/hfrun.c,$(wildcard core/*.c))
 PRELOAD_SRC := $(wildcard preload/*.c)
+# The supervisor (static and Go programs under hfrun): linked into hfrun only, with libseccomp.
+SUPER_SRC := $(wildcard core/super/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -29,16 +31,18 @@ COMMON_OBJ := $(call obj,$(COMMON_SRC))
 NET_OBJ := $(call obj,$(NET_SRC))
 CORE_OBJ := $(call obj,$(CORE_SRC))
 PRELOAD_OBJ := $(call obj,$(PRELOAD_SRC))
+SUPER_OBJ := $(call obj,$(SUPER_SRC))
 UNIT_OBJ := $(call obj,$(UNIT_SRC))
 
 LIBS_CORE := -ldl
 LIBS_NET := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lcrypto
+LIBS_SUPER := $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 LIBS_CHECK := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 
 .PHONY: all test unit hubtest integration jstest asan demo install clean format format-check deps bench
 all: $(BUILD)/libhfshim.so $(BUILD)/libhfshim-net.so $(BUILD)/hfrun
 
-$(BUILD)/obj/%.o: %.c $(wildcard core/*.h preload/*.h tests/unit/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard core/*.h core/super/*.h preload/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -48,8 +52,8 @@ $(BUILD)/libhfshim.so: $(PRELOAD_OBJ) $(CORE_OBJ) $(COMMON_OBJ)
 $(BUILD)/libhfshim-net.so: $(NET_OBJ) $(COMMON_OBJ)
 	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL) $(LIBS_NET)
 
-$(BUILD)/hfrun: $(call obj,core/hfrun.c) $(CORE_OBJ) $(NET_OBJ) $(COMMON_OBJ)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_CORE) $(LIBS_NET)
+$(BUILD)/hfrun: $(call obj,core/hfrun.c) $(SUPER_OBJ) $(CORE_OBJ) $(NET_OBJ) $(COMMON_OBJ)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_CORE) $(LIBS_NET) $(LIBS_SUPER)
 
 $(BUILD)/test_unit: $(UNIT_OBJ) $(CORE_OBJ) $(NET_OBJ) $(COMMON_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_CORE) $(LIBS_NET) $(LIBS_CHECK)
@@ -95,10 +99,10 @@ bench: all
 	HFS_BENCH_BUILD=$(BUILD) $(PYTHON) bench/run.py
 
 format:
-	clang-format -i core/*.[ch] preload/*.[ch] tests/unit/*.[ch]
+	clang-format -i core/*.[ch] core/super/*.[ch] preload/*.[ch] tests/unit/*.[ch]
 
 format-check:
-	clang-format --dry-run -Werror core/*.[ch] preload/*.[ch] tests/unit/*.[ch]
+	clang-format --dry-run -Werror core/*.[ch] core/super/*.[ch] preload/*.[ch] tests/unit/*.[ch]
 
 clean:
 	rm -rf build build-asan

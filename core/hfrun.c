@@ -7,6 +7,7 @@
 #include "overlay.h"
 #include "push.h"
 #include "repo.h"
+#include "super/super.h"
 #include "util.h"
 #include "vfs.h"
 #include "vfs_int.h"
@@ -46,6 +47,10 @@ static void usage(FILE *f)
             "                         $HF_SHIM_CACHE/overlay)\n"
             "  --no-push              never upload anything (HF_NO_PUSH=1): changes stay local\n"
             "  --message MSG          summary of the commits pushed (default: Upload from hfrun)\n"
+            "  --supervise            serve COMMAND's file-system calls from hfrun (seccomp user\n"
+            "                         notification) instead of LD_PRELOAD: what static, Go and\n"
+            "                         setuid programs get automatically; --no-supervise: never\n"
+            "                         (Linux >= 5.9; see README, \"Static and Go programs\")\n"
             "  -h, --help             this text;  --version  the version\n"
             "\n"
             "  status [SPEC]          local changes (A added, M modified, D deleted) against the\n"
@@ -318,11 +323,31 @@ static int check_mount(const char *path, const hfs_spec *sp, const char *sub, vo
     return 0;
 }
 
+/* What runs the command: the supervisor for programs LD_PRELOAD cannot reach (opt: 1 always,
+ * -1 never, 0 when the probe says so). 1 to supervise, and *setid. */
+static int want_supervisor(const char *cmd, int opt, int *setid)
+{
+    char what[PATH_MAX];
+    int why = hfs_sv_probe(cmd, what, sizeof what);
+    *setid = why == HFS_SV_SETID;
+    if (opt < 0) return 0;
+    if (why == HFS_SV_ELF32)
+        fprintf(stderr,
+                "hfshim: %s is a 32-bit program: neither the shim nor the supervisor serves it, "
+                "it does not see /hf or the mounts\n",
+                what);
+    if (opt > 0) return 1;
+    static const char *const how[] = {"", "statically linked", "a Go program", "setuid/setgid"};
+    if (why < HFS_SV_STATIC || why > HFS_SV_SETID) return 0;
+    fprintf(stderr, "hfrun: %s is %s: running it under the supervisor\n", what, how[why]);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     char mounts[8192] = "";
     const char *rev = NULL;
-    int i = 1, dashdash = 0;
+    int i = 1, dashdash = 0, supervise = 0;
     const char *old_mounts = getenv("HF_MOUNTS");
     if (old_mounts) snprintf(mounts, sizeof mounts, "%s", old_mounts);
     char *specs[HFS_MAX_MOUNTS];
@@ -369,6 +394,10 @@ int main(int argc, char **argv)
             g_message = argv[++i];
         } else if (!strcmp(a, "--no-push")) {
             setenv("HF_NO_PUSH", "1", 1);
+        } else if (!strcmp(a, "--supervise")) {
+            supervise = 1;
+        } else if (!strcmp(a, "--no-supervise")) {
+            supervise = -1;
         } else if (a[0] == '-') {
             fprintf(stderr, "hfrun: unknown or incomplete option '%s'\n", a);
             usage(stderr);
@@ -462,24 +491,32 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGINT, SIG_IGN); /* the terminal delivers it to the command too */
     signal(SIGQUIT, SIG_IGN);
-    g_child = fork();
-    if (g_child < 0) {
-        perror("hfrun: fork");
-        return 1;
-    }
-    if (g_child == 0) {
-        signal(SIGINT, SIG_DFL);
-        signal(SIGQUIT, SIG_DFL);
-        execvp(argv[i], argv + i);
-        fprintf(stderr, "hfrun: cannot run %s: %s\n", argv[i], strerror(errno));
-        _exit(errno == ENOENT ? 127 : 126);
-    }
-    int ws;
-    while (waitpid(g_child, &ws, 0) < 0)
-        if (errno != EINTR) {
-            ws = 1 << 8;
-            break;
+    int ws, setid;
+    if (want_supervisor(argv[i], supervise, &setid)) {
+        ws = hfs_sv_run(argv + i, lib, setid, &g_child);
+        if (ws < 0) {
+            nftw(g_session, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+            return 126;
         }
+    } else {
+        g_child = fork();
+        if (g_child < 0) {
+            perror("hfrun: fork");
+            return 1;
+        }
+        if (g_child == 0) {
+            signal(SIGINT, SIG_DFL);
+            signal(SIGQUIT, SIG_DFL);
+            execvp(argv[i], argv + i);
+            fprintf(stderr, "hfrun: cannot run %s: %s\n", argv[i], strerror(errno));
+            _exit(errno == ENOENT ? 127 : 126);
+        }
+        while (waitpid(g_child, &ws, 0) < 0)
+            if (errno != EINTR) {
+                ws = 1 << 8;
+                break;
+            }
+    }
     /* The command is gone: signals now stop hfrun itself (a push cut short loses nothing). */
     g_child = 0;
     signal(SIGTERM, SIG_DFL);

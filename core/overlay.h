@@ -7,8 +7,9 @@
  *       upper/<dir>/.wh..wh..opq             opaque: nothing remote below <dir> is visible
  *       upper/<dir>/.wh..wh..tmp.<pid>.<n>   a copy-up being written
  *       .lock                                flock'ed by push / discard
- *       .wlock                               flock'ed while a name is removed or a copy-up
- *                                            published (vfs_write.c; never across a fetch)
+ *       .wlock                               locked (fcntl) while a name is removed or a
+ *                                            copy-up published (vfs_write.c; never across
+ *                                            a fetch)
  *
  * <base> is HF_SHIM_OVERLAY (hfrun --overlay DIR), else <HF_SHIM_CACHE>/overlay. Repo paths map
  * 1:1 below upper/, so a mount of a subfolder and the prefix path to the same folder share files.

@@ -3,6 +3,7 @@
  * next push starts over; uploads already done are skipped by the Hub (LFS batch says so). */
 #include "push.h"
 #include "push_scan.h"
+#include "sys_path.h"
 #include "config.h"
 #include "hubcache.h"
 #include "log.h"
@@ -153,15 +154,15 @@ static void cleanup(const hfs_changes *c, const char *name)
         const hfs_change *ch = &c->v[i];
         if (!ch->local || ch->kind == HFS_CH_SKIP) continue;
         struct stat st;
-        if (lstat(ch->local, &st) || !S_ISREG(st.st_mode)) continue;
+        if (hfs_sys_lstat(ch->local, &st) || !S_ISREG(st.st_mode)) continue;
         if ((uint64_t)st.st_size == ch->size && st.st_mtim.tv_sec == ch->mtime.tv_sec &&
             st.st_mtim.tv_nsec == ch->mtime.tv_nsec)
-            unlink(ch->local);
+            hfs_sys_unlink(ch->local);
         else
             kept++;
     }
-    for (size_t i = 0; i < c->nm; i++) unlink(c->markers[i]);
-    for (size_t i = 0; i < c->nd; i++) rmdir(c->dirs[i]); /* fails when not empty: fine */
+    for (size_t i = 0; i < c->nm; i++) hfs_sys_unlink(c->markers[i]);
+    for (size_t i = 0; i < c->nd; i++) hfs_sys_rmdir(c->dirs[i]); /* fails when not empty: fine */
     if (kept)
         hfs_warn("%s: %zu file(s) changed while pushing; their newer content stays in the "
                  "overlay for the next push",

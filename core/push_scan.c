@@ -8,6 +8,7 @@
 #include "overlay.h"
 #include "util.h"
 #include "sys_path.h"
+#include "vfs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -158,7 +159,7 @@ static int scan_dir(scan *s, const char *abs, const char *rp, int opaque)
             rc = add_str(&names, &n, &cap, de->d_name);
     closedir(d);
     if (n) qsort(names, n, sizeof *names, cmp_str);
-    char p[PATH_MAX], a[PATH_MAX];
+    char p[HFS_PATH_MAX], a[HFS_PATH_MAX];
     if (!rc && has(names, n, HFS_WH_OPAQUE)) {
         opaque = 1;
         rc = hfs_fmt(a, sizeof a, "%s/" HFS_WH_OPAQUE, abs);

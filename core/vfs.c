@@ -209,5 +209,6 @@ const char *hfs_vfs_self_path(void)
 void hfs_vfs_atfork_child(void)
 {
     hfs_repo_atfork_child();
+    hfs_ov_atfork_child();
     hfs_net_atfork_child();
 }

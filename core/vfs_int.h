@@ -71,6 +71,9 @@ int hfs_mirror_path(const char *vpath, char *out, size_t n);
  * path walks for emptiness checks and subtree copies. */
 int hfs_dir_obj(const hfs_loc *L, hfs_vobj **out);
 
+/* A forked child's fresh state for the write path's in-process lock (vfs_write.c). */
+void hfs_ov_atfork_child(void);
+
 /* Overlay primitives (vfs_write.c) used by open. */
 int hfs_ov_prepare_parent(const hfs_loc *L);
 int hfs_ov_copy_up(hfs_loc *L, int truncate);

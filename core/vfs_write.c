@@ -11,11 +11,11 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,27 +49,43 @@ static int touch(const char *path)
     return 0;
 }
 
-/* The repo's name lock, <repo dir>/.wlock: held (flock) only across the local steps that
- * make a remote entry's name disappear (rename or unlink in upper/ plus its whiteout) and
- * across publishing a copy-up, which must not bring back a name removed meanwhile. Never
- * across a fetch. The fd, or -1 (then without the lock: a read-only overlay base). */
+/* The repo's name lock, <repo dir>/.wlock: held only across the local steps that make a remote
+ * entry's name disappear (rename or unlink in upper/ plus its whiteout) and across publishing a
+ * copy-up, which must not bring back a name removed meanwhile; never across a fetch. Between
+ * processes a POSIX record lock (a forked child never inherits it, unlike flock), between this
+ * process's threads a mutex (which a forked child re-initializes: hfs_ov_atfork_child). The
+ * fd, or -1 (then without the cross-process part: a read-only overlay base). */
+static pthread_mutex_t g_name_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void hfs_ov_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    memcpy(&g_name_mu, &fresh, sizeof g_name_mu);
+}
+
 static int name_lock(const hfs_loc *L)
 {
+    pthread_mutex_lock(&g_name_mu);
     char p[HFS_PATH_MAX];
-    if (parent_of(L->uroot, p, sizeof p) || strlen(p) + sizeof "/.wlock" > sizeof p) return -1;
-    strcat(p, "/.wlock");
-    int saved = errno, fd = hfs_sys_open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd >= 0)
-        while (flock(fd, LOCK_EX) && errno == EINTR) {
-        }
+    int saved = errno, fd = -1;
+    if (!parent_of(L->uroot, p, sizeof p) && strlen(p) + sizeof "/.wlock" <= sizeof p) {
+        strcat(p, "/.wlock");
+        fd = hfs_sys_open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        if (fd >= 0)
+            while (fcntl(fd, F_SETLKW, &fl) && errno == EINTR) {
+            }
+    }
     errno = saved;
     return fd;
 }
 
+/* Closing the fd drops the record lock (this process holds no other fd of the file). */
 static void name_unlock(int fd)
 {
     int saved = errno;
     if (fd >= 0) close(fd);
+    pthread_mutex_unlock(&g_name_mu);
     errno = saved;
 }
 

@@ -323,6 +323,32 @@ out["truncate_content"] = open(man1).read()
 print(json.dumps(out, sort_keys=True))
 """
 
+FORK_RENAMES = r"""
+import os, sys, threading
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+for n in ("a", "c"):
+    open(os.path.join(d, n), "w").close()
+stop = False
+def spin():
+    while not stop:
+        os.rename(os.path.join(d, "a"), os.path.join(d, "b"))
+        os.rename(os.path.join(d, "b"), os.path.join(d, "a"))
+t = threading.Thread(target=spin)
+t.start()
+for i in range(40):
+    pid = os.fork()
+    if pid == 0:  # a child forked at any moment of the other thread's renames
+        os.rename(os.path.join(d, "c"), os.path.join(d, "c%d" % i))
+        os.rename(os.path.join(d, "c%d" % i), os.path.join(d, "c"))
+        os._exit(0)
+    _, st = os.waitpid(pid, 0)
+    assert st == 0, st
+stop = True
+t.join()
+print("ok")
+"""
+
 
 class ConcurrentCopyUpTest(PosixBase):
     def test_concurrent_appends_to_a_remote_file_are_all_kept(self):
@@ -366,6 +392,13 @@ class ConcurrentCopyUpTest(PosixBase):
             self.assertEqual(got["truncate"], ["ok"] * 4)
             self.assertEqual(got["truncate_content"], '{"version"')
         self.assert_no_writes()
+
+    def test_fork_while_another_thread_renames(self):
+        """A child forked while another thread of its parent holds the write path's lock can
+        rename at once (it inherits neither the in-process lock nor the cross-process one)."""
+        out = self.run_shim([PY, "-W", "ignore", "-c", FORK_RENAMES, f"{self.M}/fork"],
+                            extra=self.extra, timeout=60)
+        self.assertEqual(out.stdout.strip(), b"ok")
 
 class BadPointerTest(PosixBase):
     def test_two_path_calls_with_one_bad_name(self):
