@@ -88,7 +88,8 @@ int main(int argc, char **argv)
         nobj = 0;
         dl_iterate_phdr(full, &found);
     }
-    printf("dl_iterate_phdr, full scan of %d objects: %.0f ns\n", nobj, (now() - t) / (N / 10) * 1e9);
+    printf("dl_iterate_phdr, full scan of %d objects: %.0f ns\n", nobj,
+           (now() - t) / (N / 10) * 1e9);
     for (int extra = 0; extra <= 200; extra += 200) {
         int fds[200];
         for (int i = 0; i < extra; i++) fds[i] = open("/dev/null", O_RDONLY);
