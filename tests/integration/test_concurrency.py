@@ -112,3 +112,39 @@ class ConcurrencyTest(ShimTest):
             p.send_signal(signal.SIGKILL)
             p.wait()
         self.assertIn("in flight elsewhere", err)
+
+
+TWO_REPOS = """
+import os, sys, threading, time
+def stat(p, tag):
+    os.stat(p)
+    sys.stdout.write(tag + "\\n")
+    sys.stdout.flush()
+a = threading.Thread(target=stat, args=(sys.argv[1], "slow repo"))
+a.start()
+while not os.path.exists(sys.argv[3]):  # the test says when the slow repo's request is held
+    time.sleep(0.02)
+stat(sys.argv[2], "warm repo")
+a.join()
+"""
+
+
+class RepoLoadingTest(ShimTest):
+    def test_a_warm_stat_does_not_wait_for_another_repo_loading(self):
+        self.run_shim(["stat", f"{TINY}/config.json"])  # acme/tiny: revision and listing cached
+        self.hub.clear_log()
+        self.hub.fault("/api/datasets/acme/many/revision", "slow", count=1, delay=5)
+        go = os.path.join(self.tmp, "held")
+        p = subprocess.Popen([PY, "-c", TWO_REPOS, "/hf/datasets/acme/many/dir_000/file_0000.txt",
+                              f"{TINY}/config.json", go], env=self.env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        for _ in range(600):
+            if not self.hub.faults():
+                break
+            time.sleep(0.02)
+        open(go, "w").close()
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        # with one lock held across the slow repo's requests the warm stat would come second
+        self.assertEqual(out.decode().split("\n")[:2], ["warm repo", "slow repo"], err)
+        self.assertEqual([r["path"] for r in self.requests() if "acme/tiny" in r["path"]], [])
