@@ -1,5 +1,6 @@
 #include "blob.h"
 #include "blob_hash.h"
+#include "chunkclaim.h"
 #include "chunkmap.h"
 #include "config.h"
 #include "log.h"
@@ -293,9 +294,8 @@ static int finalize(hfs_file *f)
     int rc = -1;
     if (f->hasher) {
         /* Hashed while it downloaded; the thread is done with either answer. */
+        /* Kept until the file is freed: a fetch still ending in another thread may kick it. */
         rc = hfs_hasher_finish(f->hasher, got, sizeof got);
-        hfs_hasher_free(f->hasher);
-        f->hasher = NULL;
         /* The thread read through an fd of its own, which the program could have closed and
          * reused (closefrom): a mismatch is confirmed from the file before it condemns it. */
         if (!rc && strcmp(got, f->etag)) rc = -1;
@@ -345,7 +345,8 @@ static void range_done(void *arg, uint64_t off, uint64_t len)
         if (((uint64_t)c << HFS_CHUNK_SHIFT) >= off && cend <= off + len)
             hfs_chunkmap_set(&f->cm, c);
     }
-    hfs_hasher_kick(f->hasher);
+    hfs_chunks_wake(&f->cm, c0, c1); /* readers of these chunks, in any process */
+    hfs_hasher_kick(__atomic_load_n(&f->hasher, __ATOMIC_ACQUIRE));
 }
 
 static int add_run(hfs_range *v, int *n, int max, hfs_file *f, size_t a, size_t b)
@@ -364,24 +365,136 @@ static int add_run(hfs_range *v, int *n, int max, hfs_file *f, size_t a, size_t 
     return a < b;
 }
 
+/* First chunk of [c, last] that is not present, or last + 1. */
+static size_t first_missing(const hfs_file *f, size_t c, size_t last)
+{
+    while (c <= last && hfs_chunkmap_has(&f->cm, c)) c++;
+    return c;
+}
+
+/* Claims the missing chunks of [from, c2] that no other fetcher has, up to one batch, and
+ * turns them into ranges in v. Chunks up to c1 are needed: one held elsewhere is skipped (the
+ * caller waits for it); past c1 (read-ahead) the claiming stops at the first one held elsewhere:
+ * another reader is ahead of us there. force: claims are not looked at (see fill). Returns the
+ * number of ranges; *lo, *hi: the chunks they span. */
+static int claim_batch(hfs_file *f, hfs_claims *cl, size_t from, size_t c1, size_t c2, int force,
+                       hfs_range *v, size_t *lo, size_t *hi)
+{
+    int n = 0, full = 0;
+    size_t run = SIZE_MAX;
+    *lo = SIZE_MAX;
+    *hi = 0;
+    for (size_t c = from; c <= c2 + 1 && !full; c++) {
+        int mine = 0, stop = 0;
+        if (c <= c2 && !hfs_chunkmap_has(&f->cm, c)) {
+            int t = force ? 1 : hfs_claims_take(cl, c);
+            /* Landed between the look and the claim: nothing to fetch. */
+            if (t == 1 && hfs_chunkmap_has(&f->cm, c)) {
+                hfs_claims_drop(cl, c);
+                t = 0;
+            } else if (t != 1 && c > c1) {
+                stop = 1;
+            }
+            mine = t == 1;
+        }
+        if (mine && run == SIZE_MAX) run = c;
+        if (!mine && run != SIZE_MAX) {
+            if (run < *lo) *lo = run;
+            *hi = c - 1;
+            full = add_run(v, &n, BATCH_PIECES, f, run, c);
+            run = SIZE_MAX;
+        }
+        if (stop) break;
+    }
+    /* Chunks claimed past a full batch are given back with the claims and claimed again by
+     * the next round. */
+    return n;
+}
+
+/* A needed chunk (up to c1) of the ranges just fetched did not land. */
+static int lost_needed(const hfs_file *f, const hfs_range *v, int n, size_t c1)
+{
+    for (int i = 0; i < n; i++)
+        for (uint64_t o = v[i].off; o < v[i].off + v[i].len; o += HFS_CHUNK) {
+            size_t c = (size_t)(o >> HFS_CHUNK_SHIFT);
+            if (c <= c1 && !hfs_chunkmap_has(&f->cm, c)) return 1;
+        }
+    return 0;
+}
+
+/* Makes chunks [c0, c1] present, fetching with them the read-ahead up to c2, with no lock held:
+ * each chunk is claimed machine-wide (chunkclaim.h) before it is fetched, chunks another thread
+ * or process is fetching are waited for, and one whose fetcher died or gave up is taken over. A
+ * wait with no chunk landing for HF_SHIM_TIMEOUT (a fetcher stopped, not dead) ends in fetching
+ * the chunks ourselves: the same bytes written twice, never a hang. */
+static int fill(hfs_file *f, size_t c0, size_t c1, size_t c2)
+{
+    const struct hfs_net_ops *net = hfs_net();
+    if (!net) return -EIO;
+    hfs_fetch_req req = {.repo = f->repo->spec.repo,
+                         .rev = f->repo->snap,
+                         .path = f->rpath,
+                         .size = f->size,
+                         .dest = f->partial,
+                         .sha256 = f->etag_kind == HFS_ETAG_SHA256 ? f->etag : NULL,
+                         .git_oid = f->etag_kind == HFS_ETAG_GITSHA1 ? f->etag : NULL};
+    int timeout = hfs_cfg()->timeout > 0 ? hfs_cfg()->timeout : 30;
+    int64_t since = hfs_mono_ms();
+    size_t seen = first_missing(f, c0, c1);
+    int force = 0;
+    for (;;) {
+        size_t from = first_missing(f, c0, c1);
+        if (from > c1) return 0;
+        if (from != seen) { /* progress: the wait starts again */
+            seen = from;
+            since = hfs_mono_ms();
+        }
+        hfs_claims cl = {-1};
+        if (!force && hfs_claims_open(&cl, f->mapfile, &f->cm)) {
+            /* The map was replaced or cannot be opened: fetch without claims. */
+            force = 1;
+        }
+        hfs_range v[BATCH_PIECES];
+        size_t lo, hi;
+        int n = claim_batch(f, &cl, from, c1, c2, force, v, &lo, &hi);
+        int frc = n ? net->fetch(&req, v, n, range_done, f) : 0;
+        hfs_claims_close(&cl);
+        /* Ours ended, landed or not: whoever waits for them looks again (and takes over a
+         * chunk that did not land). */
+        if (n) hfs_chunks_wake(&f->cm, lo, hi);
+        if (n && frc && lost_needed(f, v, n, c1)) return frc == -ENETUNREACH ? -EIO : frc;
+        if (n && !frc && lost_needed(f, v, n, c1)) return -EIO; /* cannot happen */
+        if (n) continue;
+        /* What we need is being fetched by someone else. */
+        if (hfs_mono_ms() - since > (int64_t)timeout * 1000) {
+            hfs_warn("%s: %s: chunk %zu has been in flight elsewhere for %d s with no progress "
+                     "(HF_SHIM_TIMEOUT); fetching it here",
+                     f->repo->key, f->rpath, from, timeout);
+            force = 1;
+            continue;
+        }
+        hfs_chunk_wait(&f->cm, from, HFS_CLAIM_TICK_MS);
+    }
+}
+
 int hfs_file_ensure(hfs_file *f, uint64_t off, uint64_t len)
 {
     if (hfs_file_complete(f)) return 0;
     if (off >= f->size || len == 0) return 0;
     if (len > f->size - off) len = f->size - off;
+    size_t c0 = (size_t)(off >> HFS_CHUNK_SHIFT);
+    size_t c1 = (size_t)((off + len - 1) >> HFS_CHUNK_SHIFT);
+
+    /* The lock covers this file's own state only (read-ahead, the hasher, publishing), never a
+     * network request: threads reading other parts of the file fetch at the same time. */
     pthread_mutex_lock(&f->lock);
     int rc = f->broken;
-    if (rc || hfs_file_complete(f)) goto out;
-
     if (off == f->next_off)
         f->window = f->window ? (f->window * 2 > MAX_READAHEAD ? MAX_READAHEAD : f->window * 2)
                               : 2 * HFS_CHUNK;
     else
         f->window = 0;
     f->next_off = off + len;
-
-    size_t c0 = (size_t)(off >> HFS_CHUNK_SHIFT);
-    size_t c1 = (size_t)((off + len - 1) >> HFS_CHUNK_SHIFT);
     /* Read-ahead ends on a whole piece counted from c0: a full window is then exactly
      * MAX_READAHEAD / PIECE_CHUNKS pieces fetched at once, where the one lone chunk more
      * waited for a free connection and cost a round trip of its own per window. */
@@ -391,61 +504,31 @@ int hfs_file_ensure(hfs_file *f, uint64_t off, uint64_t len)
         ra_end = base + (ra_end - base) / piece * piece;
     if (ra_end > f->size) ra_end = f->size;
     size_t c2 = (size_t)((ra_end - 1) >> HFS_CHUNK_SHIFT);
-
-    int need = 0;
-    for (size_t c = c0; c <= c1; c++) need |= !hfs_chunkmap_has(&f->cm, c);
+    int need = !rc && !hfs_file_complete(f) && first_missing(f, c0, c1) <= c1;
+    /* A sequential reader past its first read, or one large read: worth a thread. */
+    if (need && !hfs_cfg()->offline && (f->window >= 4 * HFS_CHUNK || len >= BG_HASH_MIN) &&
+        !f->hash_tried && f->size >= BG_HASH_MIN &&
+        (f->etag_kind == HFS_ETAG_SHA256 || f->etag_kind == HFS_ETAG_GITSHA1)) {
+        f->hash_tried = 1;
+        __atomic_store_n(
+            &f->hasher,
+            hfs_hasher_start(f->partial, f->size, f->etag_kind == HFS_ETAG_GITSHA1, &f->cm),
+            __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&f->lock);
+    if (rc) return rc;
     if (need) {
         if (hfs_cfg()->offline) {
             hfs_err("%s: %s: only partly in the local cache, and offline (HF_HUB_OFFLINE=1)",
                     f->repo->key, f->rpath);
-            rc = -EIO;
-            goto out;
+            return -EIO;
         }
-        /* A sequential reader past its first read, or one large read: worth a thread. */
-        if ((f->window >= 4 * HFS_CHUNK || len >= BG_HASH_MIN) && !f->hash_tried &&
-            f->size >= BG_HASH_MIN &&
-            (f->etag_kind == HFS_ETAG_SHA256 || f->etag_kind == HFS_ETAG_GITSHA1)) {
-            f->hash_tried = 1;
-            f->hasher =
-                hfs_hasher_start(f->partial, f->size, f->etag_kind == HFS_ETAG_GITSHA1, &f->cm);
-        }
-        const struct hfs_net_ops *net = hfs_net();
-        hfs_fetch_req req = {.repo = f->repo->spec.repo,
-                             .rev = f->repo->snap,
-                             .path = f->rpath,
-                             .size = f->size,
-                             .dest = f->partial,
-                             .sha256 = f->etag_kind == HFS_ETAG_SHA256 ? f->etag : NULL,
-                             .git_oid = f->etag_kind == HFS_ETAG_GITSHA1 ? f->etag : NULL};
-        /* A batch at a time (BATCH_PIECES); until 0608188 a call fetched at most 64 pieces and
-         * making more than 1 GiB present failed with EIO. */
-        int frc = net ? 0 : -EIO;
-        for (size_t from = c0; net && !frc && from <= c1;) {
-            hfs_range v[BATCH_PIECES];
-            int n = 0, full = 0;
-            size_t run = SIZE_MAX;
-            for (size_t c = from; c <= c2 + 1 && !full; c++) {
-                int missing = c <= c2 && !hfs_chunkmap_has(&f->cm, c);
-                if (missing && run == SIZE_MAX) run = c;
-                if (!missing && run != SIZE_MAX) {
-                    full = add_run(v, &n, BATCH_PIECES, f, run, c);
-                    run = SIZE_MAX;
-                }
-            }
-            if (!n) break;
-            frc = net->fetch(&req, v, n, range_done, f);
-            if (!full) break;
-            from = (size_t)((v[n - 1].off + v[n - 1].len + HFS_CHUNK - 1) >> HFS_CHUNK_SHIFT);
-        }
-        for (size_t c = c0; c <= c1; c++)
-            if (!hfs_chunkmap_has(&f->cm, c)) {
-                rc = frc ? frc : -EIO;
-                if (rc == -ENETUNREACH) rc = -EIO;
-                goto out;
-            }
+        if ((rc = fill(f, c0, c1, c2))) return rc;
     }
-    if (hfs_chunkmap_missing(&f->cm) == 0) rc = finalize(f);
-out:
+    if (hfs_file_complete(f) || hfs_chunkmap_missing(&f->cm)) return 0;
+    pthread_mutex_lock(&f->lock);
+    rc = f->broken;
+    if (!rc && !hfs_file_complete(f)) rc = finalize(f);
     pthread_mutex_unlock(&f->lock);
     return rc;
 }

@@ -26,6 +26,8 @@ int hfs_chunkmap_open(const char *path, uint64_t size, hfs_chunkmap *cm)
     if (m == MAP_FAILED) return -e;
     cm->map = m;
     cm->nchunks = n;
+    cm->dev = st.st_dev;
+    cm->ino = st.st_ino;
     return 0;
 }
 

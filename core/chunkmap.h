@@ -4,6 +4,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define HFS_CHUNK_SHIFT 20
 #define HFS_CHUNK ((uint64_t)1 << HFS_CHUNK_SHIFT) /* 1 MiB */
@@ -11,6 +12,8 @@
 typedef struct {
     uint8_t *map;
     size_t nchunks;
+    dev_t dev; /* the map file mapped, so a claim (chunkclaim.h) can tell it was replaced */
+    ino_t ino;
 } hfs_chunkmap;
 
 static inline size_t hfs_chunks_for(uint64_t size)

@@ -26,10 +26,32 @@ typedef struct hfs_fetch_req {
      * git_oid (git blob sha1) for others; NULL when unknown (then only its size is checked). */
     const char *sha256;
     const char *git_oid;
+    /* A prefetch, not a read: failures are debug lines only (the reader, if one comes, fetches
+     * and reports), and a non-zero *cancel abandons the transfer (NULL: never). */
+    int quiet;
+    const int *cancel;
 } hfs_fetch_req;
 
 /* Called (from the calling thread) as soon as a range has been written completely to dest. */
 typedef void (*hfs_range_done_cb)(void *arg, uint64_t off, uint64_t len);
+
+/* One file of a stream of fetches (fetch_feed): one range of it, usually the whole file. */
+typedef struct hfs_fetch_item {
+    hfs_fetch_req req;
+    hfs_range range;
+    void *arg; /* for range_done and ended */
+    int rc;    /* when it has ended: 0, or -errno */
+} hfs_fetch_item;
+
+/* Where fetch_feed takes its files from, as transfer slots free up. */
+typedef struct hfs_fetch_feed {
+    hfs_fetch_item *(*next)(void *arg); /* the next file to fetch, or NULL: none for now */
+    void (*ended)(hfs_fetch_item *it, void *arg); /* it->rc set; the stream is done with it */
+    hfs_range_done_cb range_done;                 /* called with it->arg */
+    int wake_fd; /* readable when next() may have more (drained by the stream); -1: none */
+    int max_par; /* files in flight at once */
+    void *arg;
+} hfs_fetch_feed;
 
 struct hfs_net_ops {
     /* Revision (branch, tag, sha; NULL or "" = default branch) -> 40-hex commit sha and the
@@ -87,6 +109,13 @@ struct hfs_net_ops {
     int (*hash_update)(void *h, const void *p, size_t n);
     int (*hash_final)(void *h, char *hex_out, size_t n);
     void (*hash_free)(void *h);
+
+    /* ---- streams of small files (added after the hashes, same reason) */
+    /* Fetches the files feed->next() hands out, at most feed->max_par at once over the multi
+     * interface (HTTP/2-multiplexed over one connection where the server offers it), each
+     * with its own HF_SHIM_TIMEOUT budget, until next() has nothing and nothing is in flight.
+     * 0, or -ENOMEM if no transfer could be set up. */
+    int (*fetch_feed)(const hfs_fetch_feed *feed);
 };
 
 /* Exported by libhfshim-net.so (the only default-visibility symbol there). */

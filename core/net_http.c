@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #define ERR_BODY_MAX (64u << 10) /* enough of an error reply for its message */
 #define POOL_MAX 8
@@ -624,6 +625,9 @@ static int setup(hfs_xfer *x, slot *s, state *st)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     if (st->share) curl_easy_setopt(e, CURLOPT_SHARE, st->share);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    /* Over TLS (where HTTP/2 is offered, by ALPN) a stream of small files waits for the
+     * connection being set up rather than opening one more of its own. */
+    if (x->pipewait && !strncmp(x->url, "https://", 8)) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "hfshim/" HFS_VERSION);
     /* Redirects are followed by hand: the token must not follow them to another host. */
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -772,26 +776,73 @@ static void slot_release(ctx *c, slot *s)
 
 enum { Q_WAIT = 0, Q_RUN = 1, Q_DONE = 2 };
 
+/* One transfer of a run: where it is, when it may start again, and whether a feed gave it. */
+typedef struct {
+    hfs_xfer *x; /* NULL: a free entry (a fed transfer handed back) */
+    char q;
+    char fed;
+    int64_t at;
+} entry;
+
+/* Room for one more entry: a free one, else the array grows. Its index, or -1. */
+static int entry_slot(entry **v, int *cnt, int *cap)
+{
+    for (int i = 0; i < *cnt; i++)
+        if (!(*v)[i].x) return i;
+    if (*cnt == *cap) {
+        int nc = *cap ? *cap * 2 : 16;
+        entry *nv = realloc(*v, (size_t)nc * sizeof *nv);
+        if (!nv) return -1;
+        *v = nv;
+        *cap = nc;
+    }
+    return (*cnt)++;
+}
+
+/* A transfer is finished: a fed one goes back to its feed, and its entry is free. */
+static void entry_done(entry *e, const hfs_http_feed *feed)
+{
+    e->q = Q_DONE;
+    if (e->fed) {
+        hfs_xfer *x = e->x;
+        e->x = NULL;
+        feed->ended(x, feed->arg);
+    }
+}
+
 int hfs_http_run(hfs_xfer **xs, int n, int max_par, hfs_xfer_step_fn step, hfs_xfer_ready_fn ready,
                  void *arg)
 {
-    if (n <= 0) return 0;
+    return hfs_http_run_feed(xs, n, max_par, NULL, step, ready, arg);
+}
+
+int hfs_http_run_feed(hfs_xfer **xs, int n, int max_par, const hfs_http_feed *feed,
+                      hfs_xfer_step_fn step, hfs_xfer_ready_fn ready, void *arg)
+{
+    if (n <= 0 && !feed) return 0;
     ctx *c = ctx_get();
     if (!c) return -ENOMEM;
     state *st = c->owner;
     if (max_par < 1) max_par = 1;
     if (max_par > HFS_HTTP_MAX_PAR) max_par = HFS_HTTP_MAX_PAR;
-    char *qs = calloc((size_t)n, 1);
-    int64_t *at = calloc((size_t)n, sizeof *at);
-    if (!qs || !at) {
-        free(qs);
-        free(at);
+    int cnt = 0, cap = 0;
+    entry *v = NULL;
+    if (n > 0 && !(v = calloc((size_t)n, sizeof *v))) {
         ctx_put(c);
         return -ENOMEM;
     }
+    cap = n > 0 ? n : 0;
     hfs_budget budget;
     hfs_budget_start(&budget, hfs_cfg()->timeout, now_ms());
-    for (int i = 0; i < n; i++) xs[i]->budget = &budget;
+    for (int i = 0; i < n; i++) {
+        v[i].x = xs[i];
+        xs[i]->budget = &budget;
+    }
+    cnt = n > 0 ? n : 0;
+    /* Small files to one host: streams of one HTTP/2 connection where it offers that; ranges
+     * of one file keep a connection each (see ctx_get). */
+    if (feed && feed->multiplex)
+        curl_multi_setopt(c->m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 
     /* A peer that closes a TLS connection under us must not kill the host program with
      * SIGPIPE: block it on this thread while we run, and swallow one raised meanwhile. */
@@ -802,27 +853,48 @@ int hfs_http_run(hfs_xfer **xs, int n, int max_par, hfs_xfer_step_fn step, hfs_x
     sigpending(&pend);
     int pipe_pending = sigismember(&pend, SIGPIPE);
 
-    int left = n, active = 0, rc = 0, force = 0;
-    while (left > 0) {
+    int left = cnt, active = 0, rc = 0, force = 0, fed_dry = 0;
+    for (;;) {
+        /* Fed transfers while slots are free; a dry feed is asked again after a wake-up or
+         * when a transfer ends. */
+        while (feed && !fed_dry && left < max_par) {
+            hfs_xfer *x = feed->more(feed->arg);
+            if (!x) {
+                fed_dry = 1;
+                break;
+            }
+            int i = entry_slot(&v, &cnt, &cap);
+            if (i < 0) {
+                x->local_err = -ENOMEM;
+                feed->ended(x, feed->arg);
+                break;
+            }
+            v[i] = (entry){.x = x, .q = Q_WAIT, .fed = 1};
+            if (!x->budget) x->budget = &budget;
+            left++;
+        }
+        if (left <= 0) break;
         int64_t now = now_ms(), wake = -1;
         int held = 0, started = 0;
-        for (int i = 0; i < n && active < max_par; i++) {
-            if (qs[i] != Q_WAIT) continue;
-            if (at[i] > now) {
-                if (wake < 0 || at[i] < wake) wake = at[i];
+        for (int i = 0; i < cnt && active < max_par; i++) {
+            hfs_xfer *x = v[i].x;
+            if (!x || v[i].q != Q_WAIT) continue;
+            if (v[i].at > now) {
+                if (wake < 0 || v[i].at < wake) wake = v[i].at;
                 continue;
             }
-            if (hfs_budget_left_ms(&budget, now) <= 0) {
+            if (hfs_budget_left_ms(x->budget, now) <= 0) {
                 /* Held or waiting when time ran out: it ends as a running one would. */
-                reset_response(xs[i]);
-                expire(xs[i]);
-                xs[i]->delay_ms = 0;
-                qs[i] = Q_DONE;
+                reset_response(x);
+                expire(x);
+                x->delay_ms = 0;
                 left--;
-                if (step(xs[i], arg) == HFS_XFER_STOP_ALL) goto out;
+                int r = step(x, arg);
+                entry_done(&v[i], feed);
+                if (r == HFS_XFER_STOP_ALL) goto out;
                 continue;
             }
-            if (ready && !ready(xs[i], arg)) {
+            if (ready && !ready(x, arg)) {
                 /* A hold waits for another transfer; with none running it would last
                  * forever, so the loop below then starts one anyway. */
                 if (!force) {
@@ -838,14 +910,14 @@ int hfs_http_run(hfs_xfer **xs, int n, int max_par, hfs_xfer_step_fn step, hfs_x
                 rc = -ENOMEM;
                 goto out;
             }
-            if (setup(xs[i], s, st) || curl_multi_add_handle(c->m, s->e) != CURLM_OK) {
+            if (setup(x, s, st) || curl_multi_add_handle(c->m, s->e) != CURLM_OK) {
                 curl_slist_free_all(s->hdrs);
                 s->hdrs = NULL;
                 s->x = NULL;
                 rc = -ENOMEM;
                 goto out;
             }
-            qs[i] = Q_RUN;
+            v[i].q = Q_RUN;
             active++;
             started++;
         }
@@ -877,18 +949,19 @@ int hfs_http_run(hfs_xfer **xs, int n, int max_par, hfs_xfer_step_fn step, hfs_x
             if (!s) continue;
             hfs_xfer *x = s->x;
             int i = 0;
-            while (i < n && xs[i] != x) i++;
+            while (i < cnt && v[i].x != x) i++;
             finish(x, e, cc);
             slot_release(c, s);
             active--;
             x->delay_ms = 0;
             int r = step(x, arg);
             if (r == HFS_XFER_AGAIN) {
-                qs[i] = Q_WAIT;
-                at[i] = now_ms() + (x->delay_ms > 0 ? x->delay_ms : 0);
+                v[i].q = Q_WAIT;
+                v[i].at = now_ms() + (x->delay_ms > 0 ? x->delay_ms : 0);
             } else {
-                qs[i] = Q_DONE;
                 left--;
+                fed_dry = 0; /* a slot is free: ask the feed again */
+                entry_done(&v[i], feed);
                 if (r == HFS_XFER_STOP_ALL) goto out;
             }
         }
@@ -896,12 +969,28 @@ int hfs_http_run(hfs_xfer **xs, int n, int max_par, hfs_xfer_step_fn step, hfs_x
             int64_t t = held ? 50 : 1000;
             if (wake >= 0 && wake - now_ms() < t) t = wake - now_ms();
             if (t < 0) t = 0;
-            curl_multi_poll(c->m, NULL, 0, (int)t, NULL);
+            struct curl_waitfd wf = {.fd = feed ? feed->wake_fd : -1, .events = CURL_WAIT_POLLIN};
+            int nw = wf.fd >= 0 && fed_dry && left < max_par;
+            curl_multi_poll(c->m, nw ? &wf : NULL, nw ? 1 : 0, (int)t, NULL);
+            if (nw && (wf.revents & CURL_WAIT_POLLIN)) {
+                uint64_t drain;
+                ssize_t got = read(wf.fd, &drain, sizeof drain); /* an eventfd: resets it */
+                (void)got;
+                fed_dry = 0;
+            }
         }
     }
 out:
     for (int k = 0; k < HFS_HTTP_MAX_PAR; k++)
         if (c->s[k].x) slot_release(c, &c->s[k]);
+    /* Stopped early: fed transfers still here go back to their feed, abandoned. */
+    for (int i = 0; i < cnt; i++)
+        if (v[i].x && v[i].fed && v[i].q != Q_DONE) {
+            v[i].x->local_err = -ECANCELED;
+            entry_done(&v[i], feed);
+        }
+    if (feed && feed->multiplex)
+        curl_multi_setopt(c->m, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
     if (!pipe_pending) {
         struct timespec zero = {0, 0};
         while (sigtimedwait(&pipe, NULL, &zero) == SIGPIPE) {
@@ -909,8 +998,7 @@ out:
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     for (int i = 0; i < n; i++) xs[i]->budget = NULL; /* it lived on this stack */
-    free(qs);
-    free(at);
+    free(v);
     ctx_put(c);
     return rc;
 }

@@ -127,6 +127,7 @@ struct hfs_xfer {
      * (started when the run starts) for the run's duration; step callbacks may read it. */
     hfs_budget *budget;
     uint64_t seen; /* bytes of this attempt already counted in budget */
+    int pipewait;  /* an https transfer waits to share an HTTP/2 connection (runs with a feed) */
 };
 
 enum { HFS_XFER_DONE = 0, HFS_XFER_AGAIN = 1, HFS_XFER_STOP_ALL = 2 };
@@ -145,6 +146,24 @@ typedef int (*hfs_xfer_ready_fn)(hfs_xfer *x, void *arg);
  * -ENOMEM if no context could be set up (nothing was run). */
 int hfs_http_run(hfs_xfer **xs, int n, int max_par, hfs_xfer_step_fn step, hfs_xfer_ready_fn ready,
                  void *arg);
+
+/* Transfers handed to a run as it goes (hfs_http_run_feed): more() is asked for one whenever a
+ * slot is free, and each one it gave is handed back to ended() once finished (or abandoned when
+ * the run stops early, with local_err -ECANCELED), after which the run no longer refers to it.
+ * A fed transfer brings its own budget (x->budget); multiplex lets transfers to one host share
+ * an HTTP/2 connection. */
+typedef struct {
+    hfs_xfer *(*more)(void *arg);
+    void (*ended)(hfs_xfer *x, void *arg);
+    int wake_fd; /* readable when more() may have something new: polled and drained; -1 */
+    int multiplex;
+    void *arg;
+} hfs_http_feed;
+
+/* hfs_http_run, with xs (n may be 0) and then what feed hands out: it ends when every
+ * transfer is finished and more() has nothing. */
+int hfs_http_run_feed(hfs_xfer **xs, int n, int max_par, const hfs_http_feed *feed,
+                      hfs_xfer_step_fn step, hfs_xfer_ready_fn ready, void *arg);
 
 /* If x got a 3xx with a Location: x->url becomes the resolved target (relative Locations
  * resolve against the current URL) and 1 is returned; 0 if there is nothing to follow. A
@@ -184,6 +203,14 @@ int hfs_hub_paths_info(const hfs_repo_id *r, const char *sha, const char *const 
                        hfs_entry_cb cb, void *arg);
 int hfs_hub_fetch(const hfs_fetch_req *req, const hfs_range *ranges, int n, hfs_range_done_cb done,
                   void *arg);
+int hfs_hub_fetch_feed(const hfs_fetch_feed *feed);
+void hfs_fetch_atfork_child(void);
+/* Shared by net_hub.c and net_fetch.c: offline -> -ENETUNREACH with one line; why an attempt
+ * failed (and its errno); a failed attempt's retry (HFS_XFER_AGAIN) or its final error line
+ * (quiet: a debug line) with *rc set. */
+int hfs_hub_offline(const char *name, const char *op);
+int hfs_hub_describe(const hfs_xfer *x, char *msg, size_t n);
+int hfs_hub_retry_or_fail(hfs_xfer *x, const char *name, const char *op, int *rc, int quiet);
 int hfs_hub_sha256_file(const char *path, char hex_out[65]);
 int hfs_hub_git_sha1_file(const char *path, char hex_out[41]);
 void *hfs_hub_hash_new(int git, uint64_t size);

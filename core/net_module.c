@@ -24,6 +24,7 @@ static const struct hfs_net_ops g_ops = {
     .hash_update = hfs_hub_hash_update,
     .hash_final = hfs_hub_hash_final,
     .hash_free = hfs_hub_hash_free,
+    .fetch_feed = hfs_hub_fetch_feed,
 };
 
 __attribute__((visibility("default"))) const struct hfs_net_ops *hfs_net_ops_v1(void)

@@ -17,7 +17,11 @@
 #include <unistd.h>
 #include "hash.h"
 
+/* The registry: g_lock guards the list and each repo's state, never a request. A repo is
+ * resolved and indexed by one thread with no lock held (r->loading), so another repo's stat
+ * never waits for it; threads that want the same repo wait on g_loaded. */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_loaded = PTHREAD_COND_INITIALIZER;
 static hfs_repo *g_repos;
 static const char *g_pins_env = "";
 
@@ -28,7 +32,11 @@ static const char *g_pins_env = "";
 void hfs_repo_atfork_child(void)
 {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t fresh_cv = PTHREAD_COND_INITIALIZER;
     memcpy(&g_lock, &fresh, sizeof fresh);
+    memcpy(&g_loaded, &fresh_cv, sizeof fresh_cv);
+    /* A load in progress belongs to a parent thread the child does not have. */
+    for (hfs_repo *r = g_repos; r; r = r->next) r->loading = 0;
 }
 
 const char *hfs_repo_pins_env(void)
@@ -308,6 +316,9 @@ hfs_repo *hfs_repo_get(const hfs_spec *s, int *err)
     hfs_repo *r;
     for (r = g_repos; r; r = r->next)
         if (!strcmp(r->key, key)) break;
+    /* Another thread loading this repo: its answer is ours too (each of its requests has a
+     * deadline, so the wait ends). */
+    while (r && r->loading && !r->ix) pthread_cond_wait(&g_loaded, &g_lock);
     if (r && r->ix) {
         pthread_mutex_unlock(&g_lock);
         return r;
@@ -343,19 +354,31 @@ hfs_repo *hfs_repo_get(const hfs_spec *s, int *err)
         g_repos = r;
     }
     int64_t mtime = 0;
-    int rc = resolve(r, &mtime);
-    if (!rc) rc = load_index(r, mtime);
+    /* Loaded on a copy, outside the lock: the registry's fields change under it only. */
+    r->loading = 1;
+    hfs_repo tmp = *r;
+    tmp.snap[0] = 0;
+    tmp.ix = NULL;
+    tmp.cached_only = 0;
+    pthread_mutex_unlock(&g_lock);
+    int rc = resolve(&tmp, &mtime);
+    if (!rc) rc = load_index(&tmp, mtime);
+    pthread_mutex_lock(&g_lock);
+    r->loading = 0;
+    pthread_cond_broadcast(&g_loaded);
     if (rc) {
         /* Only the Hub's answers are remembered (missing, forbidden): a network failure or a
          * timeout is tried again by the next call, never taken for an answer. */
         r->err = rc == -ENOENT || rc == -EACCES ? rc : 0;
         r->err_time = now();
-        r->snap[0] = 0;
         *err = rc;
         pthread_mutex_unlock(&g_lock);
         return NULL;
     }
+    memcpy(r->snap, tmp.snap, sizeof r->snap);
+    r->cached_only = tmp.cached_only;
     r->err = 0;
+    __atomic_store_n(&r->ix, tmp.ix, __ATOMIC_RELEASE);
     add_pin(r->key, r->snap);
     pthread_mutex_unlock(&g_lock);
     return r;

@@ -24,6 +24,7 @@ typedef struct hfs_repo {
     int err; /* cached failure (negative errno) */
     int64_t err_time;
     uint64_t no_overlay_gen; /* overlay generation + 1 at which upper/ was seen missing */
+    int loading; /* a thread resolves and indexes it now, with no lock held; others wait */
     struct hfs_repo *next;
 } hfs_repo;
 

@@ -26,7 +26,7 @@ CDN listener: GET/HEAD /lfs/{sha256}, /xet/{xetHash} (Range, 206, 416), PUT /upl
 (LFS uploads, see hub_write.py); 403 for any request carrying Authorization or a bad signature.
 Writes are kept in --state DIR (default: a temporary dir removed at exit), never in --root.
 
-Test control (hub listener only, never logged): GET /_test/ping; POST /_test/fault
+Test control (hub listener only, never logged): GET /_test/ping; GET /_test/faults (pending); POST /_test/fault
 {"match","action","count","retry_after","delay","listener"?,"method"?,"location"?,"entries"?};
 POST /_test/clear_faults (faults and latency); POST /_test/delay {"ms","cdn_base"?}; POST /_test/set_ref {"type","id","ref","sha"};
 POST /_test/add_commit {"type","id","sha","dir"(relative to DIR),"ref"?,"title"?,"date"?};
@@ -985,6 +985,9 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
             with app.idle:
                 ok = app.idle.wait_for(lambda: (app.pending if every else app.inflight) == 0, timeout=10)
             return json_resp(200 if ok else 503, {"idle": ok, "inflight": app.inflight})
+        if path == "/_test/faults":  # the faults not used up yet (a test waits for one to be taken)
+            with app.lock:
+                return json_resp(200, {"faults": [dict(f) for f in app.faults]})
         if method != "POST":
             return json_resp(405, {"error": "POST only"})
         if path == "/_test/fault":

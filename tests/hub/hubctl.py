@@ -82,6 +82,11 @@ class Hub:
             obj["cdn_base"] = cdn_base
         return self._post("/_test/delay", obj)
 
+    def faults(self):
+        """The faults not used up yet."""
+        with urllib.request.urlopen(self.url + "/_test/faults", timeout=10) as r:
+            return json.loads(r.read().decode())["faults"]
+
     def clear_faults(self):
         """No faults and no latency any more."""
         return self._post("/_test/clear_faults")

@@ -7,6 +7,7 @@
     X(paths)                                                                                       \
     X(index)                                                                                       \
     X(chunkmap)                                                                                    \
+    X(chunkclaim)                                                                                  \
     X(blob_hash)                                                                                   \
     X(cachepath)                                                                                   \
     X(config)                                                                                      \

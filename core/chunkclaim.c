@@ -1,0 +1,79 @@
+#include "chunkclaim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+int hfs_claims_open(hfs_claims *cl, const char *path, const hfs_chunkmap *cm)
+{
+    cl->fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (cl->fd < 0) return errno == ENOENT ? -ESTALE : -errno;
+    struct stat st;
+    if (fstat(cl->fd, &st) || st.st_dev != cm->dev || st.st_ino != cm->ino) {
+        int e = errno;
+        close(cl->fd);
+        cl->fd = -1;
+        return e && e != ENOENT ? -e : -ESTALE;
+    }
+    return 0;
+}
+
+static int setlk(int fd, short type, size_t c)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = (off_t)c, .l_len = 1};
+    return fcntl(fd, F_OFD_SETLK, &fl) ? -errno : 0;
+}
+
+int hfs_claims_take(hfs_claims *cl, size_t c)
+{
+    int rc = setlk(cl->fd, F_WRLCK, c);
+    if (rc == -EAGAIN || rc == -EACCES) return 0;
+    return rc ? rc : 1;
+}
+
+void hfs_claims_drop(hfs_claims *cl, size_t c)
+{
+    (void)setlk(cl->fd, F_UNLCK, c);
+}
+
+void hfs_claims_close(hfs_claims *cl)
+{
+    if (cl->fd >= 0) close(cl->fd);
+    cl->fd = -1;
+}
+
+/* The futex word holding chunk c's byte: the map is page-aligned, and its last word lies
+ * within the mapped page even when the map's length is not a multiple of 4. */
+static uint32_t *word_of(const hfs_chunkmap *cm, size_t c)
+{
+    return (uint32_t *)(void *)(cm->map + (c & ~(size_t)3));
+}
+
+void hfs_chunks_wake(const hfs_chunkmap *cm, size_t c0, size_t c1)
+{
+    if (!cm->map || c0 >= cm->nchunks) return;
+    if (c1 >= cm->nchunks) c1 = cm->nchunks - 1;
+    int saved = errno;
+    for (size_t w = c0 & ~(size_t)3; w <= c1; w += 4)
+        syscall(SYS_futex, word_of(cm, w), FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    errno = saved;
+}
+
+void hfs_chunk_wait(const hfs_chunkmap *cm, size_t c, int ms)
+{
+    if (!cm->map || c >= cm->nchunks) return;
+    uint32_t *w = word_of(cm, c);
+    uint32_t seen = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+    if (hfs_chunkmap_has(cm, c)) return;
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    int saved = errno;
+    /* Returns at once if the word changed since `seen` (a chunk of it landed). */
+    syscall(SYS_futex, w, FUTEX_WAIT, seen, &ts, NULL, 0);
+    errno = saved;
+}
