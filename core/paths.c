@@ -36,3 +36,30 @@ int hfs_path_normalize(const char *base, const char *p, char *out, size_t n)
     out[o] = 0;
     return (int)o;
 }
+
+int hfs_path_final(const char *p, size_t *dir)
+{
+    size_t l = strlen(p);
+    while (l > 1 && p[l - 1] == '/') l--;
+    size_t b = l;
+    while (b > 0 && p[b - 1] != '/') b--;
+    if (dir) *dir = b;
+    if (l - b == 1 && p[b] == '.') return 1;
+    if (l - b == 2 && p[b] == '.' && p[b + 1] == '.') return 2;
+    return 0;
+}
+
+int hfs_path_through_virtual(const char *base, const char *p)
+{
+    char head[HFS_PATH_MAX], dir[HFS_PATH_MAX];
+    for (const char *s = p; *s; s++) {
+        if (!(s[0] == '.' && s[1] == '.' && (s == p || s[-1] == '/') && (s[2] == '/' || !s[2])))
+            continue;
+        size_t l = (size_t)(s - p);
+        if (l >= sizeof head) return 0;
+        memcpy(head, p, l);
+        head[l] = 0;
+        if (hfs_path_normalize(base, head, dir, sizeof dir) > 0 && hfs_vfs_covers(dir)) return 1;
+    }
+    return 0;
+}

@@ -62,6 +62,23 @@ int hfs_vobj_near(const hfs_vobj *o);
  * If `p` is relative it is joined to `base` (an absolute path) first. Returns the length of the
  * result or -ENAMETOOLONG. */
 int hfs_path_normalize(const char *base, const char *p, char *out, size_t n);
+/* Does p have a ".." component? Then a relative path may climb from anywhere into a mount. */
+static inline int hfs_path_has_dotdot(const char *p)
+{
+    for (const char *s = p; *s; s++)
+        if (s[0] == '.' && s[1] == '.' && (s == p || s[-1] == '/') && (s[2] == '/' || !s[2]))
+            return 1;
+    return 0;
+}
+/* "." (1), ".." (2) or a name (0) as the last component of p (trailing slashes ignored); *dir
+ * (if not NULL) is the length of what comes before that component. */
+int hfs_path_final(const char *p, size_t *dir);
+/* Does walking p from base pass through a virtual directory before some ".."? The kernel cannot
+ * follow such a spelling (the directory does not exist for it), even when the result is real. */
+int hfs_path_through_virtual(const char *base, const char *p);
+/* statx's answer for a stat result (all basic fields). */
+struct statx;
+void hfs_stat_to_statx(const struct stat *s, struct statx *x);
 
 /* stat of a virtual path: st_ino stable (xxhash of mount and path), one st_dev per mount,
  * true size, mtime from the Hub, files 0444 regular, dirs 0555. -ENOENT if missing. */

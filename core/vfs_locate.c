@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <stdlib.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include "hash.h"
 
@@ -312,4 +313,28 @@ int hfs_vfs_lstat(const char *vpath, struct stat *st)
     if (rc) return rc;
     hfs_fill_stat(&L, st);
     return 0;
+}
+
+void hfs_stat_to_statx(const struct stat *s, struct statx *x)
+{
+    memset(x, 0, sizeof *x);
+    x->stx_mask = STATX_BASIC_STATS;
+    x->stx_blksize = (unsigned)s->st_blksize;
+    x->stx_nlink = (unsigned)s->st_nlink;
+    x->stx_uid = s->st_uid;
+    x->stx_gid = s->st_gid;
+    x->stx_mode = (unsigned short)s->st_mode;
+    x->stx_ino = s->st_ino;
+    x->stx_size = (unsigned long long)s->st_size;
+    x->stx_blocks = (unsigned long long)s->st_blocks;
+    x->stx_atime.tv_sec = s->st_atim.tv_sec;
+    x->stx_atime.tv_nsec = (unsigned)s->st_atim.tv_nsec;
+    x->stx_mtime.tv_sec = s->st_mtim.tv_sec;
+    x->stx_mtime.tv_nsec = (unsigned)s->st_mtim.tv_nsec;
+    x->stx_ctime.tv_sec = s->st_ctim.tv_sec;
+    x->stx_ctime.tv_nsec = (unsigned)s->st_ctim.tv_nsec;
+    x->stx_rdev_major = major(s->st_rdev);
+    x->stx_rdev_minor = minor(s->st_rdev);
+    x->stx_dev_major = major(s->st_dev);
+    x->stx_dev_minor = minor(s->st_dev);
 }

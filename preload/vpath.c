@@ -97,40 +97,6 @@ void hfs_cwd_recover(void)
     errno = saved;
 }
 
-/* "." (1), ".." (2) or a name (0) as the last component of p (trailing slashes ignored); *dir
- * is the length of what comes before that component. */
-static int final_of(const char *p, size_t *dir)
-{
-    size_t l = strlen(p);
-    while (l > 1 && p[l - 1] == '/') l--;
-    size_t b = l;
-    while (b > 0 && p[b - 1] != '/') b--;
-    *dir = b;
-    if (l - b == 1 && p[b] == '.') return 1;
-    if (l - b == 2 && p[b] == '.' && p[b + 1] == '.') return 2;
-    return 0;
-}
-
-/* Does walking p from base step through a virtual directory? It can only leave one again by a
- * ".." taken inside it, so: is the directory before some ".." component covered? The kernel
- * cannot follow such a spelling; it must get the normalized result. */
-static int through_virtual(const char *base, const char *p)
-{
-    char head[HFS_PATH_MAX], dir[HFS_PATH_MAX];
-    for (const char *s = p; *s; s++) {
-        if (!(s[0] == '.' && s[1] == '.' && (s == p || s[-1] == '/') && (s[2] == '/' || !s[2])))
-            continue;
-        size_t l = (size_t)(s - p);
-        if (l >= sizeof head) return 0;
-        memcpy(head, p, l);
-        head[l] = 0;
-        if (HFS_CORE(hfs_path_normalize(base, head, dir, sizeof dir)) > 0 &&
-            HFS_CORE(hfs_vfs_covers(dir)))
-            return 1;
-    }
-    return 0;
-}
-
 /* A real result of a path ending in "." or ".." from a mirror base: when the directory that
  * component is in (p's first dl bytes) is real, give the kernel its normalized path and the
  * component (so rmdir "x/y/.." still means what it says). 0 done, 1 not applicable (it is
@@ -158,13 +124,14 @@ static int finish(const char *base, int base_real, const char *p, const char *or
 {
     size_t l = strlen(p), dl;
     rp->trailing_slash = l > 0 && p[l - 1] == '/';
-    rp->final = final_of(p, &dl);
+    rp->final = hfs_path_final(p, &dl);
     int n = HFS_CORE(hfs_path_normalize(base, p, rp->path, sizeof rp->path));
     if (n < 0) return base_real ? 0 : n; /* too long for us: the kernel judges it as given */
     int c = HFS_CORE(hfs_vfs_classify(rp->path));
     if (c == HFS_NS_VIRTUAL) return 1;
     rp->near = c == HFS_NS_NEAR;
-    if (base_real && hfs_has_dotdot(p) && through_virtual(base, p)) base_real = 0;
+    if (base_real && hfs_has_dotdot(p) && HFS_CORE(hfs_path_through_virtual(base, p)))
+        base_real = 0;
     if (base_real) {
         rp->real = orig;
         return 0;

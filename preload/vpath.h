@@ -37,15 +37,8 @@ static inline int hfs_bad_ptr(const char *p)
     return (uintptr_t)p < 4096 || (intptr_t)p < 0 || !hfs_mapped(p);
 }
 
-/* Does the relative path p have a ".." component? Then it may climb from any real directory
- * into a mount (or the prefix), so it takes the slow path. */
-static inline int hfs_has_dotdot(const char *p)
-{
-    for (const char *s = p; *s; s++)
-        if (s[0] == '.' && s[1] == '.' && (s == p || s[-1] == '/') && (s[2] == '/' || !s[2]))
-            return 1;
-    return 0;
-}
+/* A ".." component: the path may climb from any real directory into a mount (the slow path). */
+#define hfs_has_dotdot hfs_path_has_dotdot
 
 /* Fast path: might (dirfd, path) name a virtual object? A compare for absolute paths; a flag
  * load for relative ones. dirfd is AT_FDCWD for calls without one. */

@@ -193,7 +193,7 @@ HFS_EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, stru
     struct stat s;
     int ret;
     if (hfs_stat_at(dirfd, p, flags, &s, &rp, &ret)) {
-        if (ret == 0) hfs_stat_to_statx(&s, mask, stx);
+        if (ret == 0) hfs_stat_to_statx(&s, stx); /* all basic fields, whatever mask asks */
         return ret;
     }
     return HFS_REAL(statx)(dirfd, rp.real == p ? lp : rp.real, flags, mask, stx);

@@ -326,24 +326,32 @@ static int exists(const sv_path *p)
     return sv_vstat(p, 1, &st);
 }
 
+/* The two paths of rename/link: (a1, a2) for the legacy call, else (d1, a1, d2, a2). */
+static void two_args(sv_call *c, int legacy, int *d1, uint64_t *a1, int *d2, uint64_t *a2)
+{
+    *d1 = *d2 = AT_FDCWD;
+    if (legacy) {
+        *a1 = sv_arg(c, 0);
+        *a2 = sv_arg(c, 1);
+        return;
+    }
+    *d1 = sv_iarg(c, 0);
+    *a1 = sv_arg(c, 1);
+    *d2 = sv_iarg(c, 2);
+    *a2 = sv_arg(c, 3);
+}
+
 int sv_h_rename(sv_call *c)
 {
-    int nr = (int)c->req->data.nr, d1 = AT_FDCWD, d2 = AT_FDCWD;
+    int nr = (int)c->req->data.nr, d1, d2;
     uint64_t a1, a2;
-    unsigned flags = 0;
 #ifdef SYS_rename
-    if (nr == SYS_rename) {
-        a1 = sv_arg(c, 0);
-        a2 = sv_arg(c, 1);
-    } else
+    int legacy = nr == SYS_rename;
+#else
+    int legacy = 0;
 #endif
-    {
-        d1 = sv_iarg(c, 0);
-        a1 = sv_arg(c, 1);
-        d2 = sv_iarg(c, 2);
-        a2 = sv_arg(c, 3);
-        if (nr == SYS_renameat2) flags = (unsigned)sv_arg(c, 4);
-    }
+    two_args(c, legacy, &d1, &a1, &d2, &a2);
+    unsigned flags = nr == SYS_renameat2 ? (unsigned)sv_arg(c, 4) : 0;
     sv_path p, q;
     int err;
     if (!two(c, d1, a1, d2, a2, &p, &q, &err)) return sv_continue(c);
@@ -362,21 +370,15 @@ int sv_h_rename(sv_call *c)
 
 int sv_h_link(sv_call *c)
 {
-    int nr = (int)c->req->data.nr, d1 = AT_FDCWD, d2 = AT_FDCWD, flags = 0;
+    int nr = (int)c->req->data.nr, d1, d2;
     uint64_t a1, a2;
 #ifdef SYS_link
-    if (nr == SYS_link) {
-        a1 = sv_arg(c, 0);
-        a2 = sv_arg(c, 1);
-    } else
+    int legacy = nr == SYS_link;
+#else
+    int legacy = 0;
 #endif
-    {
-        d1 = sv_iarg(c, 0);
-        a1 = sv_arg(c, 1);
-        d2 = sv_iarg(c, 2);
-        a2 = sv_arg(c, 3);
-        flags = sv_iarg(c, 4);
-    }
+    two_args(c, legacy, &d1, &a1, &d2, &a2);
+    int flags = legacy ? 0 : sv_iarg(c, 4);
     sv_path p, q;
     int err;
     if (flags & AT_EMPTY_PATH) return sv_continue(c);

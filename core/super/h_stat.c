@@ -19,30 +19,6 @@
 _Static_assert(sizeof(struct stat) == 144, "struct stat is the kernel's");
 #endif
 
-static void to_statx(const struct stat *s, struct statx *x)
-{
-    memset(x, 0, sizeof *x);
-    x->stx_mask = STATX_BASIC_STATS;
-    x->stx_blksize = (unsigned)s->st_blksize;
-    x->stx_nlink = (unsigned)s->st_nlink;
-    x->stx_uid = s->st_uid;
-    x->stx_gid = s->st_gid;
-    x->stx_mode = (unsigned short)s->st_mode;
-    x->stx_ino = s->st_ino;
-    x->stx_size = (unsigned long long)s->st_size;
-    x->stx_blocks = (unsigned long long)s->st_blocks;
-    x->stx_atime.tv_sec = s->st_atim.tv_sec;
-    x->stx_atime.tv_nsec = (unsigned)s->st_atim.tv_nsec;
-    x->stx_mtime.tv_sec = s->st_mtim.tv_sec;
-    x->stx_mtime.tv_nsec = (unsigned)s->st_mtim.tv_nsec;
-    x->stx_ctime.tv_sec = s->st_ctim.tv_sec;
-    x->stx_ctime.tv_nsec = (unsigned)s->st_ctim.tv_nsec;
-    x->stx_rdev_major = major(s->st_rdev);
-    x->stx_rdev_minor = minor(s->st_rdev);
-    x->stx_dev_major = major(s->st_dev);
-    x->stx_dev_minor = minor(s->st_dev);
-}
-
 /* The object an empty path with AT_EMPTY_PATH names: the dirfd (sv_fd_stat), or the cwd when
  * it is virtual. 1 answered (*rc), 0 for the kernel. */
 static int empty_path_stat(sv_call *c, int dirfd, struct stat *st, int *rc)
@@ -113,7 +89,7 @@ int sv_h_stat(sv_call *c)
     if (!stat_of(c, dirfd, pa, flags, &st, &rc)) return sv_continue(c);
     if (rc == 0 && nr == SYS_statx) {
         struct statx x;
-        to_statx(&st, &x);
+        hfs_stat_to_statx(&st, &x);
         rc = sv_write(c, buf, &x, sizeof x);
     } else if (rc == 0) {
         rc = sv_write(c, buf, &st, sizeof st);

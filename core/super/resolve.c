@@ -11,43 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int has_dotdot(const char *p)
-{
-    for (const char *s = p; *s; s++)
-        if (s[0] == '.' && s[1] == '.' && (s == p || s[-1] == '/') && (s[2] == '/' || !s[2]))
-            return 1;
-    return 0;
-}
-
-/* "." (1), ".." (2) or a name (0) as the last component (trailing slashes ignored). */
-static int final_of(const char *p)
-{
-    size_t l = strlen(p);
-    while (l > 1 && p[l - 1] == '/') l--;
-    size_t b = l;
-    while (b > 0 && p[b - 1] != '/') b--;
-    if (l - b == 1 && p[b] == '.') return 1;
-    if (l - b == 2 && p[b] == '.' && p[b + 1] == '.') return 2;
-    return 0;
-}
-
-/* Does walking p from base pass through a virtual directory before a ".."? The kernel cannot
- * walk that spelling (the directory does not exist for it), even when the result is real. */
-static int through_virtual(const char *base, const char *p)
-{
-    char head[HFS_PATH_MAX], dir[HFS_PATH_MAX];
-    for (const char *s = p; *s; s++) {
-        if (!(s[0] == '.' && s[1] == '.' && (s == p || s[-1] == '/') && (s[2] == '/' || !s[2])))
-            continue;
-        size_t l = (size_t)(s - p);
-        if (l >= sizeof head) return 0;
-        memcpy(head, p, l);
-        head[l] = 0;
-        if (hfs_path_normalize(base, head, dir, sizeof dir) > 0 && hfs_vfs_covers(dir)) return 1;
-    }
-    return 0;
-}
-
 int sv_fd_virtual(const sv_call *c, int fd, char *out, size_t n)
 {
     char what[32], real[HFS_PATH_MAX];
@@ -109,7 +72,7 @@ int sv_resolve(sv_call *c, int dirfd, uint64_t addr, sv_path *p)
     p->spelled = 1;
     p->path[0] = 0;
     p->trailing_slash = l > 0 && arg[l - 1] == '/';
-    p->final = final_of(arg);
+    p->final = hfs_path_final(arg, NULL);
     if (!l) return 0; /* "": the kernel's ENOENT (AT_EMPTY_PATH is the handlers' business) */
     char base[HFS_PATH_MAX];
     int base_real = 1;
@@ -120,12 +83,13 @@ int sv_resolve(sv_call *c, int dirfd, uint64_t addr, sv_path *p)
         int rc = base_of(c, dirfd, base, sizeof base, &base_real);
         if (rc <= 0) return rc;
         /* From a real directory that is no ancestor of a mount, only ".." can reach one. */
-        if (base_real && !has_dotdot(arg) && hfs_vfs_classify(base) == HFS_NS_REAL) return 0;
+        if (base_real && !hfs_path_has_dotdot(arg) && hfs_vfs_classify(base) == HFS_NS_REAL)
+            return 0;
     }
     int n = hfs_path_normalize(base, arg, p->path, sizeof p->path);
     if (n < 0) return base_real ? 0 : n;
     p->ns = hfs_vfs_classify(p->path);
-    p->spelled = base_real && !(has_dotdot(arg) && through_virtual(base, arg));
+    p->spelled = base_real && !(hfs_path_has_dotdot(arg) && hfs_path_through_virtual(base, arg));
     if (p->ns == HFS_NS_REAL && p->spelled) return 0;
     /* What was read (the path, the cwd, the dirfd's target) belongs to this call only while it
      * is pending: the thread may have died and its pid been reused. */
