@@ -45,6 +45,8 @@ struct hfs_file {
     uint64_t window;
     hfs_hasher *hasher; /* background hash of the download, once a sequential read started */
     int hash_tried;
+    hfs_claims pf; /* a prefetch's claims on all its chunks, between _begin and _end */
+    int pf_landed; /* atomic: the prefetch wrote the whole file */
 };
 
 static int set_path(char **dst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -203,6 +205,7 @@ int hfs_file_open(hfs_repo *r, const hfs_ientry *e, const char *rpath, int oflag
     f->rpath = strdup(rpath);
     f->size = e->size;
     f->etag_kind = e->etag_kind;
+    f->pf.fd = -1;
     pthread_mutex_init(&f->lock, NULL);
     int rc = -ENOMEM;
     if (!f->rpath) goto fail;
@@ -255,6 +258,7 @@ fail:
 void hfs_file_free(hfs_file *f)
 {
     if (!f) return;
+    hfs_claims_close(&f->pf);
     hfs_hasher_free(f->hasher); /* before the chunk map it reads */
     hfs_chunkmap_close(&f->cm);
     pthread_mutex_destroy(&f->lock);
@@ -288,6 +292,8 @@ static int published_elsewhere(hfs_file *f)
 }
 
 /* Every chunk is present: check the content against its id, then publish it as a blob. */
+static int publish(hfs_file *f);
+
 static int finalize(hfs_file *f)
 {
     char got[68] = "";
@@ -302,9 +308,14 @@ static int finalize(hfs_file *f)
     }
     if (rc) rc = hash_file(f, got);
     if (rc == -ENOENT) {
-        /* Another process published it first. */
-        __atomic_store_n(&f->complete, 1, __ATOMIC_RELEASE);
-        return 0;
+        /* The partial file is gone: another fetcher published it first, or found its content
+         * wrong and discarded it (then what this fd shows must not be served). */
+        if (published_elsewhere(f)) return 0;
+        hfs_err("%s: %s: the download was discarded by another fetcher (its content did not "
+                "match its id); not served",
+                f->repo->key, f->rpath);
+        f->broken = -EIO;
+        return -EIO;
     }
     if (rc) return rc;
     if (got[0] && strcmp(got, f->etag)) {
@@ -317,6 +328,13 @@ static int finalize(hfs_file *f)
         f->broken = -EIO;
         return -EIO;
     }
+    return publish(f);
+}
+
+/* The checked partial file becomes the blob (same inode: open fds stay valid). */
+static int publish(hfs_file *f)
+{
+    int rc;
     if ((rc = hfs_mkdirs_parent(f->blob, 0755))) return rc;
     if (link(f->partial, f->blob) && errno != EEXIST) {
         rc = -errno;
@@ -422,6 +440,17 @@ static int lost_needed(const hfs_file *f, const hfs_range *v, int n, size_t c1)
     return 0;
 }
 
+static void fetch_req(const hfs_file *f, hfs_fetch_req *req)
+{
+    *req = (hfs_fetch_req){.repo = f->repo->spec.repo,
+                           .rev = f->repo->snap,
+                           .path = f->rpath,
+                           .size = f->size,
+                           .dest = f->partial,
+                           .sha256 = f->etag_kind == HFS_ETAG_SHA256 ? f->etag : NULL,
+                           .git_oid = f->etag_kind == HFS_ETAG_GITSHA1 ? f->etag : NULL};
+}
+
 /* Makes chunks [c0, c1] present, fetching with them the read-ahead up to c2, with no lock held:
  * each chunk is claimed machine-wide (chunkclaim.h) before it is fetched, chunks another thread
  * or process is fetching are waited for, and one whose fetcher died or gave up is taken over. A
@@ -431,13 +460,8 @@ static int fill(hfs_file *f, size_t c0, size_t c1, size_t c2)
 {
     const struct hfs_net_ops *net = hfs_net();
     if (!net) return -EIO;
-    hfs_fetch_req req = {.repo = f->repo->spec.repo,
-                         .rev = f->repo->snap,
-                         .path = f->rpath,
-                         .size = f->size,
-                         .dest = f->partial,
-                         .sha256 = f->etag_kind == HFS_ETAG_SHA256 ? f->etag : NULL,
-                         .git_oid = f->etag_kind == HFS_ETAG_GITSHA1 ? f->etag : NULL};
+    hfs_fetch_req req;
+    fetch_req(f, &req);
     int timeout = hfs_cfg()->timeout > 0 ? hfs_cfg()->timeout : 30;
     int64_t since = hfs_mono_ms();
     size_t seen = first_missing(f, c0, c1);
@@ -531,4 +555,50 @@ int hfs_file_ensure(hfs_file *f, uint64_t off, uint64_t len)
     if (!rc && !hfs_file_complete(f)) rc = finalize(f);
     pthread_mutex_unlock(&f->lock);
     return rc;
+}
+
+int hfs_file_prefetch_begin(hfs_file *f, hfs_fetch_req *req, hfs_range *range)
+{
+    if (hfs_file_complete(f) || f->size == 0 || hfs_cfg()->offline) return 0;
+    /* All of it, or nothing: a file partly here is someone's read in progress. */
+    if (hfs_chunkmap_missing(&f->cm) != f->cm.nchunks) return 0;
+    int rc = hfs_claims_open(&f->pf, f->mapfile, &f->cm);
+    if (rc) return rc == -ESTALE ? 0 : rc; /* published or discarded meanwhile */
+    for (size_t c = 0; c < f->cm.nchunks; c++) {
+        rc = hfs_claims_take(&f->pf, c);
+        if (rc != 1 || hfs_chunkmap_has(&f->cm, c)) {
+            hfs_claims_close(&f->pf); /* another fetcher has it, or it landed */
+            return rc < 0 ? rc : 0;
+        }
+    }
+    fetch_req(f, req);
+    range->off = 0;
+    range->len = f->size;
+    return 1;
+}
+
+void hfs_file_prefetch_landed(void *arg, uint64_t off, uint64_t len)
+{
+    hfs_file *f = arg;
+    if (off == 0 && len == f->size) __atomic_store_n(&f->pf_landed, 1, __ATOMIC_RELEASE);
+}
+
+void hfs_file_prefetch_end(hfs_file *f, int rc)
+{
+    /* The bytes count only once they check: a reader waiting on the claims then finds the
+     * file present, or missing and fetches it itself (never a wrong byte, never an error of
+     * the prefetch's on its stderr). */
+    char got[68] = "";
+    int ok = !rc && __atomic_load_n(&f->pf_landed, __ATOMIC_ACQUIRE);
+    if (ok && !(ok = !hash_file(f, got) && (!got[0] || !strcmp(got, f->etag))))
+        hfs_debug("%s: %s: prefetched content does not match its id (got %s); dropped",
+                  f->repo->key, f->rpath, got[0] ? got : "no hash");
+    if (ok) {
+        for (size_t c = 0; c < f->cm.nchunks; c++) hfs_chunkmap_set(&f->cm, c);
+        pthread_mutex_lock(&f->lock);
+        if (!hfs_file_complete(f)) (void)publish(f);
+        pthread_mutex_unlock(&f->lock);
+    }
+    hfs_claims_close(&f->pf);
+    if (f->cm.nchunks) hfs_chunks_wake(&f->cm, 0, f->cm.nchunks - 1);
 }

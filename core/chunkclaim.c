@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/futex.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -10,15 +11,70 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A forked child gets a copy of every claim's description, and a description's locks last
+ * until its last fd is closed: a child that goes on without exec would keep its parent's chunks
+ * "in flight" for everyone. So open claims are registered, and a child closes them all; the
+ * registry's lock is held around open() and close() only, and fork waits for it. */
+#define MAX_OPEN 256
+static int g_open[MAX_OPEN]; /* fd + 1; 0: free */
+static pthread_mutex_t g_open_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t g_open_once = PTHREAD_ONCE_INIT;
+
+static void before_fork(void)
+{
+    pthread_mutex_lock(&g_open_mu);
+}
+
+static void after_fork_parent(void)
+{
+    pthread_mutex_unlock(&g_open_mu);
+}
+
+static void after_fork_child(void)
+{
+    for (int i = 0; i < MAX_OPEN; i++)
+        if (g_open[i]) {
+            close(g_open[i] - 1);
+            g_open[i] = 0;
+        }
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    g_open_mu = fresh;
+}
+
+static void registry_init(void)
+{
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
+static void forget(int fd)
+{
+    for (int i = 0; i < MAX_OPEN; i++)
+        if (g_open[i] == fd + 1) {
+            g_open[i] = 0;
+            break;
+        }
+}
+
 int hfs_claims_open(hfs_claims *cl, const char *path, const hfs_chunkmap *cm)
 {
+    pthread_once(&g_open_once, registry_init);
+    pthread_mutex_lock(&g_open_mu);
     cl->fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-    if (cl->fd < 0) return errno == ENOENT ? -ESTALE : -errno;
-    struct stat st;
-    if (fstat(cl->fd, &st) || st.st_dev != cm->dev || st.st_ino != cm->ino) {
-        int e = errno;
+    int e = errno, i = 0;
+    while (cl->fd >= 0 && i < MAX_OPEN && g_open[i]) i++;
+    if (cl->fd >= 0 && i == MAX_OPEN) {
+        /* Unheard of (a claim per fetching thread); unregistered, a child could keep it. */
         close(cl->fd);
         cl->fd = -1;
+        e = EMFILE;
+    }
+    if (cl->fd >= 0) g_open[i] = cl->fd + 1;
+    pthread_mutex_unlock(&g_open_mu);
+    if (cl->fd < 0) return e == ENOENT ? -ESTALE : -e;
+    struct stat st;
+    if (fstat(cl->fd, &st) || st.st_dev != cm->dev || st.st_ino != cm->ino) {
+        e = errno;
+        hfs_claims_close(cl);
         return e && e != ENOENT ? -e : -ESTALE;
     }
     return 0;
@@ -44,7 +100,11 @@ void hfs_claims_drop(hfs_claims *cl, size_t c)
 
 void hfs_claims_close(hfs_claims *cl)
 {
-    if (cl->fd >= 0) close(cl->fd);
+    if (cl->fd < 0) return;
+    pthread_mutex_lock(&g_open_mu);
+    forget(cl->fd);
+    close(cl->fd);
+    pthread_mutex_unlock(&g_open_mu);
     cl->fd = -1;
 }
 

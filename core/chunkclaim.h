@@ -6,6 +6,7 @@
  * process: two threads of one process that each open the map conflict as two processes do,
  * and the kernel drops the locks when the fetcher's process dies, so a crash never leaves a
  * chunk "in flight". Nothing is written for a claim: the map's bytes keep meaning "present".
+ * A forked child closes the claims it inherited (they are its parent's).
  *
  * Waiters sleep on a futex on the map's shared page (the aligned 32-bit word that holds the
  * chunk's byte; futexes on a shared file mapping work across processes), woken by the fetcher

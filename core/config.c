@@ -134,6 +134,9 @@ static void load(void)
     if (c->rev_ttl < 0) c->rev_ttl = 0;
     c->timeout = env("HF_SHIM_TIMEOUT") ? atoi(env("HF_SHIM_TIMEOUT")) : 30;
     if (c->timeout <= 0) c->timeout = 30;
+    c->prefetch = env("HF_SHIM_PREFETCH") ? atoi(env("HF_SHIM_PREFETCH")) : 8;
+    if (c->prefetch < 0) c->prefetch = 0;
+    if (c->prefetch > 8) c->prefetch = 8; /* the transfer slots of one run */
 }
 
 const hfs_config *hfs_cfg(void)

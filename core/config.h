@@ -20,10 +20,12 @@ typedef struct {
     const char *session;    /* HF_SHIM_SESSION: hfrun's session dir holding pinned revisions */
     int offline;            /* HF_HUB_OFFLINE=1 */
     int no_push;            /* HF_NO_PUSH=1 */
-    int rev_ttl; /* HF_SHIM_REVISION_TTL seconds a branch->sha answer is reused across processes
-                    without hfrun; default 60 */
-    int timeout; /* HF_SHIM_TIMEOUT: seconds a network operation may block without progress
-                    (net_budget.h); default 30 */
+    int rev_ttl;  /* HF_SHIM_REVISION_TTL seconds a branch->sha answer is reused across processes
+                     without hfrun; default 60 */
+    int timeout;  /* HF_SHIM_TIMEOUT: seconds a network operation may block without progress
+                     (net_budget.h); default 30 */
+    int prefetch; /* HF_SHIM_PREFETCH: small files fetched at once ahead of a reader walking a
+                     directory in listing order (prefetch.h); default 8, 0 = none */
 } hfs_config;
 
 /* HF_SHIM_PREFIX normalized (default /hf), without reading anything else: what every process

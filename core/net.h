@@ -50,6 +50,9 @@ typedef struct hfs_fetch_feed {
     hfs_range_done_cb range_done;                 /* called with it->arg */
     int wake_fd; /* readable when next() may have more (drained by the stream); -1: none */
     int max_par; /* files in flight at once */
+    /* Non-zero: the stream ends at once, every file in it ended with -ECANCELED (NULL:
+     * never). Set it, then make wake_fd readable. */
+    const int *stop;
     void *arg;
 } hfs_fetch_feed;
 

@@ -562,7 +562,7 @@ static void feed_ended(hfs_xfer *x, void *arg)
 
 int hfs_hub_fetch_feed(const hfs_fetch_feed *fd)
 {
-    hfs_http_feed hf = {feed_more, feed_ended, fd->wake_fd, 1, (void *)fd};
+    hfs_http_feed hf = {feed_more, feed_ended, fd->wake_fd, 1, fd->stop, (void *)fd};
     return hfs_http_run_feed(NULL, 0, fd->max_par, &hf, fetch_step, fetch_ready, NULL);
 }
 

@@ -855,6 +855,7 @@ int hfs_http_run_feed(hfs_xfer **xs, int n, int max_par, const hfs_http_feed *fe
 
     int left = cnt, active = 0, rc = 0, force = 0, fed_dry = 0;
     for (;;) {
+        if (feed && feed->stop && __atomic_load_n(feed->stop, __ATOMIC_ACQUIRE)) goto out;
         /* Fed transfers while slots are free; a dry feed is asked again after a wake-up or
          * when a transfer ends. */
         while (feed && !fed_dry && left < max_par) {
@@ -970,7 +971,8 @@ int hfs_http_run_feed(hfs_xfer **xs, int n, int max_par, const hfs_http_feed *fe
             if (wake >= 0 && wake - now_ms() < t) t = wake - now_ms();
             if (t < 0) t = 0;
             struct curl_waitfd wf = {.fd = feed ? feed->wake_fd : -1, .events = CURL_WAIT_POLLIN};
-            int nw = wf.fd >= 0 && fed_dry && left < max_par;
+            /* Polled whenever there is one: a stop comes through it too. */
+            int nw = wf.fd >= 0;
             curl_multi_poll(c->m, nw ? &wf : NULL, nw ? 1 : 0, (int)t, NULL);
             if (nw && (wf.revents & CURL_WAIT_POLLIN)) {
                 uint64_t drain;

@@ -157,6 +157,8 @@ typedef struct {
     void (*ended)(hfs_xfer *x, void *arg);
     int wake_fd; /* readable when more() may have something new: polled and drained; -1 */
     int multiplex;
+    const int *stop; /* non-zero: the run ends at once, abandoning what it has (NULL: never);
+                      * set it, then make wake_fd readable */
     void *arg;
 } hfs_http_feed;
 

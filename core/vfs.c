@@ -5,6 +5,7 @@
 #include "grammar.h"
 #include "log.h"
 #include "net.h"
+#include "prefetch.h"
 #include "repo.h"
 #include "util.h"
 #include "vfs_int.h"
@@ -210,5 +211,6 @@ void hfs_vfs_atfork_child(void)
 {
     hfs_repo_atfork_child();
     hfs_ov_atfork_child();
+    hfs_prefetch_atfork_child();
     hfs_net_atfork_child();
 }

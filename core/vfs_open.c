@@ -1,6 +1,7 @@
 /* Open virtual files and directories: remote files read through their cache backing, local
  * (overlay) files as plain fds, directories as fds on mirror dirs with merged listings. */
 #include "blob.h"
+#include "prefetch.h"
 #include "config.h"
 #include "log.h"
 #include "overlay.h"
@@ -310,6 +311,7 @@ __attribute__((noinline)) static int open2(const char *vpath, int flags, mode_t 
             hfs_vobj_unref(o);
             return fd;
         }
+        hfs_prefetch_opened(L.repo, L.e, !hfs_file_complete(o->file));
         *out = o;
         return fd;
     }
