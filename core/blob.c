@@ -5,6 +5,7 @@
 #include "config.h"
 #include "log.h"
 #include "net.h"
+#include "proc.h"
 #include "util.h"
 
 #include <errno.h>
@@ -40,14 +41,39 @@ struct hfs_file {
     int complete; /* atomic */
     int broken;   /* negative errno once the content failed its check */
     hfs_chunkmap cm;
-    pthread_mutex_t lock;
-    uint64_t next_off; /* where a sequential reader continues */
+    pthread_mutex_t lock; /* through lock_file() */
+    unsigned lock_gen;    /* atomic: the fork generation the lock was made in */
+    uint64_t next_off;    /* where a sequential reader continues */
     uint64_t window;
     hfs_hasher *hasher; /* background hash of the download, once a sequential read started */
     int hash_tried;
     hfs_claims pf; /* a prefetch's claims on all its chunks, between _begin and _end */
     int pf_landed; /* atomic: the prefetch wrote the whole file */
 };
+
+/* A forked child may inherit a file whose lock a parent thread held (finalize hashes with it
+ * held): the first use in a new process makes it afresh, under a lock the fork rule resets. */
+static pthread_mutex_t g_relock = PTHREAD_MUTEX_INITIALIZER;
+
+void hfs_file_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    g_relock = fresh;
+}
+
+static void lock_file(hfs_file *f)
+{
+    unsigned gen = hfs_proc_fork_gen();
+    if (__atomic_load_n(&f->lock_gen, __ATOMIC_ACQUIRE) != gen) {
+        pthread_mutex_lock(&g_relock);
+        if (f->lock_gen != gen) {
+            pthread_mutex_init(&f->lock, NULL);
+            __atomic_store_n(&f->lock_gen, gen, __ATOMIC_RELEASE);
+        }
+        pthread_mutex_unlock(&g_relock);
+    }
+    pthread_mutex_lock(&f->lock);
+}
 
 static int set_path(char **dst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int set_path(char **dst, const char *fmt, ...)
@@ -207,6 +233,7 @@ int hfs_file_open(hfs_repo *r, const hfs_ientry *e, const char *rpath, int oflag
     f->etag_kind = e->etag_kind;
     f->pf.fd = -1;
     pthread_mutex_init(&f->lock, NULL);
+    f->lock_gen = hfs_proc_fork_gen();
     int rc = -ENOMEM;
     if (!f->rpath) goto fail;
     if (e->etag[0])
@@ -511,7 +538,7 @@ int hfs_file_ensure(hfs_file *f, uint64_t off, uint64_t len)
 
     /* The lock covers this file's own state only (read-ahead, the hasher, publishing), never a
      * network request: threads reading other parts of the file fetch at the same time. */
-    pthread_mutex_lock(&f->lock);
+    lock_file(f);
     int rc = f->broken;
     if (off == f->next_off)
         f->window = f->window ? (f->window * 2 > MAX_READAHEAD ? MAX_READAHEAD : f->window * 2)
@@ -550,7 +577,7 @@ int hfs_file_ensure(hfs_file *f, uint64_t off, uint64_t len)
         if ((rc = fill(f, c0, c1, c2))) return rc;
     }
     if (hfs_file_complete(f) || hfs_chunkmap_missing(&f->cm)) return 0;
-    pthread_mutex_lock(&f->lock);
+    lock_file(f);
     rc = f->broken;
     if (!rc && !hfs_file_complete(f)) rc = finalize(f);
     pthread_mutex_unlock(&f->lock);
@@ -595,7 +622,7 @@ void hfs_file_prefetch_end(hfs_file *f, int rc)
                   f->repo->key, f->rpath, got[0] ? got : "no hash");
     if (ok) {
         for (size_t c = 0; c < f->cm.nchunks; c++) hfs_chunkmap_set(&f->cm, c);
-        pthread_mutex_lock(&f->lock);
+        lock_file(f);
         if (!hfs_file_complete(f)) (void)publish(f);
         pthread_mutex_unlock(&f->lock);
     }

@@ -15,6 +15,8 @@ int hfs_file_open(hfs_repo *r, const hfs_ientry *e, const char *rpath, int oflag
 int hfs_file_ensure(hfs_file *f, uint64_t off, uint64_t len);
 int hfs_file_complete(hfs_file *f);
 void hfs_file_free(hfs_file *f);
+/* In a forked child (vfs.h's fork rule). */
+void hfs_file_atfork_child(void);
 
 /* The prefetch (prefetch.h) fetches whole small files ahead of their reader: _begin claims
  * every chunk of f machine-wide and describes the fetch of the whole file in *req and *range,

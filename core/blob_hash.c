@@ -20,7 +20,7 @@ struct hfs_hasher {
     const hfs_chunkmap *cm;
     uint64_t size;
     int fd;
-    pid_t pid; /* the process whose thread this is; a forked child has none */
+    unsigned gen; /* the fork generation whose thread this is; a forked child has none */
     pthread_t tid;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -58,13 +58,26 @@ static void exit_lock_init(void)
     pthread_rwlockattr_destroy(&a);
 }
 
+static int g_exit_ready; /* atomic: the lock exists */
+
 static void exit_guard_init(void)
 {
     exit_lock_init();
+    __atomic_store_n(&g_exit_ready, 1, __ATOMIC_RELEASE);
+    atexit(stop_hashing_at_exit);
+}
+
+void hfs_hasher_atfork_child(void)
+{
     /* A fork taken during an update copies the lock held by a thread the child does not
      * have: the child starts with a fresh one. */
-    pthread_atfork(NULL, NULL, exit_lock_init);
-    atexit(stop_hashing_at_exit);
+    if (__atomic_load_n(&g_exit_ready, __ATOMIC_ACQUIRE)) exit_lock_init();
+}
+
+/* This process's own hasher (not a forked child's copy, nor seen from a vfork child). */
+static int ours(const hfs_hasher *h)
+{
+    return h->gen == hfs_proc_fork_gen() && hfs_proc_is_owner();
 }
 
 static int update(hfs_hasher *h, const void *p, size_t n)
@@ -138,7 +151,7 @@ hfs_hasher *hfs_hasher_start(const char *path, uint64_t size, int git, const hfs
     h->net = net;
     h->cm = cm;
     h->size = size;
-    h->pid = getpid();
+    h->gen = hfs_proc_fork_gen();
     h->fd = open(path, O_RDONLY | O_CLOEXEC);
     h->buf = malloc(HASH_PIECE);
     h->ctx = net->hash_new(git, size);
@@ -173,7 +186,7 @@ fail:
 
 void hfs_hasher_kick(hfs_hasher *h)
 {
-    if (!h || h->pid != getpid()) return;
+    if (!h || !ours(h)) return;
     pthread_mutex_lock(&h->mu);
     h->kicks++;
     pthread_cond_broadcast(&h->cv);
@@ -182,7 +195,7 @@ void hfs_hasher_kick(hfs_hasher *h)
 
 int hfs_hasher_finish(hfs_hasher *h, char *hex, size_t n)
 {
-    if (!h || h->pid != getpid()) return -ECHILD;
+    if (!h || !ours(h)) return -ECHILD;
     if (h->finished) return -EALREADY;
     h->finished = 1;
     pthread_mutex_lock(&h->mu);
@@ -201,7 +214,7 @@ int hfs_hasher_finish(hfs_hasher *h, char *hex, size_t n)
 void hfs_hasher_free(hfs_hasher *h)
 {
     if (!h) return;
-    if (h->pid == getpid()) {
+    if (ours(h)) {
         pthread_mutex_lock(&h->mu);
         __atomic_store_n(&h->stop, 1, __ATOMIC_RELEASE);
         pthread_cond_broadcast(&h->cv);

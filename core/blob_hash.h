@@ -22,3 +22,5 @@ int hfs_hasher_finish(hfs_hasher *h, char *hex, size_t n);
 /* Stop the thread (waiting at most for the 256 KiB piece it is hashing) and free. NULL is
  * fine. */
 void hfs_hasher_free(hfs_hasher *h);
+/* In a forked child (vfs.h's fork rule). */
+void hfs_hasher_atfork_child(void);

@@ -18,19 +18,18 @@
 #define MAX_OPEN 256
 static int g_open[MAX_OPEN]; /* fd + 1; 0: free */
 static pthread_mutex_t g_open_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t g_open_once = PTHREAD_ONCE_INIT;
 
-static void before_fork(void)
+void hfs_claims_atfork_prepare(void)
 {
     pthread_mutex_lock(&g_open_mu);
 }
 
-static void after_fork_parent(void)
+void hfs_claims_atfork_parent(void)
 {
     pthread_mutex_unlock(&g_open_mu);
 }
 
-static void after_fork_child(void)
+void hfs_claims_atfork_child(void)
 {
     for (int i = 0; i < MAX_OPEN; i++)
         if (g_open[i]) {
@@ -39,11 +38,6 @@ static void after_fork_child(void)
         }
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     g_open_mu = fresh;
-}
-
-static void registry_init(void)
-{
-    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
 static void forget(int fd)
@@ -57,7 +51,6 @@ static void forget(int fd)
 
 int hfs_claims_open(hfs_claims *cl, const char *path, const hfs_chunkmap *cm)
 {
-    pthread_once(&g_open_once, registry_init);
     pthread_mutex_lock(&g_open_mu);
     cl->fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     int e = errno, i = 0;

@@ -31,6 +31,12 @@ void hfs_claims_drop(hfs_claims *cl, size_t c);
 /* Gives every claim back. */
 void hfs_claims_close(hfs_claims *cl);
 
+/* Fork (vfs.h's rule): the registry of open claims is held across fork, and a child closes
+ * the claims it inherited. */
+void hfs_claims_atfork_prepare(void);
+void hfs_claims_atfork_parent(void);
+void hfs_claims_atfork_child(void);
+
 /* Wake everyone waiting on chunks [c0, c1] (their bytes landed, or their fetch ended). */
 void hfs_chunks_wake(const hfs_chunkmap *cm, size_t c0, size_t c1);
 /* Sleep until chunk c's word of the map changes, a wake, or `ms` pass (spurious returns are

@@ -86,6 +86,19 @@ static const char *keep(const char *s, size_t max)
     return p;
 }
 
+static int g_loaded; /* atomic: load() ran to its end once */
+
+void hfs_cfg_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    g_token_lock = fresh;
+    /* A parent thread in the middle of the first load: the child loads for itself. */
+    if (!__atomic_load_n(&g_loaded, __ATOMIC_ACQUIRE)) {
+        pthread_once_t once = PTHREAD_ONCE_INIT;
+        g_once = once;
+    }
+}
+
 static void load(void)
 {
     hfs_config *c = &g_cfg;
@@ -137,6 +150,7 @@ static void load(void)
     c->prefetch = env("HF_SHIM_PREFETCH") ? atoi(env("HF_SHIM_PREFETCH")) : 8;
     if (c->prefetch < 0) c->prefetch = 0;
     if (c->prefetch > 8) c->prefetch = 8; /* the transfer slots of one run */
+    __atomic_store_n(&g_loaded, 1, __ATOMIC_RELEASE);
 }
 
 const hfs_config *hfs_cfg(void)

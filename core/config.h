@@ -38,4 +38,6 @@ const hfs_config *hfs_cfg(void);
 const char *hfs_cfg_token(void);
 /* Re-read (tests, and after the program changes its environment before first use). */
 void hfs_cfg_reload(void);
+/* In a forked child (vfs.h's fork rule). */
+void hfs_cfg_atfork_child(void);
 int hfs_env_true(const char *name);

@@ -3,6 +3,7 @@
  * never pushes). Processes that never write pay nothing: the handler is registered on the first
  * write. */
 #include "config.h"
+#include "proc.h"
 #include "push.h"
 #include "vfs_int.h"
 
@@ -15,16 +16,23 @@
 
 #define MAX_REPOS 16
 
-static hfs_spec g_written[MAX_REPOS];
+static hfs_spec g_written[MAX_REPOS]; /* what this process wrote */
 static int g_n;
-static pid_t g_owner;
 static int g_registered;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void hfs_exit_push_atfork_child(void)
+{
+    /* A forked child that calls exit() must not push its parent's work a second time: it
+     * starts with nothing written (the handler it inherited stays registered). */
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    g_lock = fresh;
+    g_n = 0;
+}
+
 static void push_at_exit(void)
 {
-    /* A forked child that calls exit() must not push its parent's work a second time. */
-    if (getpid() != g_owner) return;
+    if (!hfs_proc_is_owner()) return; /* a vfork child that called exit() */
     char msg[256];
     snprintf(msg, sizeof msg, "Upload from %s (hfshim)", program_invocation_short_name);
     for (int i = 0; i < g_n; i++) hfs_push_repo(&g_written[i], msg, 0, NULL, NULL);
@@ -33,7 +41,8 @@ static void push_at_exit(void)
 void hfs_note_write(const hfs_repo *r)
 {
     const hfs_config *c = hfs_cfg();
-    if (!r || c->no_push || c->session[0]) return;
+    /* A vfork child's writes are pushed by whoever writes next (its memory is its parent's). */
+    if (!r || c->no_push || c->session[0] || !hfs_proc_is_owner()) return;
     pthread_mutex_lock(&g_lock);
     int known = 0;
     for (int i = 0; i < g_n && !known; i++)
@@ -41,11 +50,6 @@ void hfs_note_write(const hfs_repo *r)
                 !strcmp(g_written[i].repo.id, r->spec.repo.id) &&
                 !strcmp(g_written[i].rev, r->spec.rev);
     if (!known && g_n < MAX_REPOS) g_written[g_n++] = r->spec;
-    /* The writer is this process (a forked child that writes becomes one too; the handler it
-     * inherited with fork is already registered). */
-    if (g_owner != getpid()) {
-        g_owner = getpid();
-        if (!g_registered) g_registered = !atexit(push_at_exit);
-    }
+    if (!g_registered) g_registered = !atexit(push_at_exit);
     pthread_mutex_unlock(&g_lock);
 }

@@ -39,6 +39,12 @@ int hfs_log_level(void)
 static uint64_t g_seen[SEEN_SLOTS];
 static pthread_mutex_t g_seen_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void hfs_log_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    g_seen_lock = fresh;
+}
+
 static int already_seen(const char *msg, size_t len)
 {
     uint64_t h = XXH3_64bits(msg, len) | 1;

@@ -12,6 +12,8 @@ int hfs_log_level(void);
  * \uNNNN; other UTF-8 passes. Writes at most outsz - 1 bytes and a NUL (cut between escapes);
  * returns the length. Every line hfs_log prints goes through it. */
 size_t hfs_log_sanitize(const char *in, size_t n, char *out, size_t outsz);
+/* In a forked child (vfs.h's fork rule). */
+void hfs_log_atfork_child(void);
 void hfs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define hfs_err(...) hfs_log(HFS_LOG_ERROR, __VA_ARGS__)
 #define hfs_warn(...) hfs_log(HFS_LOG_WARN, __VA_ARGS__)

@@ -42,8 +42,8 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
 
 static struct {
-    pid_t thread_pid; /* the process whose thread runs; 0: none */
-    int wake_fd;      /* eventfd: a transfer run asks for more when it is readable */
+    int have_thread; /* this process's thread runs (a forked child has none) */
+    int wake_fd;     /* eventfd: a transfer run asks for more when it is readable */
     int have_wake;
     int stop;   /* atomic: at exit */
     int in_run; /* the thread is inside a transfer run */
@@ -177,7 +177,7 @@ static uint64_t steps_to(const hfs_index *ix, uint32_t i)
 static void stop_at_exit(void)
 {
     pthread_mutex_lock(&g_mu);
-    if (g.thread_pid != getpid()) {
+    if (!g.have_thread || !hfs_proc_is_owner()) {
         pthread_mutex_unlock(&g_mu);
         return;
     }
@@ -338,7 +338,7 @@ static void *run(void *arg)
 /* g_mu held. 0, or -errno: no prefetch in this process. */
 static int start_thread(void)
 {
-    if (g.thread_pid == getpid()) return 0;
+    if (g.have_thread) return 0;
     if (!g.have_wake) {
         if ((g.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) return -errno;
         g.have_wake = 1;
@@ -353,7 +353,7 @@ static int start_thread(void)
     if (rc) return -rc;
     pthread_detach(tid);
     pthread_setname_np(tid, "hfshim-prefetch");
-    g.thread_pid = getpid();
+    g.have_thread = 1;
     return 0;
 }
 
@@ -413,7 +413,7 @@ void hfs_prefetch_atfork_child(void)
     g_cv = cv;
     if (g.have_wake) close(g.wake_fd);
     g.have_wake = 0;
-    g.thread_pid = 0;
+    g.have_thread = 0;
     g.in_run = 0;
     g.active = 0;
     g.have_last = 0;

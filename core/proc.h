@@ -9,6 +9,11 @@ void hfs_proc_set_owner(pid_t pid);
 /* 1 unless this is known to be a vfork child (or any other process sharing the owner's memory). */
 int hfs_proc_is_owner(void);
 
+/* Forks: bumped in each forked child (by hfs_vfs_atfork_child), so state made before a fork can
+ * tell it is its parent's. */
+unsigned hfs_proc_fork_gen(void);
+void hfs_proc_forked(void);
+
 /* Run first in every thread the core starts, e.g. to mark the thread as inside the core so the
  * interposer's wrappers pass its calls straight through. NULL: nothing to do. */
 extern void (*hfs_proc_thread_start)(void);

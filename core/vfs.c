@@ -1,10 +1,13 @@
 /* The virtual namespace: prefix and explicit mounts, path -> repo entry, stat, open, listing. */
 #include "vfs.h"
 #include "blob.h"
+#include "blob_hash.h"
+#include "chunkclaim.h"
 #include "config.h"
 #include "grammar.h"
 #include "log.h"
 #include "net.h"
+#include "proc.h"
 #include "prefetch.h"
 #include "repo.h"
 #include "util.h"
@@ -207,10 +210,27 @@ const char *hfs_vfs_self_path(void)
     return g_self;
 }
 
+void hfs_vfs_atfork_prepare(void)
+{
+    hfs_claims_atfork_prepare();
+}
+
+void hfs_vfs_atfork_parent(void)
+{
+    hfs_claims_atfork_parent();
+}
+
 void hfs_vfs_atfork_child(void)
 {
+    hfs_proc_forked(); /* first: what follows may look at the generation */
+    hfs_log_atfork_child();
+    hfs_cfg_atfork_child();
+    hfs_claims_atfork_child();
+    hfs_file_atfork_child();
+    hfs_hasher_atfork_child();
     hfs_repo_atfork_child();
     hfs_ov_atfork_child();
     hfs_prefetch_atfork_child();
+    hfs_exit_push_atfork_child();
     hfs_net_atfork_child();
 }

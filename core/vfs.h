@@ -196,7 +196,14 @@ const char *hfs_vfs_pins_env(void);
 /* The pathname of this library (for re-adding LD_PRELOAD at exec), "" if unknown. */
 const char *hfs_vfs_self_path(void);
 
-/* After fork, in the child: reset locks and network state inherited from the parent. */
+/* Fork, the core's one rule: whoever loads the core calls these around every fork (the shim
+ * through its one pthread_atfork, hfrun after its own forks). A forked child has only the
+ * thread that forked: every lock another thread may have held is re-initialized, and
+ * per-process state (prefetch, chunk claims, the background hash, the exit push, the log, the
+ * connections) starts afresh, in hfs_vfs_atfork_child and nowhere else. prepare/parent hold
+ * the few locks that must not be copied mid-change. */
+void hfs_vfs_atfork_prepare(void);
+void hfs_vfs_atfork_parent(void);
 void hfs_vfs_atfork_child(void);
 
 /* ---- Bytes that leave the shim's sight (handover.c) and libraries for the loader (libview.c) */

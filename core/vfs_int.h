@@ -102,3 +102,5 @@ const char *hfs_prefix(void);
 /* exit_push.c: this process changes the repo's overlay; without hfrun and HF_NO_PUSH, its
  * changes are pushed when the process exits. */
 void hfs_note_write(const hfs_repo *r);
+/* In a forked child (vfs.h's fork rule). */
+void hfs_exit_push_atfork_child(void);

@@ -12,9 +12,20 @@ __thread int hfs_guard __attribute__((tls_model("initial-exec")));
 HFS_HOT_DATA atomic_int hfs_state;
 HFS_HOT_DATA static pthread_once_t once = PTHREAD_ONCE_INIT; /* written at start: on the hot page */
 
+/* The only fork handlers: the preload's own state, then the core's rule (vfs.h). */
+static void atfork_prepare(void)
+{
+    HFS_CORE_VOID(hfs_vfs_atfork_prepare());
+}
+
+static void atfork_parent(void)
+{
+    HFS_CORE_VOID(hfs_vfs_atfork_parent());
+}
+
 static void atfork_child(void)
 {
-    hfs_fd_atfork_child();
+    hfs_fd_atfork_child(); /* first: the core's rule asks who owns the process */
     hfs_cwd_atfork_child();
     HFS_CORE_VOID(hfs_vfs_atfork_child());
 }
@@ -35,7 +46,7 @@ static void init_once(void)
     hfs_fd_set_pid();
     hfs_vfs_init();
     hfs_exec_env_init();
-    pthread_atfork(NULL, NULL, atfork_child);
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     hfs_guard--;
     hfs_cwd_recover();
     atomic_store_explicit(&hfs_state, 2, memory_order_release);

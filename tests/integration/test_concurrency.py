@@ -148,3 +148,53 @@ class RepoLoadingTest(ShimTest):
         # with one lock held across the slow repo's requests the warm stat would come second
         self.assertEqual(out.decode().split("\n")[:2], ["warm repo", "slow repo"], err)
         self.assertEqual([r["path"] for r in self.requests() if "acme/tiny" in r["path"]], [])
+
+
+FORK_DURING_READ = r"""
+import os, sys, threading, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.set_inheritable(fd, True)  # each child's exec makes the file complete first
+done = threading.Event()
+def rd():
+    off = 0
+    while True:
+        b = os.pread(fd, 1 << 20, off)
+        if not b:
+            break
+        off += len(b)
+    done.set()
+t = threading.Thread(target=rd)
+t.start()
+kids = []
+while (not done.is_set() or len(kids) < 3) and len(kids) < 40:
+    pid = os.fork()
+    if pid == 0:
+        os.execv("/bin/true", ["true"])
+    kids.append(pid)
+    time.sleep(0.02)
+t.join()
+deadline = time.time() + 90
+stuck = list(kids)
+while stuck and time.time() < deadline:
+    stuck = [k for k in stuck if os.waitpid(k, os.WNOHANG) == (0, 0)]
+    time.sleep(0.05)
+for k in stuck:
+    os.kill(k, 9)
+print(len(kids), len(stuck))
+"""
+
+
+class ForkTest(ShimTest):
+    def test_fork_during_a_cold_read_and_exec(self):
+        """Children forked while another thread reads (and checks) a cold file, each exec'ing
+        with the file's fd inherited: none hangs on a lock the reading thread held at the
+        fork (each child's exec completes the file first)."""
+        self.run_shim(["stat", f"{TINY}/weights/big.bin"])
+        out = self.run_shim([PY, "-c", FORK_DURING_READ, f"{TINY}/weights/big.bin"],
+                            timeout=200).stdout.split()
+        self.assertGreaterEqual(int(out[0]), 3)
+        self.assertEqual(int(out[1]), 0, "%s of %s children hung after fork" % (out[1], out[0]))
+        size = os.path.getsize(self.fixture_path("acme/tiny", "weights/big.bin"))
+        fetched = sum(r["bytes"] for r in self.requests()
+                      if r["listener"] == "cdn" and r["method"] == "GET")
+        self.assertLessEqual(fetched, 1.1 * size)  # the children waited for the parent's chunks
