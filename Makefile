@@ -74,7 +74,7 @@ test: all unit hubtest integration jstest
 
 # ASan + UBSan build of everything, and the unit and integration tests run against it. Programs
 # under the shim get the ASan runtime preloaded first, as ASan requires.
-SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DHFS_ASSERTS
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="$(SAN_FLAGS)" all build-asan/test_unit
 	build-asan/test_unit

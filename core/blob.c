@@ -126,7 +126,9 @@ static void link_snapshot(hfs_file *f)
     for (const char *s = f->rpath; (s = strchr(s, '/')); s++)
         if (o + 4 < sizeof target) o += (size_t)snprintf(target + o, sizeof target - o, "../");
     if (hfs_fmt(target + o, sizeof target - o, "../../blobs/%s", f->etag)) return;
-    hfs_mkdirs_parent(link, 0755);
+    /* A failed mkdir shows as the symlink's error. */
+    if (hfs_mkdirs_parent(link, 0755)) {
+    }
     if (symlink(target, link) && errno != EEXIST)
         hfs_debug("%s: cannot link snapshot %s: %s", r->key, link, strerror(errno));
 }

@@ -3,6 +3,7 @@
  * hash, not the whole file (bench/ANALYSIS.md, row 1). The chunk map is the only state it shares
  * with the fetching thread. */
 #pragma once
+#include "checked.h"
 #include <stdint.h>
 #include "chunkmap.h"
 
@@ -18,7 +19,7 @@ void hfs_hasher_kick(hfs_hasher *h);
  * (the digest state is spent; a second call gives -EALREADY). 0, or -errno if the hash could
  * not be completed here (a read failed, or this is a forked child of the process that started
  * the thread); the caller then hashes the file itself. */
-int hfs_hasher_finish(hfs_hasher *h, char *hex, size_t n);
+HFS_MUST_CHECK int hfs_hasher_finish(hfs_hasher *h, char *hex, size_t n);
 /* Stop the thread (waiting at most for the 256 KiB piece it is hashing) and free. NULL is
  * fine. */
 void hfs_hasher_free(hfs_hasher *h);

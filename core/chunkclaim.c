@@ -81,6 +81,7 @@ static int setlk(int fd, short type, size_t c)
 
 int hfs_claims_take(hfs_claims *cl, size_t c)
 {
+    HFS_ASSERT(cl->fd >= 0);
     int rc = setlk(cl->fd, F_WRLCK, c);
     if (rc == -EAGAIN || rc == -EACCES) return 0;
     return rc ? rc : 1;

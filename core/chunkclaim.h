@@ -13,6 +13,7 @@
  * when the bytes land or when it gives up. A fetcher that dies wakes nobody, so a waiter looks
  * again every HFS_CLAIM_TICK_MS and takes the chunk over once its lock is gone. */
 #pragma once
+#include "checked.h"
 #include <stddef.h>
 #include "chunkmap.h"
 
@@ -24,9 +25,9 @@ typedef struct {
 
 /* A new description on the map file at `path`, which must still be the file `cm` maps:
  * -ESTALE if it was replaced or removed (the file was published or discarded meanwhile). */
-int hfs_claims_open(hfs_claims *cl, const char *path, const hfs_chunkmap *cm);
+HFS_MUST_CHECK int hfs_claims_open(hfs_claims *cl, const char *path, const hfs_chunkmap *cm);
 /* 1: chunk c is ours until dropped or closed; 0: another fetcher has it; -errno. */
-int hfs_claims_take(hfs_claims *cl, size_t c);
+HFS_MUST_CHECK int hfs_claims_take(hfs_claims *cl, size_t c);
 void hfs_claims_drop(hfs_claims *cl, size_t c);
 /* Gives every claim back. */
 void hfs_claims_close(hfs_claims *cl);

@@ -2,6 +2,7 @@
  * mapped shared, so every process on the machine sees what any of them fetched. A chunk's byte
  * is set only after its data is written, so a set byte always means real bytes. */
 #pragma once
+#include "checked.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -22,7 +23,7 @@ static inline size_t hfs_chunks_for(uint64_t size)
 }
 
 /* Open or create the map for a file of `size` bytes. 0 or -errno. */
-int hfs_chunkmap_open(const char *path, uint64_t size, hfs_chunkmap *cm);
+HFS_MUST_CHECK int hfs_chunkmap_open(const char *path, uint64_t size, hfs_chunkmap *cm);
 void hfs_chunkmap_close(hfs_chunkmap *cm);
 static inline int hfs_chunkmap_has(const hfs_chunkmap *cm, size_t i)
 {
@@ -30,6 +31,7 @@ static inline int hfs_chunkmap_has(const hfs_chunkmap *cm, size_t i)
 }
 static inline void hfs_chunkmap_set(hfs_chunkmap *cm, size_t i)
 {
+    HFS_ASSERT(i < cm->nchunks);
     __atomic_store_n(&cm->map[i], 1, __ATOMIC_RELEASE);
 }
 /* Number of chunks not yet present. */

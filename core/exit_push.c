@@ -35,7 +35,10 @@ static void push_at_exit(void)
     if (!hfs_proc_is_owner()) return; /* a vfork child that called exit() */
     char msg[256];
     snprintf(msg, sizeof msg, "Upload from %s (hfshim)", program_invocation_short_name);
-    for (int i = 0; i < g_n; i++) hfs_push_repo(&g_written[i], msg, 0, NULL, NULL);
+    /* Each failure has printed its line and kept the changes for the next push. */
+    for (int i = 0; i < g_n; i++)
+        if (hfs_push_repo(&g_written[i], msg, 0, NULL, NULL)) {
+        }
 }
 
 void hfs_note_write(const hfs_repo *r)

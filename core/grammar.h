@@ -1,5 +1,6 @@
 /* hf:// path grammar: repo specs and paths below the prefix. Pure functions. */
 #pragma once
+#include "checked.h"
 #include "types.h"
 
 /* A repo or bucket at a revision. rev "" means the default branch. */
@@ -13,7 +14,7 @@ int hfs_pct_decode(const char *in, size_t len, char *out, size_t n);
 
 /* Parse a mount spec: "[hf://][models/|datasets/|spaces/|buckets/]org/name[@rev][/subfolder]".
  * The subfolder (no leading/trailing '/') goes to `sub`. 0 or -EINVAL. */
-int hfs_parse_spec(const char *s, hfs_spec *out, char *sub, size_t subn);
+HFS_MUST_CHECK int hfs_parse_spec(const char *s, hfs_spec *out, char *sub, size_t subn);
 
 /* Where a path below the prefix points. `rel` is the normalized part after "<prefix>/"
  * ("" for the prefix itself). */
@@ -25,7 +26,7 @@ typedef struct {
 } hfs_vloc;
 
 /* 0, or -ENOENT for names that cannot exist (bad escape, "@" on a bucket, empty org). */
-int hfs_parse_vpath(const char *rel, hfs_vloc *out);
+HFS_MUST_CHECK int hfs_parse_vpath(const char *rel, hfs_vloc *out);
 
 /* "model:acme/tiny@main" style key for pins and caches; rev "" is written as "main". */
 void hfs_spec_key(const hfs_spec *s, char *out, size_t n);

@@ -80,7 +80,8 @@ static int find_lib(char *out, size_t n)
     for (size_t i = 0; i < 2; i++) {
         if (!hfs_fmt(out, n, cands[i], exe) && access(out, R_OK) == 0) {
             char r[PATH_MAX];
-            if (realpath(out, r)) hfs_fmt(out, n, "%s", r);
+            if (realpath(out, r) && hfs_fmt(out, n, "%s", r)) /* keep the unresolved path */
+                return hfs_fmt(out, n, cands[i], exe);
             return 0;
         }
     }
@@ -283,7 +284,8 @@ static int push_session(void)
         if (!hfs_overlay_dirty(&p.v[k].repo)) continue;
         if (hfs_push_repo(&p.v[k], g_message, 0, stderr, NULL)) failed++;
     }
-    hfs_overlay_repos(note_unpinned, &p);
+    if (hfs_overlay_repos(note_unpinned, &p)) { /* only a note to the user is lost */
+    }
     free(p.v);
     return failed;
 }
@@ -343,6 +345,12 @@ static int want_supervisor(const char *cmd, int opt, int *setid)
     return 1;
 }
 
+static int too_long(const char *opt, const char *d)
+{
+    fprintf(stderr, "hfrun: %s %.200s...: path too long\n", opt, d);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     char mounts[8192] = "";
@@ -375,9 +383,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--cache-dir") && i + 1 < argc) {
             char p[PATH_MAX];
             const char *d = argv[++i];
-            hfs_fmt(p, sizeof p, "%s/hub", d);
+            if (hfs_fmt(p, sizeof p, "%s/hub", d)) return too_long("--cache-dir", d);
             setenv("HF_HUB_CACHE", p, 1);
-            hfs_fmt(p, sizeof p, "%s/hfshim", d);
+            if (hfs_fmt(p, sizeof p, "%s/hfshim", d)) return too_long("--cache-dir", d);
             setenv("HF_SHIM_CACHE", p, 1);
         } else if (!strcmp(a, "--endpoint") && i + 1 < argc) {
             setenv("HF_ENDPOINT", argv[++i], 1);
@@ -385,10 +393,9 @@ int main(int argc, char **argv)
             /* Absolute: children may chdir anywhere, also into virtual directories. */
             const char *d = argv[++i];
             char p[PATH_MAX], cwd[PATH_MAX];
-            if (d[0] != '/' && getcwd(cwd, sizeof cwd))
-                hfs_fmt(p, sizeof p, "%s/%s", cwd, d);
-            else
-                hfs_fmt(p, sizeof p, "%s", d);
+            if (d[0] != '/' && getcwd(cwd, sizeof cwd) ? hfs_fmt(p, sizeof p, "%s/%s", cwd, d)
+                                                       : hfs_fmt(p, sizeof p, "%s", d))
+                return too_long("--overlay", d);
             setenv("HF_SHIM_OVERLAY", p, 1);
         } else if ((!strcmp(a, "--message") || !strcmp(a, "-M")) && i + 1 < argc) {
             g_message = argv[++i];
@@ -524,9 +531,10 @@ int main(int argc, char **argv)
     signal(SIGINT, SIG_DFL);
     signal(SIGQUIT, SIG_DFL);
     int failed = 0;
-    if (c->no_push)
-        hfs_overlay_repos(note_kept, NULL);
-    else
+    if (c->no_push) {
+        if (hfs_overlay_repos(note_kept, NULL)) { /* only a note to the user is lost */
+        }
+    } else
         failed = push_session(); /* while the session's pins still exist */
     nftw(g_session, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     int st = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : 1;

@@ -2,6 +2,7 @@
  * form that a new process maps and uses at once: a hash table on xxhash for path lookup and
  * children stored contiguously, sorted by name, for directory listing. */
 #pragma once
+#include "checked.h"
 #include <stdint.h>
 #include "types.h"
 
@@ -27,9 +28,9 @@ typedef struct hfs_index hfs_index;
 /* Collects entries, then writes the index file atomically. Missing parent dirs are implied. */
 typedef struct hfs_index_builder hfs_index_builder;
 hfs_index_builder *hfs_ib_new(void);
-int hfs_ib_add(hfs_index_builder *b, const hfs_tree_entry *e, int is_bucket);
+HFS_MUST_CHECK int hfs_ib_add(hfs_index_builder *b, const hfs_tree_entry *e, int is_bucket);
 /* default_mtime is used for entries without one. Returns 0 or -errno. Frees b. */
-int hfs_ib_write(hfs_index_builder *b, const char *path, int64_t default_mtime);
+HFS_MUST_CHECK int hfs_ib_write(hfs_index_builder *b, const char *path, int64_t default_mtime);
 void hfs_ib_free(hfs_index_builder *b);
 
 /* Map an index file; NULL (errno set) if missing or invalid. */

@@ -7,6 +7,7 @@
  * branch, -EIO otherwise, one "hfshim:" line each. The commit's 412 ("a commit has happened
  * since") is -ESTALE and prints nothing: the caller rebases or explains. */
 #pragma once
+#include "checked.h"
 #include <stddef.h>
 #include <stdint.h>
 #include "types.h"
@@ -41,9 +42,10 @@ typedef struct hfs_commit_op {
 } hfs_commit_op;
 
 /* The calls, as exported by the network module (net_module.c puts them in hfs_net_ops). */
-int hfs_hub_preupload(const hfs_repo_id *r, const char *rev, hfs_upload_file *f, int n,
-                      char head_out[41]);
-int hfs_hub_lfs_upload(const hfs_repo_id *r, const char *rev, hfs_upload_file *f, int n);
-int hfs_hub_commit(const hfs_repo_id *r, const char *branch, const char *summary,
-                   const char *description, const char *parent, const hfs_commit_op *ops, int n,
-                   char sha_out[41]);
+HFS_MUST_CHECK int hfs_hub_preupload(const hfs_repo_id *r, const char *rev, hfs_upload_file *f,
+                                     int n, char head_out[41]);
+HFS_MUST_CHECK int hfs_hub_lfs_upload(const hfs_repo_id *r, const char *rev, hfs_upload_file *f,
+                                      int n);
+HFS_MUST_CHECK int hfs_hub_commit(const hfs_repo_id *r, const char *branch, const char *summary,
+                                  const char *description, const char *parent,
+                                  const hfs_commit_op *ops, int n, char sha_out[41]);

@@ -10,6 +10,7 @@
  * Policy (what to retry, redirects, error wording) is decided by the caller in the step
  * callback, helped by the pure functions below, which are unit-tested without a network. */
 #pragma once
+#include "checked.h"
 #include <stddef.h>
 #include "types.h"
 #include <stdint.h>
@@ -144,8 +145,8 @@ typedef int (*hfs_xfer_ready_fn)(hfs_xfer *x, void *arg);
  * budget (HF_SHIM_TIMEOUT, net_budget.h) all of them share; a transfer still running or
  * waiting when it runs out ends with local_err -EIO ("timed out ..."), which is final. 0, or
  * -ENOMEM if no context could be set up (nothing was run). */
-int hfs_http_run(hfs_xfer **xs, int n, int max_par, hfs_xfer_step_fn step, hfs_xfer_ready_fn ready,
-                 void *arg);
+HFS_MUST_CHECK int hfs_http_run(hfs_xfer **xs, int n, int max_par, hfs_xfer_step_fn step,
+                                hfs_xfer_ready_fn ready, void *arg);
 
 /* Transfers handed to a run as it goes (hfs_http_run_feed): more() is asked for one whenever a
  * slot is free, and each one it gave is handed back to ended() once finished (or abandoned when
@@ -164,8 +165,8 @@ typedef struct {
 
 /* hfs_http_run, with xs (n may be 0) and then what feed hands out: it ends when every
  * transfer is finished and more() has nothing. */
-int hfs_http_run_feed(hfs_xfer **xs, int n, int max_par, const hfs_http_feed *feed,
-                      hfs_xfer_step_fn step, hfs_xfer_ready_fn ready, void *arg);
+HFS_MUST_CHECK int hfs_http_run_feed(hfs_xfer **xs, int n, int max_par, const hfs_http_feed *feed,
+                                     hfs_xfer_step_fn step, hfs_xfer_ready_fn ready, void *arg);
 
 /* If x got a 3xx with a Location: x->url becomes the resolved target (relative Locations
  * resolve against the current URL) and 1 is returned; 0 if there is nothing to follow. A
@@ -198,14 +199,15 @@ void hfs_xfer_clear(hfs_xfer *x);
 void hfs_http_atfork_child(void);
 
 /* ---- the module's entry points, assembled into hfs_net_ops_v1 by net_module.c ---- */
-int hfs_hub_revision(const hfs_repo_id *r, const char *rev, char sha_out[41], int64_t *mtime);
-int hfs_hub_bucket_info(const hfs_repo_id *r, int64_t *mtime);
-int hfs_hub_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *arg);
-int hfs_hub_paths_info(const hfs_repo_id *r, const char *sha, const char *const *paths, int n,
-                       hfs_entry_cb cb, void *arg);
-int hfs_hub_fetch(const hfs_fetch_req *req, const hfs_range *ranges, int n, hfs_range_done_cb done,
-                  void *arg);
-int hfs_hub_fetch_feed(const hfs_fetch_feed *feed);
+HFS_MUST_CHECK int hfs_hub_revision(const hfs_repo_id *r, const char *rev, char sha_out[41],
+                                    int64_t *mtime);
+HFS_MUST_CHECK int hfs_hub_bucket_info(const hfs_repo_id *r, int64_t *mtime);
+HFS_MUST_CHECK int hfs_hub_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *arg);
+HFS_MUST_CHECK int hfs_hub_paths_info(const hfs_repo_id *r, const char *sha,
+                                      const char *const *paths, int n, hfs_entry_cb cb, void *arg);
+HFS_MUST_CHECK int hfs_hub_fetch(const hfs_fetch_req *req, const hfs_range *ranges, int n,
+                                 hfs_range_done_cb done, void *arg);
+HFS_MUST_CHECK int hfs_hub_fetch_feed(const hfs_fetch_feed *feed);
 void hfs_fetch_atfork_child(void);
 /* Shared by net_hub.c and net_fetch.c: offline -> -ENETUNREACH with one line; why an attempt
  * failed (and its errno); a failed attempt's retry (HFS_XFER_AGAIN) or its final error line
@@ -213,10 +215,10 @@ void hfs_fetch_atfork_child(void);
 int hfs_hub_offline(const char *name, const char *op);
 int hfs_hub_describe(const hfs_xfer *x, char *msg, size_t n);
 int hfs_hub_retry_or_fail(hfs_xfer *x, const char *name, const char *op, int *rc, int quiet);
-int hfs_hub_sha256_file(const char *path, char hex_out[65]);
-int hfs_hub_git_sha1_file(const char *path, char hex_out[41]);
+HFS_MUST_CHECK int hfs_hub_sha256_file(const char *path, char hex_out[65]);
+HFS_MUST_CHECK int hfs_hub_git_sha1_file(const char *path, char hex_out[41]);
 void *hfs_hub_hash_new(int git, uint64_t size);
-int hfs_hub_hash_update(void *h, const void *p, size_t n);
-int hfs_hub_hash_final(void *h, char *hex_out, size_t n);
+HFS_MUST_CHECK int hfs_hub_hash_update(void *h, const void *p, size_t n);
+HFS_MUST_CHECK int hfs_hub_hash_final(void *h, char *hex_out, size_t n);
 void hfs_hub_hash_free(void *h);
 void hfs_hub_atfork_child(void);

@@ -4,6 +4,7 @@
  * Functions that parse a reply return 0 on success or -EIO with a one-phrase reason in
  * err (e.g. "reply was not valid JSON"), never partially filled results. */
 #pragma once
+#include "checked.h"
 #include <stddef.h>
 #include <stdint.h>
 #include "types.h"
@@ -22,16 +23,17 @@ typedef struct {
  * from 0 to 2^63 - 1) are skipped and counted in *skips (may be NULL). Returns 0, 1 if cb
  * asked to stop, or -EIO when the reply itself is not a JSON array. `path` in the entry is
  * valid only during the call. */
-int hfs_json_entries(const char *js, size_t len, hfs_entry_cb cb, void *arg, char *err,
-                     size_t errsz, hfs_json_skips *skips);
+HFS_MUST_CHECK int hfs_json_entries(const char *js, size_t len, hfs_entry_cb cb, void *arg,
+                                    char *err, size_t errsz, hfs_json_skips *skips);
 
 /* GET /api/{type}s/{id}/revision/{rev}: "sha" (must be 40 hex; returned lowercase) and
  * "lastModified" (unix seconds, 0 if absent or unparseable). */
-int hfs_json_revision(const char *js, size_t len, char sha[41], int64_t *mtime, char *err,
-                      size_t errsz);
+HFS_MUST_CHECK int hfs_json_revision(const char *js, size_t len, char sha[41], int64_t *mtime,
+                                     char *err, size_t errsz);
 
 /* GET /api/buckets/{id}: "updatedAt" (unix seconds, 0 if absent). */
-int hfs_json_bucket_info(const char *js, size_t len, int64_t *mtime, char *err, size_t errsz);
+HFS_MUST_CHECK int hfs_json_bucket_info(const char *js, size_t len, int64_t *mtime, char *err,
+                                        size_t errsz);
 
 /* The message of an error reply: {"error":"m"}, {"error":["m",..]} or
  * {"errors":[{"message":"m"}]}; control characters replaced, cut to fit. "" if none. */

@@ -29,10 +29,10 @@ const struct hfs_net_ops *hfs_net(void)
         const char *self = NULL;
         if (dladdr((void *)&hfs_net, &info) && info.dli_fname) self = info.dli_fname;
         const char *slash = self ? strrchr(self, '/') : NULL;
-        if (slash)
-            hfs_fmt(path, sizeof path, "%.*s/libhfshim-net.so", (int)(slash - self), self);
-        else
-            hfs_fmt(path, sizeof path, "libhfshim-net.so");
+        /* Beside this library; by bare name (the loader's search) if that path does not fit. */
+        if (!slash ||
+            hfs_fmt(path, sizeof path, "%.*s/libhfshim-net.so", (int)(slash - self), self))
+            snprintf(path, sizeof path, "libhfshim-net.so");
         void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
         const struct hfs_net_ops *(*get)(void) =
             h ? (const struct hfs_net_ops *(*)(void))dlsym(h, "hfs_net_ops_v1") : NULL;

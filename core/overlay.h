@@ -24,6 +24,7 @@
  * an escaped name longer than NAME_MAX cannot be stored (ENAMETOOLONG), nor can a whiteout longer
  * than NAME_MAX (deleting a remote entry with a name that long fails). */
 #pragma once
+#include "checked.h"
 #include <stddef.h>
 #include <stdint.h>
 #include "types.h"
@@ -46,16 +47,16 @@ int hfs_ov_name_kind(const char *name, const char **vname);
 /* The stored name of the len bytes of a program's name at `name` (not NUL-terminated). */
 int hfs_ov_escape(const char *name, size_t len, char *out, size_t n);
 /* <upper>/<rpath> with each component stored as above. */
-int hfs_ov_path(const char *upper, const char *rpath, char *out, size_t n);
+HFS_MUST_CHECK int hfs_ov_path(const char *upper, const char *rpath, char *out, size_t n);
 /* <upper>/<parent of rpath>/.wh.<stored name of its last component>. */
-int hfs_ov_wh_path(const char *upper, const char *rpath, char *out, size_t n);
+HFS_MUST_CHECK int hfs_ov_wh_path(const char *upper, const char *rpath, char *out, size_t n);
 
 /* <base> */
-int hfs_overlay_base(char *out, size_t n);
+HFS_MUST_CHECK int hfs_overlay_base(char *out, size_t n);
 /* <base>/<folder> for a repo */
-int hfs_overlay_repo_dir(const hfs_repo_id *r, char *out, size_t n);
+HFS_MUST_CHECK int hfs_overlay_repo_dir(const hfs_repo_id *r, char *out, size_t n);
 /* <base>/<folder>/upper */
-int hfs_overlay_upper(const hfs_repo_id *r, char *out, size_t n);
+HFS_MUST_CHECK int hfs_overlay_upper(const hfs_repo_id *r, char *out, size_t n);
 
 /* A machine-wide counter (<base>/.generation, mapped shared) that every change to an overlay
  * bumps; UINT64_MAX when it cannot be mapped (then nothing may be cached). */

@@ -1,5 +1,6 @@
 #include "prefetch.h"
 #include "blob.h"
+#include "checked.h"
 #include "config.h"
 #include "log.h"
 #include "net.h"
@@ -102,6 +103,7 @@ static void wake_thread(void)
 
 static void item_free(pf_item *it)
 {
+    HFS_ASSERT(it->state != PF_FREE && g.bytes >= it->size);
     g.bytes -= it->size;
     it->state = PF_FREE;
 }

@@ -186,8 +186,11 @@ static void repin(const hfs_spec *s, const char *sha)
             kf[o++] = (char)ch;
     }
     kf[o] = 0;
-    if (!hfs_fmt(p, sizeof p, "%s/pins/%s", c->session, kf) && access(p, F_OK) == 0)
-        hfs_write_atomic(p, sha, strlen(sha));
+    if (!hfs_fmt(p, sizeof p, "%s/pins/%s", c->session, kf) && access(p, F_OK) == 0 &&
+        hfs_write_atomic(p, sha, strlen(sha)))
+        hfs_warn("cannot move the session's pin %s to the pushed commit %s: later processes of "
+                 "this session read the commit before it",
+                 p, sha);
 }
 
 static void update_refs(const hfs_spec *s, const hfs_repo *r, const char *sha)

@@ -41,7 +41,8 @@ int hfs_overlay_status(const hfs_spec *s, FILE *out)
     hfs_repo *r = hfs_repo_get(s, &err);
     if (!r) return err;
     int bucket = s->repo.type == HFS_BUCKET;
-    hfs_fmt(blobs, sizeof blobs, "%s/blobs/%s", hfs_cfg()->shim_cache, r->folder);
+    if (bucket && hfs_fmt(blobs, sizeof blobs, "%s/blobs/%s", hfs_cfg()->shim_cache, r->folder))
+        return -ENAMETOOLONG;
     hfs_changes c;
     int rc = hfs_scan_overlay(name, upper, r->ix, bucket, bucket ? blobs : NULL, &c);
     if (rc) return rc;

@@ -1,6 +1,7 @@
 /* What a repo's overlay changes against a snapshot: the walk of upper/ behind `hfrun status` and
  * `hfrun push`. Internal to push*.c. */
 #pragma once
+#include "checked.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -38,8 +39,8 @@ typedef struct {
 
 /* Walks upper/ (`upper` is its path; missing = no changes) against the snapshot index ix.
  * Changes come out sorted by path. 0 or -errno (an "hfshim:" line says why). */
-int hfs_scan_overlay(const char *name, const char *upper, const hfs_index *ix, int bucket,
-                     const char *blob_dir, hfs_changes *out);
+HFS_MUST_CHECK int hfs_scan_overlay(const char *name, const char *upper, const hfs_index *ix,
+                                    int bucket, const char *blob_dir, hfs_changes *out);
 void hfs_changes_free(hfs_changes *c);
 /* Number of changes that a push sends (A, M, D, d). */
 size_t hfs_changes_count(const hfs_changes *c);

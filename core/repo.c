@@ -188,7 +188,9 @@ static int resolve(hfs_repo *r, int64_t *mtime)
     }
 pin:
     if (c->session[0] && !session_pin_path(c, r->key, path, sizeof path)) {
-        hfs_mkdirs_parent(path, 0755);
+        /* A failed mkdir shows as write_once's failure: then this process's own answer. */
+        if (hfs_mkdirs_parent(path, 0755)) {
+        }
         if (hfs_write_once(path, r->snap, strlen(r->snap)) == 1 &&
             hfs_read_small(path, buf, sizeof buf) > 0 && valid_snap(buf)) {
             /* Another process of this session pinned first: use its snapshot. */
@@ -218,7 +220,10 @@ static int add_entry(const hfs_tree_entry *e, void *arg)
 __attribute__((noinline)) static void note_bucket_snapshot(const hfs_config *c, const hfs_repo *r)
 {
     char latest[PATH_MAX];
-    if (!refs_path(c, r, latest, sizeof latest)) hfs_write_atomic(latest, r->snap, strlen(r->snap));
+    /* A cache hint for offline use: without it the listing is asked again. */
+    if (!refs_path(c, r, latest, sizeof latest) &&
+        hfs_write_atomic(latest, r->snap, strlen(r->snap)))
+        hfs_debug("%s: cannot record bucket snapshot in %s", r->key, latest);
     hfs_revcache_put(r->folder, "main", r->snap);
 }
 

@@ -71,6 +71,6 @@ void hfs_revcache_put(const char *folder, const char *rev, const char *snap)
     char p[PATH_MAX];
     if (answer_path(folder, rev, hfs_cfg_token(), p, sizeof p) || hfs_mkdirs_parent(p, 0755))
         return;
-    hfs_write_atomic(p, snap, strlen(snap));
+    if (hfs_write_atomic(p, snap, strlen(snap))) return; /* a cache: the next process asks */
     drop_stale(p, snap);
 }

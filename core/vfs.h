@@ -5,6 +5,7 @@
  * Thread-safe. Functions returning int give 0 (or a non-negative result) on success and a
  * negative errno on failure, after printing one "hfshim:" line for causes the user must see. */
 #pragma once
+#include "checked.h"
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -82,7 +83,7 @@ void hfs_stat_to_statx(const struct stat *s, struct statx *x);
 
 /* stat of a virtual path: st_ino stable (xxhash of mount and path), one st_dev per mount,
  * true size, mtime from the Hub, files 0444 regular, dirs 0555. -ENOENT if missing. */
-int hfs_vfs_stat(const char *vpath, struct stat *st);
+HFS_MUST_CHECK int hfs_vfs_stat(const char *vpath, struct stat *st);
 
 /* Open a virtual path with open(2) flags: hfs_vfs_open2 (below) with mode 0666. For a remote
  * file opened read-only, the fd is read-only on a local backing file (a complete cache blob or a
@@ -90,7 +91,7 @@ int hfs_vfs_stat(const char *vpath, struct stat *st);
  * directory; write intents go to the overlay. O_DIRECTORY on a file -> -ENOTDIR; O_CREAT|O_EXCL
  * on an existing entry -> -EEXIST. O_CLOEXEC and O_NONBLOCK are honoured. Returns the fd and
  * stores a new object (one reference) in *out. */
-int hfs_vfs_open(const char *vpath, int flags, hfs_vobj **out);
+HFS_MUST_CHECK int hfs_vfs_open(const char *vpath, int flags, hfs_vobj **out);
 
 void hfs_vobj_ref(hfs_vobj *o);
 void hfs_vobj_unref(hfs_vobj *o);
@@ -103,11 +104,11 @@ int hfs_vobj_stat(hfs_vobj *o, struct stat *st);
 /* Make bytes [off, off+len) of a file present in the backing file (clamped to the size),
  * fetching what is missing, with adaptive read-ahead for sequential readers. Directories and
  * complete files return 0 at once. */
-int hfs_vobj_ensure(hfs_vobj *o, uint64_t off, uint64_t len);
+HFS_MUST_CHECK int hfs_vobj_ensure(hfs_vobj *o, uint64_t off, uint64_t len);
 /* Make the whole file present (before mmap, exec, stdio, sendfile...). */
-int hfs_vobj_materialize(hfs_vobj *o);
+HFS_MUST_CHECK int hfs_vobj_materialize(hfs_vobj *o);
 /* 1 if every byte is local (no more fetching can happen behind this fd). */
-int hfs_vobj_complete(hfs_vobj *o);
+HFS_MUST_CHECK int hfs_vobj_complete(hfs_vobj *o);
 
 /* Directory listing by position: 0 is ".", 1 is "..", then the children in a stable order.
  * Returns 1 and fills *e, 0 at the end, or a negative errno. e->name stays valid while the
@@ -123,8 +124,8 @@ int hfs_vobj_readdir(hfs_vobj *o, uint64_t pos, hfs_dirent *e);
  * HFS_FS_MAGIC) with the free space of the real file system that holds the overlay, and f_fsid
  * from the path's st_dev (one per repo). */
 #define HFS_FS_MAGIC 0x48465348 /* "HFSH" */
-int hfs_vfs_statvfs(const char *vpath, struct statvfs *sv);
-int hfs_vfs_statfs(const char *vpath, struct statfs *sf);
+HFS_MUST_CHECK int hfs_vfs_statvfs(const char *vpath, struct statvfs *sv);
+HFS_MUST_CHECK int hfs_vfs_statfs(const char *vpath, struct statfs *sf);
 
 /* The mount table with ours in it: the real /proc/self/mountinfo (mountinfo=1) or
  * /proc/self/mounts (0), plus one line of type "hfshim" for the prefix, for each repo root below
@@ -154,7 +155,7 @@ int hfs_vfs_unmirror(const char *real, char *vout, size_t n);
  * its umask first), O_EXCL, O_TRUNC, O_APPEND, O_WRONLY/O_RDWR. Opening a remote file for
  * writing copies it up first (whole content fetched; O_TRUNC skips the fetch). The fd is a real
  * fd on the overlay file (or, read-only on a remote file, the cache file as before). */
-int hfs_vfs_open2(const char *vpath, int flags, mode_t mode, hfs_vobj **out);
+HFS_MUST_CHECK int hfs_vfs_open2(const char *vpath, int flags, mode_t mode, hfs_vobj **out);
 /* 1 if the object is a local overlay file: the fd can be used directly for everything (write,
  * fchmod, ftruncate, fsync, flock...), nothing to fetch. */
 int hfs_vobj_is_local(const hfs_vobj *o);
@@ -167,22 +168,22 @@ int hfs_vobj_stat_fd(hfs_vobj *o, int fd, struct stat *st);
 #define HFS_OWN_XATTR_PREFIX "user.hfshim."
 
 /* stat without following an overlay symlink (virtual entries are never symlinks otherwise). */
-int hfs_vfs_lstat(const char *vpath, struct stat *st);
-int hfs_vfs_mkdir(const char *vpath, mode_t mode);
-int hfs_vfs_unlink(const char *vpath);
-int hfs_vfs_rmdir(const char *vpath);
+HFS_MUST_CHECK int hfs_vfs_lstat(const char *vpath, struct stat *st);
+HFS_MUST_CHECK int hfs_vfs_mkdir(const char *vpath, mode_t mode);
+HFS_MUST_CHECK int hfs_vfs_unlink(const char *vpath);
+HFS_MUST_CHECK int hfs_vfs_rmdir(const char *vpath);
 /* flags: 0, RENAME_NOREPLACE, RENAME_EXCHANGE. Both paths virtual and in the same repo
  * (else -EXDEV, so mv falls back to copy + delete). */
-int hfs_vfs_rename(const char *from, const char *to, unsigned flags);
-int hfs_vfs_symlink(const char *target, const char *linkpath);
+HFS_MUST_CHECK int hfs_vfs_rename(const char *from, const char *to, unsigned flags);
+HFS_MUST_CHECK int hfs_vfs_symlink(const char *target, const char *linkpath);
 /* Returns the length (not NUL-terminated, like readlink(2)); -EINVAL if not a symlink. */
-int hfs_vfs_readlink(const char *vpath, char *buf, size_t n);
+HFS_MUST_CHECK int hfs_vfs_readlink(const char *vpath, char *buf, size_t n);
 /* Hard link inside the overlay (a remote source is copied up first). */
-int hfs_vfs_link(const char *from, const char *to);
-int hfs_vfs_chmod(const char *vpath, mode_t mode, int nofollow);
-int hfs_vfs_chown(const char *vpath, uid_t uid, gid_t gid, int nofollow);
-int hfs_vfs_utimens(const char *vpath, const struct timespec ts[2], int nofollow);
-int hfs_vfs_truncate(const char *vpath, off_t len);
+HFS_MUST_CHECK int hfs_vfs_link(const char *from, const char *to);
+HFS_MUST_CHECK int hfs_vfs_chmod(const char *vpath, mode_t mode, int nofollow);
+HFS_MUST_CHECK int hfs_vfs_chown(const char *vpath, uid_t uid, gid_t gid, int nofollow);
+HFS_MUST_CHECK int hfs_vfs_utimens(const char *vpath, const struct timespec ts[2], int nofollow);
+HFS_MUST_CHECK int hfs_vfs_truncate(const char *vpath, off_t len);
 /* For calls with no virtual meaning of their own (xattrs, mknod): copy the entry up if needed
  * and give the real overlay path to apply the call to. With create=1 the entry may be missing
  * (its parent must exist) and the path is where it would be created. */
@@ -211,7 +212,7 @@ void hfs_vfs_atfork_child(void);
 /* Make the whole file behind o present before its bytes reach something no wrapper sees (an fd
  * passed to another process, io_uring). `what` names the route in the one line printed when
  * it fails. Directories and complete files: 0 at once. */
-int hfs_vobj_handover(hfs_vobj *o, const char *what);
+HFS_MUST_CHECK int hfs_vobj_handover(hfs_vobj *o, const char *what);
 /* fd was taken from another process (pidfd_getfd, open of /proc/PID/fd/N): -EIO, with one line
  * naming `what`, when it is one of hfshim's partial files with chunks missing (which this
  * process cannot fill: it does not know which repo file it is); 0 otherwise. */

@@ -1,5 +1,6 @@
 /* Internals shared by the vfs_*.c files: where a virtual path points, remote and local. */
 #pragma once
+#include "checked.h"
 #include <limits.h>
 #include <sys/stat.h>
 #include "index.h"
@@ -28,7 +29,7 @@ typedef struct {
 /* Find vpath; follow: resolve an overlay symlink in the last component too. 0 when it exists;
  * -ENOENT when it does not (L is still filled as far as the parent, so callers can create it);
  * other -errno on errors. */
-int hfs_locate(const char *vpath, int follow, hfs_loc *L);
+HFS_MUST_CHECK int hfs_locate(const char *vpath, int follow, hfs_loc *L);
 static inline int hfs_loc_is_dir(const hfs_loc *L)
 {
     if (L->kind != HFS_VL_REPO) return L->kind != HFS_VL_EXTERNAL;
@@ -75,14 +76,14 @@ int hfs_dir_obj(const hfs_loc *L, hfs_vobj **out);
 void hfs_ov_atfork_child(void);
 
 /* Overlay primitives (vfs_write.c) used by open. */
-int hfs_ov_prepare_parent(const hfs_loc *L);
-int hfs_ov_copy_up(hfs_loc *L, int truncate);
-/* Remove a whiteout for L's name; 1 if there was one. */
-int hfs_ov_drop_whiteout(const hfs_loc *L);
+HFS_MUST_CHECK int hfs_ov_prepare_parent(const hfs_loc *L);
+HFS_MUST_CHECK int hfs_ov_copy_up(hfs_loc *L, int truncate);
+/* Remove a whiteout for L's name: 1 if there was one, 0 if none, or -errno. */
+HFS_MUST_CHECK int hfs_ov_drop_whiteout(const hfs_loc *L);
 /* For a path about to be created (rc: what hfs_locate said of it): check it may be created, make
  * its parent exist in upper/ and drop a whiteout of its name. 1 if there was a whiteout, 0, or
  * -errno (EEXIST if it exists, EROFS where repos would be created). */
-int hfs_ov_prepare_create(int rc, hfs_loc *L);
+HFS_MUST_CHECK int hfs_ov_prepare_create(int rc, hfs_loc *L);
 
 /* vfs_near.c: the inode number of an ancestor directory (listing and stat agree). */
 uint64_t hfs_near_ino(const char *path);

@@ -23,7 +23,9 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void init_once(void)
 {
-    hfs_fmt(g_mirror, sizeof g_mirror, "%s/mirror", hfs_cfg()->shim_cache);
+    /* The cache path was cut to PATH_MAX already (config.c): a mirror that does not fit is
+     * left empty, and nothing is taken for a mirror path. */
+    if (hfs_fmt(g_mirror, sizeof g_mirror, "%s/mirror", hfs_cfg()->shim_cache)) g_mirror[0] = 0;
     g_mlen = strlen(g_mirror);
 }
 

@@ -160,7 +160,8 @@ static int merge_listing(hfs_vobj *o)
         if (kind == HFS_OVN_WHITEOUT && (rc = push_wh(&wh, &nwh, &whcap, vn))) break;
         if (kind != HFS_OVN_ENTRY) continue;
         char child[HFS_PATH_MAX];
-        hfs_fmt(child, sizeof child, "%s%s%s", L->rpath, *L->rpath ? "/" : "", vn);
+        /* rpath and a name fit in HFS_PATH_MAX (a virtual path is at most that): cannot fail. */
+        if (hfs_fmt(child, sizeof child, "%s%s%s", L->rpath, *L->rpath ? "/" : "", vn)) continue;
         char cup[HFS_PATH_MAX];
         uint64_t ino = de->d_ino;
         int named = !hfs_fmt(cup, sizeof cup, "%s/%s", L->upper, n);

@@ -123,7 +123,10 @@ int hfs_ov_drop_whiteout(const hfs_loc *L)
 {
     char wh[HFS_PATH_MAX];
     if (wh_path(L, wh, sizeof wh)) return 0;
-    return hfs_sys_unlink(wh) == 0;
+    if (hfs_sys_unlink(wh) == 0) return 1;
+    /* One left behind would hide the name being made: that is a failure. */
+    /* A name within 4 bytes of NAME_MAX can have no whiteout: none to drop. */
+    return errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG ? 0 : -errno;
 }
 
 static int whiteout(const hfs_loc *L)
@@ -174,7 +177,10 @@ static int copy_file_up(hfs_loc *L, int truncate)
         if (rc) goto fail;
     }
     struct timespec ts[2] = {{.tv_sec = L->e->mtime}, {.tv_sec = L->e->mtime}};
-    if (!truncate) futimens(out, ts);
+    if (!truncate && futimens(out, ts)) { /* the copy keeps the remote file's time */
+        rc = -errno;
+        goto fail;
+    }
     hfs_file_ino_keep(out, L->repo->key, L->rpath); /* the same file: the same number */
     if (close(out)) {
         rc = -errno;
@@ -209,9 +215,13 @@ int hfs_ov_copy_up(hfs_loc *L, int truncate)
     int rc = hfs_ov_prepare_parent(L);
     if (rc) return rc;
     if (L->e->is_dir) {
-        if (hfs_sys_mkdir(L->upper, 0755) && errno != EEXIST) return -errno;
         struct timespec ts[2] = {{.tv_sec = L->e->mtime}, {.tv_sec = L->e->mtime}};
-        hfs_sys_utimens(L->upper, ts, 0);
+        /* Its time as on the Hub; one another process made meanwhile already has it. */
+        if (hfs_sys_mkdir(L->upper, 0755) == 0) {
+            if (hfs_sys_utimens(L->upper, ts, 0)) return -errno;
+        } else if (errno != EEXIST) {
+            return -errno;
+        }
     } else if ((rc = copy_file_up(L, truncate)))
         return rc;
     L->local = 1;
@@ -312,7 +322,11 @@ int hfs_vfs_mkdir(const char *vpath, mode_t mode)
     if (had_wh || L.hidden) {
         /* A remote directory of that name was deleted: the new one starts empty. */
         char op[HFS_PATH_MAX];
-        if (!hfs_fmt(op, sizeof op, "%s/" HFS_WH_OPAQUE, L.upper)) touch(op);
+        int orc = hfs_fmt(op, sizeof op, "%s/" HFS_WH_OPAQUE, L.upper) ? -ENAMETOOLONG : touch(op);
+        if (orc) { /* without its marker it would show the deleted remote entries again */
+            hfs_sys_rmdir(L.upper);
+            return orc;
+        }
     }
     return 0;
 }
@@ -399,7 +413,7 @@ int hfs_vfs_rename(const char *from, const char *to, unsigned flags)
         if ((rc = tdir ? copy_tree_up(T.vpath) : hfs_ov_copy_up(&T, 0))) return rc;
     } else {
         if ((rc = hfs_ov_prepare_parent(&T))) return rc;
-        hfs_ov_drop_whiteout(&T);
+        if ((rc = hfs_ov_drop_whiteout(&T)) < 0) return rc;
     }
     const hfs_ientry *tre = hfs_index_lookup(T.repo->ix, T.rpath, strlen(T.rpath));
     int t_remote_dir = tre && tre->is_dir;
@@ -430,7 +444,13 @@ static int rename_in_upper(const hfs_loc *F, const hfs_loc *T, unsigned flags, i
         /* A remote directory of the new name must not show through the moved one. Only then:
          * renaming within one parent needs no write permission in the directory itself. */
         char op[HFS_PATH_MAX];
-        if (!hfs_fmt(op, sizeof op, "%s/" HFS_WH_OPAQUE, T->upper)) touch(op);
+        int orc = hfs_fmt(op, sizeof op, "%s/" HFS_WH_OPAQUE, T->upper) ? -ENAMETOOLONG : touch(op);
+        /* The rename is done and stays (the program is told it succeeded, as it did); what
+         * cannot be marked is said. */
+        if (orc)
+            hfs_warn("%s: %s: cannot mark the moved directory opaque (%s): entries of the remote "
+                     "directory of that name show through it",
+                     T->repo->key, T->rpath, strerror(-orc));
     }
     /* The source name must not show the remote entry again. */
     if (!(flags & RENAME_EXCHANGE) && F->e) return whiteout(F);
@@ -467,7 +487,7 @@ int hfs_vfs_link(const char *from, const char *to)
     if (!same_repo(&F, &T)) return -EXDEV;
     if (hfs_loc_is_dir(&F)) return -EPERM;
     if ((rc = hfs_ov_copy_up(&F, 0)) || (rc = hfs_ov_prepare_parent(&T))) return rc;
-    hfs_ov_drop_whiteout(&T);
+    if ((rc = hfs_ov_drop_whiteout(&T)) < 0) return rc;
     return hfs_sys_link(F.upper, T.upper) ? -errno : 0;
 }
 

@@ -193,7 +193,8 @@ void hfs_fd_copy(const hfs_fdrec *src, int newfd)
     if ((unsigned)newfd >= HFS_FD_MAX) return;
     if (!hfs_fd_mutable()) {
         /* vfork child: the new fd is probably set up to be inherited; make it complete. */
-        if (src) HFS_CORE_VOID((void)hfs_vobj_materialize(src->obj));
+        /* A failure printed its line; the child sees the file's holes as read errors. */
+        if (src) HFS_CORE_VOID(if (hfs_vobj_materialize(src->obj)){});
         return;
     }
     if (!src) {

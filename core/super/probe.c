@@ -58,7 +58,8 @@ static int judge(const char *file, char *what, size_t n, int depth)
         if (fd >= 0) close(fd);
         return HFS_SV_NONE;
     }
-    hfs_fmt(what, n, "%s", file);
+    if (hfs_fmt(what, n, "%s", file)) { /* a name for messages: cut is fine */
+    }
     unsigned char head[256];
     ssize_t got = pread(fd, head, sizeof head - 1, 0);
     int kind = HFS_SV_NONE;
