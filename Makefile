@@ -17,10 +17,12 @@ CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fPIC -fvisibility=hidden
 	-DHFS_VERSION=\"$(VERSION)\" -Icore $(SAN) $(CFLAGS)
 LDFLAGS_ALL := -pthread $(SAN) $(LDFLAGS)
 
-# log/config/types are small and built into both shared objects (each keeps its own state).
+# log and config live in the core; the network module is lent them at load (net.h's
+# hfs_net_services, answered by net_services.c in the module). types.c has no state: in both.
 COMMON_SRC := core/log.c core/config.c core/types.c
-NET_SRC := $(wildcard core/net_*.c)
-CORE_SRC := $(filter-out $(COMMON_SRC) $(NET_SRC) core/hfrun.c,$(wildcard core/*.c))
+MODULE_SRC := core/net_services.c core/types.c
+NET_SRC := $(filter-out core/net_services.c,$(wildcard core/net_*.c))
+CORE_SRC := $(filter-out $(COMMON_SRC) $(MODULE_SRC) $(NET_SRC) core/hfrun.c,$(wildcard core/*.c))
 PRELOAD_SRC := $(wildcard preload/*.c)
 # The supervisor (static and Go programs under hfrun): linked into hfrun only, with libseccomp.
 SUPER_SRC := $(wildcard core/super/*.c)
@@ -49,7 +51,7 @@ $(BUILD)/obj/%.o: %.c $(wildcard core/*.h core/super/*.h preload/*.h tests/unit/
 $(BUILD)/libhfshim.so: $(PRELOAD_OBJ) $(CORE_OBJ) $(COMMON_OBJ)
 	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL) $(LIBS_CORE)
 
-$(BUILD)/libhfshim-net.so: $(NET_OBJ) $(COMMON_OBJ)
+$(BUILD)/libhfshim-net.so: $(NET_OBJ) $(call obj,$(MODULE_SRC))
 	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL) $(LIBS_NET)
 
 $(BUILD)/hfrun: $(call obj,core/hfrun.c) $(SUPER_OBJ) $(CORE_OBJ) $(NET_OBJ) $(COMMON_OBJ)

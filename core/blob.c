@@ -600,6 +600,13 @@ int hfs_file_prefetch_begin(hfs_file *f, hfs_fetch_req *req, hfs_range *range)
             return rc < 0 ? rc : 0;
         }
     }
+    /* A fetcher that published the blob just before this partial file was made leaves it
+     * stale: nothing to fetch (a reader has its own fd, and must fill its file; this has none). */
+    if (!access(f->blob, F_OK)) {
+        hfs_claims_close(&f->pf);
+        drop_stale_partial(f);
+        return 0;
+    }
     fetch_req(f, req);
     range->off = 0;
     range->len = f->size;

@@ -417,7 +417,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!dashdash && is_subcommand(argv[i])) {
-        hfs_net_set_static(hfs_net_ops_v1());
+        hfs_net_set_static(hfs_net_ops_v2(NULL));
         hfs_cfg_reload();
         char base[PATH_MAX];
         if (!hfs_overlay_base(base, sizeof base)) fprintf(stderr, "hfrun: overlay: %s\n", base);
@@ -477,7 +477,7 @@ int main(int argc, char **argv)
     setenv("HF_SHIM_SESSION", g_session, 1);
 
     /* Resolve explicit mounts now: one snapshot for the job, and errors before the command. */
-    hfs_net_set_static(hfs_net_ops_v1());
+    hfs_net_set_static(hfs_net_ops_v2(NULL));
     hfs_cfg_reload();
     const hfs_config *c = hfs_cfg();
     hfs_vfs_init();

@@ -12,6 +12,8 @@
  *   HF_HUB_OFFLINE=1 (any request)                        -> -ENETUNREACH (no request made)
  */
 #pragma once
+#include <stdint.h>
+#include "config.h"
 #include "types.h"
 #include "net_commit.h"
 
@@ -56,7 +58,25 @@ typedef struct hfs_fetch_feed {
     void *arg;
 } hfs_fetch_feed;
 
+/* What the core lends the module when it loads it: its one log and configuration, so the
+ * module keeps no copy of either (one HF_SHIM_LOG level, one once-per-message record, one
+ * reload). hfrun and the unit tests link the module with the core's own and pass NULL. */
+typedef struct hfs_net_services {
+    uint32_t size;                                 /* sizeof(hfs_net_services) of its filler */
+    void (*log_line)(int level, const char *line); /* one message, formatted */
+    int (*log_level)(void);
+    const hfs_config *(*cfg)(void);
+    const char *(*cfg_token)(void);
+} hfs_net_services;
+
+#define HFS_NET_VERSION 2
+
 struct hfs_net_ops {
+    /* sizeof(struct hfs_net_ops) and HFS_NET_VERSION of the module's build: the core uses
+     * a table only if it is at least as large as its own and of its version. */
+    uint32_t size;
+    uint32_t version;
+
     /* Revision (branch, tag, sha; NULL or "" = default branch) -> 40-hex commit sha and the
      * repo's lastModified (unix seconds, 0 if absent). GET /api/{type}s/{id}/revision/{rev}.
      * Not for buckets. */
@@ -121,8 +141,9 @@ struct hfs_net_ops {
     int (*fetch_feed)(const hfs_fetch_feed *feed);
 };
 
-/* Exported by libhfshim-net.so (the only default-visibility symbol there). */
-const struct hfs_net_ops *hfs_net_ops_v1(void);
+/* Exported by libhfshim-net.so (the only default-visibility symbol there); svc NULL when the
+ * module is linked with the core itself. */
+const struct hfs_net_ops *hfs_net_ops_v2(const hfs_net_services *svc);
 
 /* Core side: returns the ops, loading the module on first use; NULL if it cannot be loaded
  * (an "hfshim:" line says why). hfs_net_set_static lets statically linked programs skip dlopen. */

@@ -222,3 +222,6 @@ HFS_MUST_CHECK int hfs_hub_hash_update(void *h, const void *p, size_t n);
 HFS_MUST_CHECK int hfs_hub_hash_final(void *h, char *hex_out, size_t n);
 void hfs_hub_hash_free(void *h);
 void hfs_hub_atfork_child(void);
+/* The core's services: defined by net_services.c, which only the loaded module has (linked
+ * with the core, the module uses the core's log and configuration directly): weak. */
+__attribute__((weak)) void hfs_net_services_set(const hfs_net_services *svc);

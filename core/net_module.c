@@ -9,6 +9,8 @@ static void atfork_child(void)
 }
 
 static const struct hfs_net_ops g_ops = {
+    .size = sizeof(struct hfs_net_ops),
+    .version = HFS_NET_VERSION,
     .revision = hfs_hub_revision,
     .bucket_info = hfs_hub_bucket_info,
     .tree = hfs_hub_tree,
@@ -27,7 +29,9 @@ static const struct hfs_net_ops g_ops = {
     .fetch_feed = hfs_hub_fetch_feed,
 };
 
-__attribute__((visibility("default"))) const struct hfs_net_ops *hfs_net_ops_v1(void)
+__attribute__((visibility("default"))) const struct hfs_net_ops *
+hfs_net_ops_v2(const hfs_net_services *svc)
 {
+    if (svc && hfs_net_services_set) hfs_net_services_set(svc);
     return &g_ops;
 }

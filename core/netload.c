@@ -10,6 +10,30 @@
 #include <string.h>
 
 static const struct hfs_net_ops *g_ops;
+
+static void log_line(int level, const char *line)
+{
+    hfs_log(level, "%s", line);
+}
+
+static const hfs_net_services g_services = {
+    .size = sizeof(hfs_net_services),
+    .log_line = log_line,
+    .log_level = hfs_log_level,
+    .cfg = hfs_cfg,
+    .cfg_token = hfs_cfg_token,
+};
+
+/* A table this core can use: as large as its own and of its version (the module beside the
+ * library comes from the same build, unless an installation mixed two). */
+static int usable(const struct hfs_net_ops *ops, const char *path)
+{
+    if (ops && ops->size >= sizeof *ops && ops->version == HFS_NET_VERSION) return 1;
+    hfs_err("cannot use network module %s: it is from another build of hfshim (table version "
+            "%u, size %u; this library needs version %d, size %zu)",
+            path, ops ? ops->version : 0, ops ? ops->size : 0, HFS_NET_VERSION, sizeof *ops);
+    return 0;
+}
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_failed;
 
@@ -34,14 +58,14 @@ const struct hfs_net_ops *hfs_net(void)
             hfs_fmt(path, sizeof path, "%.*s/libhfshim-net.so", (int)(slash - self), self))
             snprintf(path, sizeof path, "libhfshim-net.so");
         void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-        const struct hfs_net_ops *(*get)(void) =
-            h ? (const struct hfs_net_ops *(*)(void))dlsym(h, "hfs_net_ops_v1") : NULL;
-        if (get) {
-            __atomic_store_n(&g_ops, get(), __ATOMIC_RELEASE);
-        } else {
+        typedef const struct hfs_net_ops *(*entry_fn)(const hfs_net_services *);
+        entry_fn get = h ? (entry_fn)dlsym(h, "hfs_net_ops_v2") : NULL;
+        const struct hfs_net_ops *ops = get ? get(&g_services) : NULL;
+        if (!get) hfs_err("cannot load network module %s: %s", path, dlerror());
+        if (ops && usable(ops, path))
+            __atomic_store_n(&g_ops, ops, __ATOMIC_RELEASE);
+        else
             g_failed = 1;
-            hfs_err("cannot load network module %s: %s", path, dlerror());
-        }
     }
     ops = g_ops;
     pthread_mutex_unlock(&g_lock);

@@ -21,7 +21,7 @@ static const uint64_t SIZE = 5 * HFS_CHUNK + 12345; /* a short last chunk */
 
 static void setup(void)
 {
-    hfs_net_set_static(hfs_net_ops_v1());
+    hfs_net_set_static(hfs_net_ops_v2(NULL));
     hfs_ut_mkdtemp(g_dir, sizeof g_dir, "blobhash");
     snprintf(g_file, sizeof g_file, "%s/f", g_dir);
     snprintf(g_map, sizeof g_map, "%s/f.map", g_dir);

@@ -172,7 +172,7 @@ static void entry(hfs_index_builder *b, const char *path, int dir, const char *c
         int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         ck_assert_int_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
         close(fd);
-        ck_assert_int_eq(hfs_net_ops_v1()->git_sha1_file(tmp, e.oid), 0);
+        ck_assert_int_eq(hfs_net_ops_v2(NULL)->git_sha1_file(tmp, e.oid), 0);
         e.size = strlen(content);
     }
     ck_assert_int_eq(hfs_ib_add(b, &e, 0), 0);
@@ -186,7 +186,7 @@ static int rm(const char *p, const struct stat *st, int f, struct FTW *w)
 
 START_TEST(scan)
 {
-    hfs_net_set_static(hfs_net_ops_v1());
+    hfs_net_set_static(hfs_net_ops_v2(NULL));
     snprintf(g_dir, sizeof g_dir, "/tmp/hfshim-unit-push.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(g_dir));
     hfs_index_builder *b = hfs_ib_new();

@@ -1,0 +1,61 @@
+/* Built into libhfshim-net.so only: the log and configuration calls of the network module,
+ * answered by the core that loaded it (net.h's hfs_net_services), so the two shared objects
+ * share one state. hfrun and the unit tests link the core's own log.c and config.c instead. */
+#include "config.h"
+#include "log.h"
+#include "net.h"
+#include "net_http.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static const hfs_net_services *g_svc;
+
+void hfs_net_services_set(const hfs_net_services *svc)
+{
+    /* Only a filler at least as new as this module is used (a field is read only if there). */
+    if (svc && svc->size >= sizeof *svc) __atomic_store_n(&g_svc, svc, __ATOMIC_RELEASE);
+}
+
+static const hfs_net_services *svc(void)
+{
+    return __atomic_load_n(&g_svc, __ATOMIC_ACQUIRE);
+}
+
+int hfs_log_level(void)
+{
+    const hfs_net_services *s = svc();
+    return s ? s->log_level() : HFS_LOG_WARN;
+}
+
+void hfs_log(int level, const char *fmt, ...)
+{
+    const hfs_net_services *s = svc();
+    if (!s || level > s->log_level()) return;
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    s->log_line(level, line);
+}
+
+const hfs_config *hfs_cfg(void)
+{
+    static const hfs_config none = {.endpoint = "",
+                                    .hf_home = "",
+                                    .hub_cache = "",
+                                    .shim_cache = "",
+                                    .prefix = "",
+                                    .mounts = "",
+                                    .session = "",
+                                    .timeout = 30};
+    const hfs_net_services *s = svc();
+    return s ? s->cfg() : &none;
+}
+
+const char *hfs_cfg_token(void)
+{
+    const hfs_net_services *s = svc();
+    return s ? s->cfg_token() : "";
+}
