@@ -144,6 +144,13 @@ typedef struct {
     char listed_at[41];
 } load_ctx;
 
+/* The builder could not grow (hfs_ib_add fails only so). */
+static int no_memory(const hfs_repo *r)
+{
+    hfs_err("%s: out of memory for its listing", r->key);
+    return -ENOMEM;
+}
+
 /* Asks the Hub for rev, and takes the listing when the reply carries it whole (repos of up to
  * 1,000 files), so no tree request follows; the hint's HEAD goes out beside it. */
 static int ask_revision(const hfs_repo *r, const char *rev, load_ctx *lc, char sha[41])
@@ -153,11 +160,11 @@ static int ask_revision(const hfs_repo *r, const char *rev, load_ctx *lc, char s
     hfs_ib_free(lc->bc.b);
     lc->bc = (struct build_ctx){.b = hfs_ib_new()};
     lc->listed_at[0] = 0;
-    if (!lc->bc.b) return -ENOMEM;
+    if (!lc->bc.b) return no_memory(r);
     int listed = 0;
     int rc = net->revision_listing(&r->spec.repo, rev, lc->hint, sha, &lc->mtime, add_entry,
                                    &lc->bc, &listed);
-    if (!rc) rc = lc->bc.rc;
+    if (!rc && lc->bc.rc) rc = no_memory(r);
     if (rc || !listed) {
         hfs_ib_free(lc->bc.b);
         lc->bc.b = NULL;
@@ -299,9 +306,9 @@ static int list_snapshot(hfs_repo *r, load_ctx *lc, struct build_ctx *out)
         return 0;
     }
     *out = (struct build_ctx){.b = hfs_ib_new(), .bucket = bucket};
-    if (!out->b) return -ENOMEM;
+    if (!out->b) return no_memory(r);
     int rc = net->tree(&r->spec.repo, bucket ? NULL : r->snap, add_entry, out);
-    if (!rc) rc = out->rc;
+    if (!rc && out->rc) rc = no_memory(r);
     if (rc) {
         hfs_ib_free(out->b);
         out->b = NULL;
