@@ -164,6 +164,7 @@ static int ask_revision(const hfs_repo *r, const char *rev, load_ctx *lc, char s
     int listed = 0;
     int rc = net->revision_listing(&r->spec.repo, rev, lc->hint, sha, &lc->mtime, add_entry,
                                    &lc->bc, &listed);
+    lc->hint = NULL; /* asked once: a second revision request (by sha) needs no second HEAD */
     if (!rc && lc->bc.rc) rc = no_memory(r);
     if (rc || !listed) {
         hfs_ib_free(lc->bc.b);

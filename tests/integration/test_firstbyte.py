@@ -200,3 +200,14 @@ class FirstByteTest(ShimTest):
         self.assertIn(b"config.json", p.stdout)
         _, tree, _, _, _ = self.split()
         self.assertEqual(len(tree), 1)
+
+    def test_buckets_are_unchanged(self):
+        # a bucket has no revision: its info, its tree, then the file's resolve; no HEAD
+        name = sorted(self.facts["buckets"]["acme/cache"]["files"])[0]
+        p = self.run_shim(["cat", "/hf/buckets/acme/cache/" + name])
+        self.assertEqual(p.stdout, self.fixture_bytes("buckets/acme/cache", name))
+        hub = [r for r in self.requests() if r["listener"] == "hub"]
+        self.assertEqual([r for r in hub if r["method"] == "HEAD"], [])
+        self.assertEqual([r["path"] for r in hub][:2], ["/api/buckets/acme/cache", "/api/buckets/acme/cache/tree"])
+        self.assertFalse(any("blobs=true" in (r["query"] or "") for r in hub))
+
