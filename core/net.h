@@ -139,6 +139,18 @@ struct hfs_net_ops {
      * with its own HF_SHIM_TIMEOUT budget, until next() has nothing and nothing is in flight.
      * 0, or -ENOMEM if no transfer could be set up. */
     int (*fetch_feed)(const hfs_fetch_feed *feed);
+
+    /* ---- a repo loaded in one round trip (added after the streams, same reason) */
+    /* revision(), asked with blobs=true. When the reply's siblings can stand for the listing
+     * (1 to 1,000 files, each with its size and blob id: huggingface_hub's rule), cb gets each
+     * file as tree() would give it and *listed = 1; otherwise *listed = 0 and the caller lists
+     * the tree. hint (NULL: none) is the path of a file about to be read: a HEAD of its resolve
+     * URL at `rev` goes out together with the revision request, and a redirect off the Hub that
+     * it answers for the commit returned is kept for fetch(), whose first request then goes
+     * there. The hint never changes the result: it fails silently (a debug line). */
+    int (*revision_listing)(const hfs_repo_id *r, const char *rev, const char *hint,
+                            char sha_out[41], int64_t *mtime_out, hfs_entry_cb cb, void *arg,
+                            int *listed);
 };
 
 /* Exported by libhfshim-net.so (the only default-visibility symbol there); svc NULL when the

@@ -104,6 +104,47 @@ static void rc_drop(const char *key, size_t klen, const char *url)
     pthread_mutex_unlock(&g_rc_mu);
 }
 
+/* The key of a file's entry: type, id, revision (the commit; "" for buckets) and path, each
+ * but the last NUL-ended; malloc'd, NULL if out of memory. */
+static char *rc_key(const hfs_repo_id *r, const char *rev, const char *path, size_t *klen)
+{
+    int bucket = r->type == HFS_BUCKET;
+    size_t il = strlen(r->id), rl = bucket ? 0 : strlen(rev), pl = strlen(path);
+    *klen = 1 + il + 1 + rl + 1 + pl;
+    char *key = malloc(*klen), *k = key;
+    if (!key) return NULL;
+    *k++ = (char)('0' + r->type);
+    memcpy(k, r->id, il + 1), k += il + 1;
+    memcpy(k, bucket ? "" : rev, rl + 1), k += rl + 1;
+    memcpy(k, path, pl);
+    return key;
+}
+
+void hfs_fetch_remember(const hfs_repo_id *r, const char *sha, const char *path, const char *url)
+{
+    size_t klen;
+    char *key = rc_key(r, sha, path, &klen);
+    if (key) rc_put(key, klen, url);
+    free(key);
+}
+
+char *hfs_fetch_resolve_url(const hfs_repo_id *r, const char *rev, const char *path)
+{
+    int bucket = r->type == HFS_BUCKET;
+    char *qid = hfs_quote(r->id, "/"), *qpath = hfs_quote(path, "/");
+    char *qrev = bucket ? NULL : hfs_quote(rev, ""), *url = NULL;
+    const char *ep = hfs_cfg()->endpoint;
+    if (qid && qpath && bucket)
+        url = hfs_strjoin(ep, "/buckets/", qid, "/resolve/", qpath, NULL);
+    else if (qid && qpath && qrev)
+        url = hfs_strjoin(ep, "/", hfs_type_url_prefix(r->type), qid, "/resolve/", qrev, "/", qpath,
+                          NULL);
+    free(qid);
+    free(qpath);
+    free(qrev);
+    return url;
+}
+
 /* ---- fetch: ranges of one file, concurrently, streamed into dest ---- */
 
 typedef struct fetch_job fetch_job;
@@ -401,7 +442,6 @@ static int job_init(fetch_job *j, const hfs_fetch_req *req, const hfs_range *ran
     j->arg = arg;
     j->fd = -1;
     hfs_repo_name(&req->repo, j->name, sizeof j->name);
-    int bucket = req->repo.type == HFS_BUCKET;
     const char *rev = req->rev && *req->rev ? req->rev : "main";
     char op0[300];
     snprintf(op0, sizeof op0, "GET %.200s", req->path);
@@ -430,30 +470,13 @@ static int job_init(fetch_job *j, const hfs_fetch_req *req, const hfs_range *ran
         JERR(j, "%s: %s: cannot open %s: %s", j->name, op0, req->dest, strerror(errno));
         return rc;
     }
-    char *qid = hfs_quote(req->repo.id, "/"), *qpath = hfs_quote(req->path, "/");
-    char *qrev = bucket ? NULL : hfs_quote(rev, "");
-    const char *ep = hfs_cfg()->endpoint;
-    if (qid && qpath && bucket)
-        j->resolve_url = hfs_strjoin(ep, "/buckets/", qid, "/resolve/", qpath, NULL);
-    else if (qid && qpath && qrev)
-        j->resolve_url = hfs_strjoin(ep, "/", hfs_type_url_prefix(req->repo.type), qid, "/resolve/",
-                                     qrev, "/", qpath, NULL);
-    free(qid);
-    free(qpath);
-    free(qrev);
-    size_t il = strlen(req->repo.id), rl = bucket ? 0 : strlen(rev), pl = strlen(req->path);
-    j->klen = 1 + il + 1 + rl + 1 + pl;
-    j->key = malloc(j->klen);
+    j->resolve_url = hfs_fetch_resolve_url(&req->repo, rev, req->path);
+    j->key = rc_key(&req->repo, rev, req->path, &j->klen);
     j->rx = calloc((size_t)m, sizeof *j->rx);
     if (!j->resolve_url || !j->key || !j->rx) {
         JERR(j, "%s: %s: out of memory", j->name, op0);
         return -ENOMEM;
     }
-    char *k = j->key;
-    *k++ = (char)('0' + req->repo.type);
-    memcpy(k, req->repo.id, il + 1), k += il + 1;
-    memcpy(k, bucket ? "" : rev, rl + 1), k += rl + 1;
-    memcpy(k, req->path, pl);
 
     long stall = hfs_cfg()->timeout > 0 ? hfs_cfg()->timeout : 30;
     for (int i = 0; i < n; i++) {

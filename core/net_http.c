@@ -466,6 +466,7 @@ static void reset_response(hfs_xfer *x)
     x->content_length = -1;
     x->retry_after_ms = x->ratelimit_ms = -1;
     x->err_code[0] = x->err_msg[0] = 0;
+    x->repo_commit[0] = 0;
     x->seen = 0;
 }
 
@@ -490,6 +491,7 @@ static size_t header_cb(char *p, size_t sz, size_t nm, void *ud)
         x->content_length = -1;
         x->retry_after_ms = x->ratelimit_ms = -1;
         x->err_code[0] = x->err_msg[0] = 0;
+        x->repo_commit[0] = 0;
         x->status = keep;
         return n;
     }
@@ -534,6 +536,8 @@ static size_t header_cb(char *p, size_t sz, size_t nm, void *ud)
         sanitize(val, x->err_code, sizeof x->err_code);
     } else if (IS("x-error-message")) {
         sanitize(val, x->err_msg, sizeof x->err_msg);
+    } else if (IS("x-repo-commit")) {
+        sanitize(val, x->repo_commit, sizeof x->repo_commit);
     }
 #undef IS
     free(val);
@@ -674,6 +678,8 @@ static int setup(hfs_xfer *x, slot *s, state *st)
         h = t;                                                                                     \
     } while (0)
     ADD("Accept-Encoding: identity");
+    /* A HEAD has no body to read: libcurl must not wait for one. */
+    if (x->method && !strcmp(x->method, "HEAD")) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     int put = x->method && !strcmp(x->method, "PUT");
     if (put || (x->method && !strcmp(x->method, "POST"))) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->post_len);

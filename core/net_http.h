@@ -87,7 +87,7 @@ typedef struct hfs_xfer hfs_xfer;
 struct hfs_xfer {
     /* Request: set by the owner; may be changed by the step callback between attempts. */
     const char *method; /* NULL = GET; "POST" sends post/post_len as post_type; "PUT" sends
-                           them too (no Content-Type unless post_type is set) */
+                           them too (no Content-Type unless post_type is set); "HEAD" */
     char *url;          /* malloc'd, owned; freed by hfs_xfer_clear */
     const char *post;
     size_t post_len;
@@ -123,7 +123,8 @@ struct hfs_xfer {
     int64_t content_length; /* -1 if unknown */
     int64_t retry_after_ms, ratelimit_ms;
     char err_code[64], err_msg[256];
-    int sent_auth; /* whether this attempt carried the token */
+    char repo_commit[64]; /* X-Repo-Commit (the commit a resolve answered for), "" if none */
+    int sent_auth;        /* whether this attempt carried the token */
     /* The operation's deadline: hfs_http_run points every transfer of a run at one budget
      * (started when the run starts) for the run's duration; step callbacks may read it. */
     hfs_budget *budget;
@@ -198,7 +199,7 @@ void hfs_xfer_clear(hfs_xfer *x);
  * whose sockets and locks are not ours. */
 void hfs_http_atfork_child(void);
 
-/* ---- the module's entry points, assembled into hfs_net_ops_v1 by net_module.c ---- */
+/* ---- the module's entry points, assembled into hfs_net_ops_v2 by net_module.c ---- */
 HFS_MUST_CHECK int hfs_hub_revision(const hfs_repo_id *r, const char *rev, char sha_out[41],
                                     int64_t *mtime);
 HFS_MUST_CHECK int hfs_hub_bucket_info(const hfs_repo_id *r, int64_t *mtime);
@@ -209,6 +210,11 @@ HFS_MUST_CHECK int hfs_hub_fetch(const hfs_fetch_req *req, const hfs_range *rang
                                  hfs_range_done_cb done, void *arg);
 HFS_MUST_CHECK int hfs_hub_fetch_feed(const hfs_fetch_feed *feed);
 void hfs_fetch_atfork_child(void);
+/* A file's resolve URL at rev (buckets: none); malloc'd, NULL if out of memory. */
+char *hfs_fetch_resolve_url(const hfs_repo_id *r, const char *rev, const char *path);
+/* Where the file's bytes at commit sha live (a redirect target learned beside the revision):
+ * fetch() of it goes there first, as if it had followed the redirect itself. */
+void hfs_fetch_remember(const hfs_repo_id *r, const char *sha, const char *path, const char *url);
 /* Shared by net_hub.c and net_fetch.c: offline -> -ENETUNREACH with one line; why an attempt
  * failed (and its errno); a failed attempt's retry (HFS_XFER_AGAIN) or its final error line
  * (quiet: a debug line) with *rc set. */
@@ -225,3 +231,28 @@ void hfs_hub_atfork_child(void);
 /* The core's services: defined by net_services.c, which only the loaded module has (linked
  * with the core, the module uses the core's log and configuration directly): weak. */
 __attribute__((weak)) void hfs_net_services_set(const hfs_net_services *svc);
+
+/* ---- the first file's redirect, learned beside the revision (net_hint.c) ---- */
+/* A HEAD of a file's resolve URL, run as a fed transfer beside a revision request (so with a
+ * budget of its own), one attempt: the run's step callback answers HFS_XFER_DONE for it. */
+typedef struct {
+    hfs_xfer x;
+    hfs_budget budget; /* its own HF_SHIM_TIMEOUT */
+    const hfs_repo_id *repo;
+    const char *path;
+    int64_t started;
+    int given, ended;
+} hfs_hint;
+/* 0, or -1 if out of memory (then there is no hint, and nothing to clear). */
+int hfs_hint_init(hfs_hint *h, const hfs_repo_id *r, const char *rev, const char *path);
+/* A feed for hfs_http_run_feed that hands out h's transfer once. */
+void hfs_hint_feed(hfs_hint *h, hfs_http_feed *f);
+/* The revision has answered: the hint gets a short grace, no longer its whole budget. */
+void hfs_hint_cut(hfs_hint *h);
+/* After the run, with the commit the revision named: keep the hint's redirect target for the
+ * file's fetch if it answered for that commit with a redirect off the Hub; else a debug line. */
+void hfs_hint_use(hfs_hint *h, const char *name, const char *sha);
+void hfs_hint_clear(hfs_hint *h);
+HFS_MUST_CHECK int hfs_hub_revision_listing(const hfs_repo_id *r, const char *rev, const char *hint,
+                                            char sha_out[41], int64_t *mtime, hfs_entry_cb cb,
+                                            void *arg, int *listed);

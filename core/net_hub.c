@@ -203,6 +203,80 @@ static void warn_skips(const char *name, const char *op, const hfs_json_skips *s
              sk->path[0] ? sk->path : "(no usable path)", sk->why);
 }
 
+/* A revision request and, beside it, the hint's HEAD: one step callback for both. */
+typedef struct {
+    api_call a;
+    hfs_hint *hint;
+} revision_run;
+
+static int revision_step(hfs_xfer *x, void *arg)
+{
+    revision_run *rr = arg;
+    if (x == &rr->hint->x) return HFS_XFER_DONE; /* one attempt; judged after the run */
+    int r = api_step(x, &rr->a);
+    if (r != HFS_XFER_DONE) return r;
+    if (rr->a.rc) return HFS_XFER_STOP_ALL; /* no commit: the hint is of no use */
+    hfs_hint_cut(rr->hint);
+    return r;
+}
+
+/* Runs x (the revision request), with the hint's HEAD in parallel when there is one. */
+static int revision_run_xfers(const char *name, const char *op, hfs_xfer *x, hfs_hint *hint)
+{
+    if (!hint) return api_run(name, op, x);
+    if (!x->url) {
+        hfs_err("%s: %s: out of memory", name, op);
+        return -ENOMEM;
+    }
+    x->body_max = PAGE_MAX;
+    revision_run rr = {{name, op, -EIO}, hint};
+    hfs_http_feed feed;
+    hfs_hint_feed(hint, &feed);
+    int r = hfs_http_run_feed(&x, 1, 2, &feed, revision_step, NULL, &rr);
+    if (r) {
+        hfs_err("%s: %s: cannot set up HTTP (%s)", name, op, strerror(-r));
+        return r;
+    }
+    return rr.a.rc;
+}
+
+int hfs_hub_revision_listing(const hfs_repo_id *r, const char *rev, const char *hint,
+                             char sha_out[41], int64_t *mtime, hfs_entry_cb cb, void *arg,
+                             int *listed)
+{
+    *listed = 0;
+    if (!rev || !*rev) rev = "main";
+    char name[HFS_ID_MAX + 16], op[HFS_REV_MAX + 32];
+    hfs_repo_name(r, name, sizeof name);
+    snprintf(op, sizeof op, "GET revision/%.*s", HFS_REV_MAX, rev);
+    if (r->type == HFS_BUCKET) return -EINVAL;
+    int rc = hfs_hub_offline(name, op);
+    if (rc) return rc;
+    char *base = api_base(r), *qrev = hfs_quote(rev, "");
+    hfs_xfer x = {0};
+    x.url = base && qrev ? hfs_strjoin(base, "/revision/", qrev, "?blobs=true", NULL) : NULL;
+    free(base);
+    free(qrev);
+    hfs_hint h;
+    int have_hint = hint && *hint && !hfs_hint_init(&h, r, rev, hint);
+    rc = revision_run_xfers(name, op, &x, have_hint ? &h : NULL);
+    if (!rc) {
+        char err[128];
+        int64_t t = 0;
+        hfs_json_skips sk;
+        rc = hfs_json_revision_listing(x.body.p, x.body.len, sha_out, &t, cb, arg, listed, err,
+                                       sizeof err, &sk);
+        if (rc < 0) hfs_err("%s: %s: %s", name, op, err);
+        warn_skips(name, op, &sk);
+        if (rc == 1) rc = 0; /* the callback asked to stop: its own error, not the reply's */
+        if (!rc && mtime) *mtime = t;
+        if (!rc && have_hint) hfs_hint_use(&h, name, sha_out);
+    }
+    if (have_hint) hfs_hint_clear(&h);
+    hfs_xfer_clear(&x);
+    return rc;
+}
+
 int hfs_hub_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *arg)
 {
     int bucket = r->type == HFS_BUCKET;

@@ -368,6 +368,46 @@ static int safe_path(const char *p)
 
 enum { ENTRY_OK = 0, ENTRY_SKIP = 1, ENTRY_BAD = -1 };
 
+#define BAD_SIZE "its size is not a whole number from 0 to 2^63 - 1"
+#define BAD_PATH "its path is not relative (absolute, or an empty, '.' or '..' component)"
+
+static int is_null(const doc *d, int i)
+{
+    return d->t[i].type == JSMN_PRIMITIVE && tstr(d, i)[0] == 'n';
+}
+
+/* A path string into *buf, grown as needed: 1, 0 if it is not a valid string (*buf = ""), -1
+ * if out of memory. */
+static int take_path(const doc *d, int v, char **buf, size_t *cap)
+{
+    size_t n = tlen(d, v) + 1;
+    if (n > *cap) {
+        char *nb = realloc(*buf, n);
+        if (!nb) return -1;
+        *buf = nb;
+        *cap = n;
+    }
+    if (tok_str(d, v, *buf, *cap) >= 0) return 1;
+    (*buf)[0] = 0;
+    return 0;
+}
+
+/* A file size: 0, or -1 if it is not a whole number from 0 to 2^63 - 1 (off_t is signed: a
+ * larger one cannot be a file's, and would wrap). */
+static int take_size(const doc *d, int v, uint64_t *size)
+{
+    return tok_u64(d, v, size) || *size > (uint64_t)INT64_MAX ? -1 : 0;
+}
+
+/* The content sha256 of an "lfs" object: "oid" in tree entries, "sha256" in siblings. */
+static void take_lfs(const doc *d, int v, char out[65])
+{
+    if (d->t[v].type != JSMN_OBJECT) return;
+    int o = member(d, v, "oid");
+    if (o < 0) o = member(d, v, "sha256");
+    if (o >= 0) tok_hex(d, o, out, 64);
+}
+
 /* One entry object into e; the path goes into *buf (grown as needed). ENTRY_BAD: *why says
  * what is wrong with it (and *buf holds its path if it had a usable one, else ""). */
 static int parse_entry(const doc *d, int obj, hfs_tree_entry *e, char **buf, size_t *cap,
@@ -390,32 +430,19 @@ static int parse_entry(const doc *d, int obj, hfs_tree_entry *e, char **buf, siz
             else
                 type = 2;
         } else if (key_is(d, k, "path")) {
-            size_t n = tlen(d, v) + 1;
-            if (n > *cap) {
-                char *nb = realloc(*buf, n);
-                if (!nb) return ENTRY_BAD;
-                *buf = nb;
-                *cap = n;
-            }
-            if (tok_str(d, v, *buf, *cap) < 0) {
-                (*buf)[0] = 0;
-                if (!bad) bad = "its path is not a valid string";
-            } else {
-                have_path = 1;
-            }
+            int p = take_path(d, v, buf, cap);
+            if (p < 0) return ENTRY_BAD;
+            if (!p && !bad) bad = "its path is not a valid string";
+            have_path |= p;
         } else if (key_is(d, k, "size")) {
-            if (d->t[v].type == JSMN_PRIMITIVE && tstr(d, v)[0] == 'n') continue; /* null */
-            /* off_t is signed: a size past 2^63 - 1 cannot be a file's (and would wrap). */
-            if ((tok_u64(d, v, &e->size) || e->size > (uint64_t)INT64_MAX) && !bad)
-                bad = "its size is not a whole number from 0 to 2^63 - 1";
+            if (is_null(d, v)) continue;
+            if (take_size(d, v, &e->size) && !bad) bad = BAD_SIZE;
         } else if (key_is(d, k, "oid")) {
             tok_hex(d, v, e->oid, 40);
         } else if (key_is(d, k, "xetHash")) {
             tok_hex(d, v, e->xet_hash, 64);
-        } else if (key_is(d, k, "lfs") && d->t[v].type == JSMN_OBJECT) {
-            int o = member(d, v, "oid");
-            if (o < 0) o = member(d, v, "sha256");
-            if (o >= 0) tok_hex(d, o, e->lfs_sha256, 64);
+        } else if (key_is(d, k, "lfs")) {
+            take_lfs(d, v, e->lfs_sha256);
         } else if (key_is(d, k, "mtime")) {
             if (tok_time(d, v, &e->mtime)) e->mtime = 0;
         } else if (key_is(d, k, "uploadedAt")) {
@@ -429,8 +456,7 @@ static int parse_entry(const doc *d, int obj, hfs_tree_entry *e, char **buf, siz
            : bad                           ? bad
            : type < 0                      ? "it has no type"
            : !have_path                    ? "it has no path"
-           : type != 2 && !safe_path(*buf) ? "its path is not relative (absolute, or an empty, "
-                                             "'.' or '..' component)"
+           : type != 2 && !safe_path(*buf) ? BAD_PATH
                                            : NULL;
     if (*why) return ENTRY_BAD;
     if (type == 2) return ENTRY_SKIP; /* a kind of entry this version does not know */
@@ -439,6 +465,15 @@ static int parse_entry(const doc *d, int obj, hfs_tree_entry *e, char **buf, siz
     if (!e->mtime) e->mtime = uploaded;
     e->path = *buf;
     return ENTRY_OK;
+}
+
+/* One bad entry must not make the whole repo unreadable: it is counted, the caller warns. */
+static void note_skip(hfs_json_skips *skips, const char *path, const char *why)
+{
+    if (skips && !skips->n++) {
+        snprintf(skips->path, sizeof skips->path, "%s", path);
+        snprintf(skips->why, sizeof skips->why, "%s", why);
+    }
 }
 
 int hfs_json_entries(const char *js, size_t len, hfs_entry_cb cb, void *arg, char *err,
@@ -466,11 +501,7 @@ int hfs_json_entries(const char *js, size_t len, hfs_entry_cb cb, void *arg, cha
             break;
         }
         if (r == ENTRY_BAD) {
-            /* One bad entry must not make the whole repo unreadable: the caller warns. */
-            if (skips && !skips->n++) {
-                snprintf(skips->path, sizeof skips->path, "%s", buf);
-                snprintf(skips->why, sizeof skips->why, "%s", why);
-            }
+            note_skip(skips, buf, why);
             continue;
         }
         if (r == ENTRY_SKIP) continue;
@@ -484,28 +515,129 @@ int hfs_json_entries(const char *js, size_t len, hfs_entry_cb cb, void *arg, cha
     return rc;
 }
 
+/* "sha" and "lastModified" of a revision reply's root object. */
+static int revision_fields(const doc *d, char sha[41], int64_t *mtime, char *err, size_t errsz)
+{
+    int v = member(d, 0, "sha");
+    char s[41] = "";
+    if (v >= 0) tok_hex(d, v, s, 40);
+    if (!s[0]) return fail(err, errsz, "reply had no valid commit sha");
+    memcpy(sha, s, 41);
+    int64_t t = 0;
+    v = member(d, 0, "lastModified");
+    if (v < 0 || tok_time(d, v, &t)) t = 0;
+    if (mtime) *mtime = t;
+    return 0;
+}
+
 int hfs_json_revision(const char *js, size_t len, char sha[41], int64_t *mtime, char *err,
                       size_t errsz)
 {
     doc d;
+    int rc = doc_parse(&d, js, len) || d.t[0].type != JSMN_OBJECT
+                 ? fail(err, errsz, "reply was not valid JSON")
+                 : revision_fields(&d, sha, mtime, err, errsz);
+    doc_free(&d);
+    return rc;
+}
+
+/* Whether siblings (array token arr) can stand for the tree listing. huggingface_hub trusts
+ * them only when there are 1 to 1,000 (the Hub may truncate a longer list, or send none), and
+ * each must carry its size and blob id (a reply to a request without blobs=true has neither).
+ * Elements that are not objects are bad entries, skipped later as in a tree page. */
+static int siblings_reliable(const doc *d, int arr)
+{
+    if (arr < 0 || d->t[arr].type != JSMN_ARRAY) return 0;
+    if (d->t[arr].size < 1 || d->t[arr].size > HFS_SIBLINGS_MAX) return 0;
+    for (int i = arr + 1; i < d->n && d->t[i].start < d->t[arr].end; i = skip(d, i)) {
+        if (d->t[i].type != JSMN_OBJECT) continue;
+        int sz = member(d, i, "size"), b = member(d, i, "blobId");
+        if (sz < 0 || b < 0 || is_null(d, sz)) return 0;
+    }
+    return 1;
+}
+
+/* One sibling {"rfilename","blobId","size","lfs":{"sha256"}} as the tree entry the listing
+ * gives for the same file: oid = blobId (the git blob sha1, of the pointer for LFS files),
+ * lfs_sha256 = lfs.sha256, size = the content's size; no mtime (nor does the tree without
+ * expand) and no xetHash (siblings do not carry it; only buckets' indexes use it). */
+static int parse_sibling(const doc *d, int obj, hfs_tree_entry *e, char **buf, size_t *cap,
+                         const char **why)
+{
+    if (*cap < 1 && !(*buf = malloc(*cap = 256))) return ENTRY_BAD;
+    (*buf)[0] = 0;
+    *why = "not a JSON object";
+    if (d->t[obj].type != JSMN_OBJECT) return ENTRY_BAD;
+    memset(e, 0, sizeof *e);
+    int have_path = 0, it = obj + 1, k, v, r;
+    const char *bad = NULL;
+    while ((r = next_member(d, obj, &it, &k, &v)) == 1) {
+        if (key_is(d, k, "rfilename")) {
+            int p = take_path(d, v, buf, cap);
+            if (p < 0) return ENTRY_BAD;
+            if (!p && !bad) bad = "its path is not a valid string";
+            have_path |= p;
+        } else if (key_is(d, k, "size")) {
+            if (take_size(d, v, &e->size) && !bad) bad = BAD_SIZE;
+        } else if (key_is(d, k, "blobId")) {
+            tok_hex(d, v, e->oid, 40);
+        } else if (key_is(d, k, "lfs")) {
+            take_lfs(d, v, e->lfs_sha256);
+        }
+    }
+    *why = r < 0              ? "malformed"
+           : bad              ? bad
+           : !have_path       ? "it has no path"
+           : !safe_path(*buf) ? BAD_PATH
+                              : NULL;
+    if (*why) return ENTRY_BAD;
+    e->path = *buf;
+    return ENTRY_OK;
+}
+
+/* cb for each usable sibling of array arr: 0, 1 if cb asked to stop, -EIO out of memory. */
+static int each_sibling(const doc *d, int arr, hfs_entry_cb cb, void *arg, char *err, size_t errsz,
+                        hfs_json_skips *skips)
+{
+    char *buf = NULL;
+    size_t cap = 0;
     int rc = 0;
-    if (doc_parse(&d, js, len) || d.t[0].type != JSMN_OBJECT) {
-        rc = fail(err, errsz, "reply was not valid JSON");
-        goto out;
+    for (int i = arr + 1; i < d->n && d->t[i].start < d->t[arr].end; i = skip(d, i)) {
+        hfs_tree_entry e;
+        const char *why = NULL;
+        int r = parse_sibling(d, i, &e, &buf, &cap, &why);
+        if (r == ENTRY_BAD && !buf) {
+            rc = fail(err, errsz, "out of memory");
+            break;
+        }
+        if (r == ENTRY_BAD) {
+            note_skip(skips, buf, why);
+            continue;
+        }
+        if (cb(&e, arg)) {
+            rc = 1;
+            break;
+        }
     }
-    int v = member(&d, 0, "sha");
-    char s[41] = "";
-    if (v >= 0) tok_hex(&d, v, s, 40);
-    if (!s[0]) {
-        rc = fail(err, errsz, "reply had no valid commit sha");
-        goto out;
+    free(buf);
+    return rc;
+}
+
+int hfs_json_revision_listing(const char *js, size_t len, char sha[41], int64_t *mtime,
+                              hfs_entry_cb cb, void *arg, int *listed, char *err, size_t errsz,
+                              hfs_json_skips *skips)
+{
+    if (skips) memset(skips, 0, sizeof *skips);
+    *listed = 0;
+    doc d;
+    int rc = doc_parse(&d, js, len) || d.t[0].type != JSMN_OBJECT
+                 ? fail(err, errsz, "reply was not valid JSON")
+                 : revision_fields(&d, sha, mtime, err, errsz);
+    int arr = rc ? -1 : member(&d, 0, "siblings");
+    if (!rc && siblings_reliable(&d, arr)) {
+        rc = each_sibling(&d, arr, cb, arg, err, errsz, skips);
+        *listed = rc == 0;
     }
-    memcpy(sha, s, 41);
-    int64_t t = 0;
-    v = member(&d, 0, "lastModified");
-    if (v < 0 || tok_time(&d, v, &t)) t = 0;
-    if (mtime) *mtime = t;
-out:
     doc_free(&d);
     return rc;
 }

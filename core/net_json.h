@@ -31,6 +31,18 @@ HFS_MUST_CHECK int hfs_json_entries(const char *js, size_t len, hfs_entry_cb cb,
 HFS_MUST_CHECK int hfs_json_revision(const char *js, size_t len, char sha[41], int64_t *mtime,
                                      char *err, size_t errsz);
 
+/* The same reply asked with blobs=true, and its "siblings" as the repo's listing when they can
+ * stand for it: from 1 to HFS_SIBLINGS_MAX of them, each with its size and blobId (else, *listed
+ * = 0 and cb is never called: the caller lists the tree). Then cb gets each file as
+ * hfs_json_entries gives the tree's entry for it (xet_hash aside: siblings have none), and
+ * *listed = 1; directories are implied by the paths. Siblings that cannot be used are skipped
+ * and counted in *skips, as in a tree page. Returns 0, 1 if cb asked to stop (*listed = 0),
+ * or -EIO when the reply is not a revision. */
+#define HFS_SIBLINGS_MAX 1000
+int hfs_json_revision_listing(const char *js, size_t len, char sha[41], int64_t *mtime,
+                              hfs_entry_cb cb, void *arg, int *listed, char *err, size_t errsz,
+                              hfs_json_skips *skips);
+
 /* GET /api/buckets/{id}: "updatedAt" (unix seconds, 0 if absent). */
 HFS_MUST_CHECK int hfs_json_bucket_info(const char *js, size_t len, int64_t *mtime, char *err,
                                         size_t errsz);

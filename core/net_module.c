@@ -27,6 +27,7 @@ static const struct hfs_net_ops g_ops = {
     .hash_final = hfs_hub_hash_final,
     .hash_free = hfs_hub_hash_free,
     .fetch_feed = hfs_hub_fetch_feed,
+    .revision_listing = hfs_hub_revision_listing,
 };
 
 __attribute__((visibility("default"))) const struct hfs_net_ops *

@@ -121,12 +121,67 @@ static int index_path(const hfs_config *c, const hfs_repo *r, char *out, size_t 
     return hfs_fmt(out, n, "%s/trees/%s/%s.idx", c->shim_cache, r->folder, r->snap);
 }
 
+struct build_ctx {
+    hfs_index_builder *b;
+    int bucket;
+    int rc;
+    size_t n;
+};
+
+static int add_entry(const hfs_tree_entry *e, void *arg)
+{
+    struct build_ctx *bc = arg;
+    bc->rc = hfs_ib_add(bc->b, e, bc->bucket);
+    bc->n++;
+    return bc->rc;
+}
+
+/* What loading a repo learns on the way, from resolve to load_index. */
+typedef struct {
+    const char *hint;    /* the file whose open loads the repo (NULL: none, or not for reading) */
+    int64_t mtime;       /* the repo's lastModified, when the Hub was asked */
+    struct build_ctx bc; /* bc.b: the listing of commit listed_at, from a revision's siblings */
+    char listed_at[41];
+} load_ctx;
+
+/* The builder could not grow (hfs_ib_add fails only so). */
+static int no_memory(const hfs_repo *r)
+{
+    hfs_err("%s: out of memory for its listing", r->key);
+    return -ENOMEM;
+}
+
+/* Asks the Hub for rev, and takes the listing when the reply carries it whole (repos of up to
+ * 1,000 files), so no tree request follows; the hint's HEAD goes out beside it. */
+static int ask_revision(const hfs_repo *r, const char *rev, load_ctx *lc, char sha[41])
+{
+    const struct hfs_net_ops *net = hfs_net();
+    if (!net) return -EIO;
+    hfs_ib_free(lc->bc.b);
+    lc->bc = (struct build_ctx){.b = hfs_ib_new()};
+    lc->listed_at[0] = 0;
+    if (!lc->bc.b) return no_memory(r);
+    int listed = 0;
+    int rc = net->revision_listing(&r->spec.repo, rev, lc->hint, sha, &lc->mtime, add_entry,
+                                   &lc->bc, &listed);
+    lc->hint = NULL; /* asked once: a second revision request (by sha) needs no second HEAD */
+    if (!rc && lc->bc.rc) rc = no_memory(r);
+    if (rc || !listed) {
+        hfs_ib_free(lc->bc.b);
+        lc->bc.b = NULL;
+    } else {
+        memcpy(lc->listed_at, sha, 41);
+    }
+    return rc;
+}
+
 /* Revision -> snapshot id, without the network when any pin or fresh answer exists. Sets
- * *mtime when the Hub was asked. */
-static int resolve(hfs_repo *r, int64_t *mtime)
+ * lc->mtime when the Hub was asked. */
+static int resolve(hfs_repo *r, load_ctx *lc)
 {
     const hfs_config *c = hfs_cfg();
     char path[PATH_MAX], buf[64];
+    int64_t *mtime = &lc->mtime;
     *mtime = 0;
     if (env_pin(r->key, r->snap, sizeof r->snap) && valid_snap(r->snap)) return 0;
     if (c->session[0] && !session_pin_path(c, r->key, path, sizeof path) &&
@@ -170,7 +225,7 @@ static int resolve(hfs_repo *r, int64_t *mtime)
         if (!rc) snprintf(r->snap, sizeof r->snap, "b%lld", (long long)time(NULL));
     } else {
         char sha[41];
-        rc = net->revision(&r->spec.repo, r->spec.rev, sha, mtime);
+        rc = ask_revision(r, r->spec.rev, lc, sha);
         if (!rc) memcpy(r->snap, sha, sizeof sha);
     }
     if (rc == -EIO && have_cached) {
@@ -199,21 +254,6 @@ pin:
         }
     }
     return 0;
-}
-
-struct build_ctx {
-    hfs_index_builder *b;
-    int bucket;
-    int rc;
-    size_t n;
-};
-
-static int add_entry(const hfs_tree_entry *e, void *arg)
-{
-    struct build_ctx *bc = arg;
-    bc->rc = hfs_ib_add(bc->b, e, bc->bucket);
-    bc->n++;
-    return bc->rc;
 }
 
 /* Out of line: a warm open never gets here, and its buffer would deepen load_index's frame. */
@@ -252,7 +292,37 @@ __attribute__((noinline)) static int load_snapshot_folder(const hfs_config *c, h
     return 0;
 }
 
-static int load_index(hfs_repo *r, int64_t mtime)
+/* The entries of r's snapshot into a builder: the siblings a revision reply brought, else the
+ * tree listing (asking the revision first, by sha, for the repo's lastModified when resolve
+ * did not). */
+static int list_snapshot(hfs_repo *r, load_ctx *lc, struct build_ctx *out)
+{
+    const struct hfs_net_ops *net = hfs_net();
+    if (!net) return -EIO;
+    int bucket = r->spec.repo.type == HFS_BUCKET;
+    if (!bucket && !lc->mtime && strcmp(lc->listed_at, r->snap)) {
+        char sha[41];
+        int rc = ask_revision(r, r->snap, lc, sha);
+        if (rc) return rc;
+    }
+    if (!bucket && lc->bc.b && !strcmp(lc->listed_at, r->snap)) {
+        *out = lc->bc;
+        lc->bc.b = NULL;
+        hfs_debug("%s@%s: listed by the revision's siblings", r->key, r->snap);
+        return 0;
+    }
+    *out = (struct build_ctx){.b = hfs_ib_new(), .bucket = bucket};
+    if (!out->b) return no_memory(r);
+    int rc = net->tree(&r->spec.repo, bucket ? NULL : r->snap, add_entry, out);
+    if (!rc && out->rc) rc = no_memory(r);
+    if (rc) {
+        hfs_ib_free(out->b);
+        out->b = NULL;
+    }
+    return rc;
+}
+
+static int load_index(hfs_repo *r, load_ctx *lc)
 {
     const hfs_config *c = hfs_cfg();
     char path[PATH_MAX];
@@ -264,29 +334,16 @@ static int load_index(hfs_repo *r, int64_t mtime)
         hfs_err("%s: offline (HF_HUB_OFFLINE=1) and snapshot %s is not cached", r->key, r->snap);
         return -ENOENT;
     }
-    const struct hfs_net_ops *net = hfs_net();
-    if (!net) return -EIO;
-    int bucket = r->spec.repo.type == HFS_BUCKET;
-    if (!bucket && !mtime) {
-        char sha[41];
-        int rc = net->revision(&r->spec.repo, r->snap, sha, &mtime);
-        if (rc) return rc == -ENETUNREACH ? -ENOENT : rc;
-    }
-    struct build_ctx bc = {.b = hfs_ib_new(), .bucket = bucket};
-    if (!bc.b) return -ENOMEM;
-    int rc = net->tree(&r->spec.repo, bucket ? NULL : r->snap, add_entry, &bc);
-    if (!rc) rc = bc.rc;
-    if (rc) {
-        hfs_ib_free(bc.b);
-        return rc == -ENETUNREACH ? -ENOENT : rc;
-    }
+    struct build_ctx bc;
+    int rc = list_snapshot(r, lc, &bc);
+    if (rc) return rc == -ENETUNREACH ? -ENOENT : rc;
     hfs_debug("%s@%s: indexed %zu entries", r->key, r->snap, bc.n);
-    rc = hfs_ib_write(bc.b, path, mtime ? mtime : (int64_t)time(NULL));
+    rc = hfs_ib_write(bc.b, path, lc->mtime ? lc->mtime : (int64_t)time(NULL));
     if (rc) {
         hfs_err("%s: cannot write tree index %s: %s", r->key, path, strerror(-rc));
         return rc;
     }
-    if (bucket) note_bucket_snapshot(c, r);
+    if (bc.bucket) note_bucket_snapshot(c, r);
     r->ix = hfs_index_open(path);
     return r->ix ? 0 : -EIO;
 }
@@ -314,6 +371,11 @@ void hfs_repo_each(void (*cb)(const hfs_repo *r, void *arg), void *arg)
 }
 
 hfs_repo *hfs_repo_get(const hfs_spec *s, int *err)
+{
+    return hfs_repo_get_for(s, NULL, err);
+}
+
+hfs_repo *hfs_repo_get_for(const hfs_spec *s, const char *hint, int *err)
 {
     char key[sizeof((hfs_repo *)0)->key];
     hfs_spec_key(s, key, sizeof key);
@@ -358,7 +420,8 @@ hfs_repo *hfs_repo_get(const hfs_spec *s, int *err)
         r->next = g_repos;
         g_repos = r;
     }
-    int64_t mtime = 0;
+    /* Buckets are listed as before: their resolve has no revision to learn a redirect at. */
+    load_ctx lc = {.hint = s->repo.type == HFS_BUCKET || (hint && !*hint) ? NULL : hint};
     /* Loaded on a copy, outside the lock: the registry's fields change under it only. */
     r->loading = 1;
     hfs_repo tmp = *r;
@@ -366,8 +429,9 @@ hfs_repo *hfs_repo_get(const hfs_spec *s, int *err)
     tmp.ix = NULL;
     tmp.cached_only = 0;
     pthread_mutex_unlock(&g_lock);
-    int rc = resolve(&tmp, &mtime);
-    if (!rc) rc = load_index(&tmp, mtime);
+    int rc = resolve(&tmp, &lc);
+    if (!rc) rc = load_index(&tmp, &lc);
+    hfs_ib_free(lc.bc.b);
     pthread_mutex_lock(&g_lock);
     r->loading = 0;
     pthread_cond_broadcast(&g_loaded);

@@ -36,6 +36,10 @@ uint64_t hfs_repo_dev(const hfs_spec *s);
 /* The repo for a spec, resolved and indexed. NULL with *err = -errno on failure (an
  * "hfshim:" line has been printed). */
 hfs_repo *hfs_repo_get(const hfs_spec *s, int *err);
+/* The same, for an open of the file at `hint` (its path in the repo) that will read it: should
+ * the repo be loaded now, where that file's bytes live is asked beside the revision, so its
+ * first read needs one round trip fewer (net.h, revision_listing). */
+hfs_repo *hfs_repo_get_for(const hfs_spec *s, const char *hint, int *err);
 
 /* Current pins as "key=snap;key=snap" (static; replaced, never freed). */
 const char *hfs_repo_pins_env(void);

@@ -30,6 +30,8 @@ typedef struct {
  * -ENOENT when it does not (L is still filled as far as the parent, so callers can create it);
  * other -errno on errors. */
 HFS_MUST_CHECK int hfs_locate(const char *vpath, int follow, hfs_loc *L);
+/* The same, for an open that will read the file (net.h, revision_listing's hint). */
+HFS_MUST_CHECK int hfs_locate_read(const char *vpath, int follow, hfs_loc *L);
 static inline int hfs_loc_is_dir(const hfs_loc *L)
 {
     if (L->kind != HFS_VL_REPO) return L->kind != HFS_VL_EXTERNAL;

@@ -226,7 +226,9 @@ static int walk_overlay(const char *vpath, int follow, hfs_loc *L, int depth)
     return 0;
 }
 
-static int locate_depth(const char *vpath, int follow, hfs_loc *L, int depth)
+/* reading: the caller opens the file to read it, so a repo loaded now may learn where its bytes
+ * live at the same time (hfs_repo_get_for). */
+static int locate_at(const char *vpath, int follow, hfs_loc *L, int depth, int reading)
 {
     memset(L, 0, sizeof *L);
     hfs_spec spec;
@@ -234,7 +236,7 @@ static int locate_depth(const char *vpath, int follow, hfs_loc *L, int depth)
     int rc = hfs_route(vpath, L, &spec);
     if (rc || L->kind != HFS_VL_REPO) return rc;
     int err = 0;
-    L->repo = hfs_repo_get(&spec, &err);
+    L->repo = hfs_repo_get_for(&spec, reading ? L->rpath : NULL, &err);
     if (!L->repo) return err;
     L->uroot = L->repo->uroot;
     rc = walk_overlay(vpath, follow, L, depth);
@@ -246,13 +248,28 @@ static int locate_depth(const char *vpath, int follow, hfs_loc *L, int depth)
     return -ENOENT;
 }
 
-int hfs_locate(const char *vpath, int follow, hfs_loc *L)
+static int locate_depth(const char *vpath, int follow, hfs_loc *L, int depth)
+{
+    return locate_at(vpath, follow, L, depth, 0);
+}
+
+static int locate_top(const char *vpath, int follow, hfs_loc *L, int reading)
 {
     /* Read the configuration before going deeper (see hfs_vfs_open2). */
     (void)hfs_cfg();
     hfs_vfs_init();
     pthread_once(&g_ids_once, read_ids);
-    return locate_depth(vpath, follow, L, 0);
+    return locate_at(vpath, follow, L, 0, reading);
+}
+
+int hfs_locate(const char *vpath, int follow, hfs_loc *L)
+{
+    return locate_top(vpath, follow, L, 0);
+}
+
+int hfs_locate_read(const char *vpath, int follow, hfs_loc *L)
+{
+    return locate_top(vpath, follow, L, 1);
 }
 
 void hfs_fill_stat_from(const hfs_stat_src *L, struct stat *st)

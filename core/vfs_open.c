@@ -271,7 +271,10 @@ __attribute__((noinline)) static int open2(const char *vpath, int flags, mode_t 
     /* O_CREAT|O_EXCL never follows a final symlink (the kernel's rule: a dangling link must not
      * let a temp-file creator write where the link points); it exists, so EEXIST below. */
     int excl = (flags & O_CREAT) && (flags & O_EXCL);
-    int rc = hfs_locate(vpath, !(flags & O_NOFOLLOW) && !excl, &L);
+    /* An open that will read a remote file's bytes (a read, a copy-up) names it to the repo:
+     * loaded now, it learns where those bytes live at the same time. */
+    int reads = !(flags & (O_CREAT | O_TRUNC | O_DIRECTORY));
+    int rc = (reads ? hfs_locate_read : hfs_locate)(vpath, !(flags & O_NOFOLLOW) && !excl, &L);
     int acc = flags & O_ACCMODE;
     int wr = acc != O_RDONLY || (flags & O_TRUNC);
     int fd;

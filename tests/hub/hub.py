@@ -49,7 +49,10 @@ Fault actions (the next `count` requests whose raw path contains `match`):
   ignore_range     a Range header is ignored: 200 with the whole body
   whole_corrupt    the same, and the bytes are wrong (right length)
   redirect         302 to `location` (any URL, e.g. file:///etc/passwd)
-  inject           the JSON array answer (tree page, paths-info) gets `entries` appended
+  inject           the JSON array answer (tree page, paths-info) gets `entries` appended; a repo
+                   info answer gets them appended to its siblings
+  no_siblings      a repo info answer without its siblings (as the Hub sends when it cannot list
+                   them there: clients then list the tree)
   endless          a tree page answered as if no cursor was given, with a Link rel="next" to a
                    new cursor every time (`entries`, if given, replace the page's entries)
 
@@ -98,7 +101,7 @@ WRITE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
 MAX_WRITE_BODY = 1 << 30  # a commit's inline (base64) files; the Hub's limit is 1 GB
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 FAULT_ACTIONS = ("404", "500", "503", "429", "reset", "garbage", "slow", "drip", "truncate", "corrupt",
-                 "ignore_range", "whole_corrupt", "redirect", "inject", "endless")
+                 "ignore_range", "whole_corrupt", "redirect", "inject", "endless", "no_siblings")
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -857,7 +860,7 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
 
                 traceback.print_exc()
                 resp = error(500, None, "test hub internal error: %r" % (e,))
-        if act in ("inject", "endless"):
+        if act in ("inject", "endless", "no_siblings"):
             resp = self.hostile_listing(resp, fault)
         entry["status"] = resp.status
         if corrupt and resp.file is not None and resp.length:
@@ -885,6 +888,12 @@ class Handler(http.server.BaseHTTPRequestHandler, hub_write.WriteMixin):
             items = json.loads(resp.body.decode("utf-8")) if resp.status == 200 else None
         except ValueError:
             items = None
+        if isinstance(items, dict) and isinstance(items.get("siblings"), list):
+            if fault["action"] == "no_siblings":
+                del items["siblings"]
+            elif fault["action"] == "inject":
+                items["siblings"] += list(fault.get("entries") or [])
+            return json_resp(200, items, [(k, v) for k, v in resp.headers if k.lower() != "content-type"])
         if not isinstance(items, list):
             return resp
         extra = list(fault.get("entries") or [])

@@ -129,6 +129,11 @@ class ShimTest(unittest.TestCase):
         with open(self.fixture_path(repo, path, commit), "rb") as f:
             return f.read()
 
+    def tree_listed(self, count=1000):
+        """The next `count` revision answers carry no siblings (as the Hub sends for a repo it
+        does not list there), so the shim lists the tree: for tests of the tree listing."""
+        self.hub.fault("/revision/", "no_siblings", count=count)
+
     # request-log helpers
     def requests(self):
         return self.hub.requests()

@@ -28,6 +28,7 @@ class DeadlineTest(ShimTest):
         return out[0], float(out[1]), [l for l in err.splitlines() if l.startswith("hfshim:")]
 
     def test_retry_after_beyond_the_deadline_fails_at_once(self):
+        self.tree_listed()
         self.hub.fault("/tree/", "429", count=10, retry_after=120)
         e, secs, lines = self.attempt(f"{TINY}/README.md", timeout=10)
         self.assertEqual(e, "5", lines)
@@ -38,6 +39,7 @@ class DeadlineTest(ShimTest):
         self.assertEqual(len([r for r in self.requests() if "/tree/" in r["path"]]), 1)
         # one within the deadline is honoured: waited for, then answered
         self.hub.clear_faults()
+        self.tree_listed()
         self.hub.fault("/tree/", "429", count=1, retry_after=2)
         e, secs, lines = self.attempt(f"{TINY}/README.md", timeout=10, home=self.fresh_home())
         self.assertEqual(e, "ok", lines)
@@ -73,12 +75,14 @@ class DeadlineTest(ShimTest):
         self.assertIn("timed out", lines[0])
 
     def test_5xx_retried_within_the_deadline(self):
+        self.tree_listed()
         self.hub.fault("/tree/", "503", count=2)
         e, _, lines = self.attempt(f"{TINY}/config.json", timeout=10)
         self.assertEqual(e, "ok", lines)
         self.hub.clear_faults()
         self.hub.clear_log()
         # the four backoffs (0.25 + 0.5 + 1 + 2 s) do not fit 2 s: it stops when time is up
+        self.tree_listed()
         self.hub.fault("/tree/", "503", count=100)
         e, secs, lines = self.attempt(f"{TINY}/config.json", timeout=2, home=self.fresh_home())
         self.assertEqual(e, "5", lines)
@@ -90,6 +94,7 @@ class DeadlineTest(ShimTest):
     def test_endless_pagination_is_cut(self):
         for entries in ([], None):  # empty pages; the first page again and again
             self.hub.clear_faults()
+            self.tree_listed()
             self.hub.fault("/tree/", "endless", count=1000, entries=entries)
             e, secs, lines = self.attempt(f"{TINY}/config.json")
             self.assertEqual(e, "5", lines)
@@ -101,6 +106,7 @@ class DeadlineTest(ShimTest):
     def test_transient_errors_are_not_answers(self):
         # 5 failed attempts on the listing: EIO (never ENOENT); the next call in the same
         # process asks again (no remembered failure) and succeeds
+        self.tree_listed()
         self.hub.fault("/tree/", "503", count=5)
         code = ("import os\n"
                 "for i in range(2):\n"

@@ -96,6 +96,7 @@ class ErrorTest(ShimTest):
         self.assertIn("config.json", err)
 
     def test_truncated_and_garbage_replies(self):
+        self.tree_listed()
         self.hub.fault("/tree/", "garbage", count=1000)
         e, err = self.errno_of(f"{TINY}/config.json")
         self.assertEqual(e, "5", err)
@@ -149,6 +150,7 @@ class ErrorTest(ShimTest):
         self.assertTrue(all(l.startswith("hfshim:") for l in err.splitlines()), err)
 
     def test_rate_limit_is_honoured(self):
+        self.tree_listed()
         self.hub.fault("/tree/", "429", count=1, retry_after=1)
         out = self.run_shim(["cat", f"{TINY}/README.md"]).stdout
         self.assertEqual(out, self.fixture_bytes("acme/tiny", "README.md"))

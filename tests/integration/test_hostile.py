@@ -79,6 +79,7 @@ class HostileTest(ShimTest):
                {"type": "file", "path": 5, "size": 1},
                "not an entry",
                {"type": "file", "path": "neg\nhfshim: forged\x1b[2J.txt", "size": -1}]
+        self.tree_listed()
         self.hub.fault("/tree/", "inject", count=1, entries=bad)
         p = self.py("import os\nprint(sorted(os.listdir('%s')))\nprint(open('%s/README.md').read())\n"
                     "try:\n    os.stat('%s/huge.bin')\nexcept OSError as e:\n    print(e.errno)\n"
@@ -98,19 +99,28 @@ class HostileTest(ShimTest):
 
     def test_server_names_cannot_forge_lines_or_drive_the_terminal(self):
         name = "evil\nhfshim: all good\x1b]0;pwned\x07\x1b[2J\u202etxt.exe"
-        self.hub.fault("/tree/", "inject", count=1,
-                       entries=[{"type": "file", "path": name, "size": 5, "oid": "b" * 40}])
         code = ("import os, sys\nname = [n for n in os.listdir(sys.argv[1]) if n.startswith('evil')][0]\n"
                 "try:\n    open(os.path.join(sys.argv[1], name), 'rb').read()\nexcept OSError as e:\n"
                 "    print(e.errno)\n")
-        p = self.run_shim([PY, "-c", code, TINY], check=False)
-        self.assertEqual(p.stdout.strip(), b"5", p.stderr)
-        err = p.stderr
-        self.assertEqual(err.count(b"\n"), 1, err)  # one line: the newline in the name is escaped
-        self.assertTrue(err.startswith(b"hfshim: "), err)
-        for raw in (b"\x1b", b"\x07", "\u202e".encode()):
-            self.assertNotIn(raw, err)
-        self.assertIn(b"evil\\nhfshim: all good\\x1b]0;pwned\\x07\\x1b[2J\\u202etxt.exe", err)
+        # the name comes in a tree page, or in the revision's siblings
+        for route in ("tree", "siblings"):
+            self.hub.clear_faults()
+            if route == "tree":
+                self.tree_listed()
+                self.hub.fault("/tree/", "inject", count=1,
+                               entries=[{"type": "file", "path": name, "size": 5, "oid": "b" * 40}])
+            else:
+                self.hub.fault("/revision/", "inject", count=1,
+                               entries=[{"rfilename": name, "size": 5, "blobId": "b" * 40}])
+            p = self.run_shim([PY, "-c", code, TINY], check=False,
+                              home=os.path.join(self.tmp, route))
+            self.assertEqual(p.stdout.strip(), b"5", p.stderr)
+            err = p.stderr
+            self.assertEqual(err.count(b"\n"), 1, err)  # one line: the newline in the name is escaped
+            self.assertTrue(err.startswith(b"hfshim: "), err)
+            for raw in (b"\x1b", b"\x07", "\u202e".encode()):
+                self.assertNotIn(raw, err)
+            self.assertIn(b"evil\\nhfshim: all good\\x1b]0;pwned\\x07\\x1b[2J\\u202etxt.exe", err)
 
     def test_redirect_off_http_is_refused(self):
         self.run_shim(["ls", TINY])

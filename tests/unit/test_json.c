@@ -267,6 +267,191 @@ START_TEST(revision_reply)
 }
 END_TEST
 
+/* A revision reply with blobs=true, and the tree page of the same commit. */
+#define SIB_SHA "5cae40e6a2745ae2b01ad92ae5043f95f23644d6"
+#define GITATTR_OID "dc08351d4dc0732d9c8af04070ced089b201ce2f"
+#define PTR_OID "ba5d19791be1dd7992e33bd61f20207b0f7f50a5"
+#define LFS_SHA "097417381d6c7230bd9e3557456d726de6e83245ec8b24f529f60198a67b203a"
+
+static int listing(const char *js, coll *c, int *listed, char *err)
+{
+    memset(c, 0, sizeof *c);
+    char sha[41];
+    int64_t t;
+    return hfs_json_revision_listing(js, strlen(js), sha, &t, collect, c, listed, err, 128,
+                                     &g_skips);
+}
+
+START_TEST(siblings_are_the_tree_listing)
+{
+    const char *rev =
+        "{\"_id\":\"638f\",\"id\":\"acme/x\",\"sha\":\"" SIB_SHA "\",\"lastModified\":"
+        "\"2023-07-05T16:19:17.000Z\",\"private\":false,\"siblings\":["
+        "{\"rfilename\":\".gitattributes\",\"blobId\":\"" GITATTR_OID "\",\"size\":345},"
+        "{\"rfilename\":\"onnx/model.bin\",\"blobId\":\"" PTR_OID "\",\"size\":440473133,"
+        "\"lfs\":{\"sha256\":\"" LFS_SHA "\",\"size\":440473133,\"pointerSize\":134}},"
+        "{\"rfilename\":\"d\\u00e9j\\u00e0.txt\",\"blobId\":\"" GITATTR_OID "\",\"size\":0}]}";
+    const char *tree =
+        "[{\"type\":\"file\",\"oid\":\"" GITATTR_OID "\",\"size\":345,\"path\":\".gitattributes\"},"
+        "{\"type\":\"file\",\"oid\":\"" PTR_OID "\",\"size\":440473133,\"path\":\"onnx/model.bin\","
+        "\"lfs\":{\"oid\":\"" LFS_SHA "\",\"size\":440473133,\"pointerSize\":134}},"
+        "{\"type\":\"file\",\"oid\":\"" GITATTR_OID
+        "\",\"size\":0,\"path\":\"d\\u00e9j\\u00e0.txt\"}]";
+    coll a, b;
+    char err[128], sha[41];
+    int listed = -1;
+    int64_t t = 0;
+    memset(&a, 0, sizeof a);
+    ck_assert_int_eq(hfs_json_revision_listing(rev, strlen(rev), sha, &t, collect, &a, &listed, err,
+                                               sizeof err, &g_skips),
+                     0);
+    ck_assert_int_eq(listed, 1);
+    ck_assert_str_eq(sha, SIB_SHA);
+    ck_assert_int_eq(t, 1688573957);
+    ck_assert_int_eq(g_skips.n, 0);
+    ck_assert_int_eq(parse(tree, &b, err), 0);
+    ck_assert_int_eq(a.n, 3);
+    ck_assert_int_eq(b.n, 3);
+    for (int i = 0; i < 3; i++) {
+        /* what the index keeps of an entry: the same from both */
+        ck_assert_str_eq(a.e[i].path, b.e[i].path);
+        ck_assert_int_eq(a.e[i].is_dir, b.e[i].is_dir);
+        ck_assert_uint_eq(a.e[i].size, b.e[i].size);
+        ck_assert_str_eq(a.e[i].oid, b.e[i].oid);
+        ck_assert_str_eq(a.e[i].lfs_sha256, b.e[i].lfs_sha256);
+        ck_assert_int_eq(a.e[i].mtime, b.e[i].mtime);
+        ck_assert_str_eq(a.e[i].xet_hash, "");
+    }
+    ck_assert_str_eq(a.e[1].lfs_sha256, LFS_SHA);
+    ck_assert_str_eq(a.e[2].path, "d\xc3\xa9j\xc3\xa0.txt");
+}
+END_TEST
+
+START_TEST(siblings_that_cannot_stand_for_the_listing)
+{
+    static const char *cases[] = {
+        /* none, an empty list, not a list */
+        "{\"sha\":\"" SIB_SHA "\"}",
+        "{\"sha\":\"" SIB_SHA "\",\"siblings\":[]}",
+        "{\"sha\":\"" SIB_SHA "\",\"siblings\":{\"rfilename\":\"a\"}}",
+        /* asked without blobs=true: no size, no blobId */
+        "{\"sha\":\"" SIB_SHA "\",\"siblings\":[{\"rfilename\":\"a\"}]}",
+        /* one of them without its size, a null size, or without its blob id */
+        "{\"sha\":\"" SIB_SHA "\",\"siblings\":[{\"rfilename\":\"a\",\"blobId\":\"" PTR_OID
+        "\",\"size\":1},{\"rfilename\":\"b\",\"blobId\":\"" PTR_OID "\"}]}",
+        "{\"sha\":\"" SIB_SHA "\",\"siblings\":[{\"rfilename\":\"a\",\"blobId\":\"" PTR_OID
+        "\",\"size\":null}]}",
+        "{\"sha\":\"" SIB_SHA "\",\"siblings\":[{\"rfilename\":\"a\",\"size\":1}]}",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        coll c;
+        char err[128];
+        int listed = -1;
+        ck_assert_int_eq(listing(cases[i], &c, &listed, err), 0);
+        ck_assert_int_eq(listed, 0);
+        ck_assert_int_eq(c.n, 0);
+    }
+}
+END_TEST
+
+static int count_files(const hfs_tree_entry *e, void *arg)
+{
+    (void)e;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* n siblings: listed only up to HFS_SIBLINGS_MAX (beyond, the Hub may have cut the list). */
+static int listed_with(int n, int *got)
+{
+    size_t cap = (size_t)n * 100 + 100, len = 0;
+    char *js = malloc(cap);
+    len += (size_t)snprintf(js, cap, "{\"sha\":\"" SIB_SHA "\",\"siblings\":[");
+    for (int i = 0; i < n; i++)
+        len +=
+            (size_t)snprintf(js + len, cap - len,
+                             "%s{\"rfilename\":\"f%05d\",\"blobId\":\"" PTR_OID "\",\"size\":%d}",
+                             i ? "," : "", i, i);
+    len += (size_t)snprintf(js + len, cap - len, "]}");
+    char sha[41], err[128];
+    int listed = -1;
+    *got = 0;
+    ck_assert_int_eq(hfs_json_revision_listing(js, len, sha, NULL, count_files, got, &listed, err,
+                                               sizeof err, NULL),
+                     0);
+    free(js);
+    return listed;
+}
+
+START_TEST(siblings_up_to_a_thousand)
+{
+    int got;
+    ck_assert_int_eq(listed_with(1, &got), 1);
+    ck_assert_int_eq(got, 1);
+    ck_assert_int_eq(listed_with(HFS_SIBLINGS_MAX, &got), 1);
+    ck_assert_int_eq(got, HFS_SIBLINGS_MAX);
+    ck_assert_int_eq(listed_with(HFS_SIBLINGS_MAX + 1, &got), 0);
+    ck_assert_int_eq(got, 0);
+}
+END_TEST
+
+START_TEST(bad_siblings_skipped)
+{
+    /* As in a tree page: each unusable one is skipped and counted, the first one named. */
+    const char *js =
+        "{\"sha\":\"" SIB_SHA "\",\"siblings\":["
+        "{\"rfilename\":\"../etc/passwd\",\"blobId\":\"" PTR_OID "\",\"size\":1},"
+        "7,"
+        "{\"rfilename\":\"/abs\",\"blobId\":\"" PTR_OID "\",\"size\":1},"
+        "{\"rfilename\":\"neg\",\"blobId\":\"" PTR_OID "\",\"size\":-1},"
+        "{\"rfilename\":\"huge\",\"blobId\":\"" PTR_OID "\",\"size\":9223372036854775808},"
+        "{\"rfilename\":5,\"blobId\":\"" PTR_OID "\",\"size\":1},"
+        "{\"blobId\":\"" PTR_OID "\",\"size\":1},"
+        "{\"rfilename\":\"a//b\",\"blobId\":\"" PTR_OID "\",\"size\":1},"
+        "{\"rfilename\":\"ok.txt\",\"blobId\":\"" PTR_OID "\",\"size\":9223372036854775807}]}";
+    coll c;
+    char err[128];
+    int listed = -1;
+    ck_assert_int_eq(listing(js, &c, &listed, err), 0);
+    ck_assert_int_eq(listed, 1);
+    ck_assert_int_eq(c.n, 1);
+    ck_assert_str_eq(c.e[0].path, "ok.txt");
+    ck_assert_uint_eq(c.e[0].size, 9223372036854775807ull);
+    ck_assert_int_eq(g_skips.n, 8);
+    ck_assert_str_eq(g_skips.path, "../etc/passwd");
+    ck_assert_ptr_nonnull(strstr(g_skips.why, "not relative"));
+}
+END_TEST
+
+START_TEST(siblings_errors_and_stop)
+{
+    coll c;
+    char err[128];
+    int listed = -1;
+    /* not a revision: -EIO, whatever its siblings */
+    ck_assert_int_eq(listing("garbage", &c, &listed, err), -EIO);
+    ck_assert_int_eq(listing("[{\"rfilename\":\"a\"}]", &c, &listed, err), -EIO);
+    ck_assert_int_eq(listing("{\"siblings\":[{\"rfilename\":\"a\",\"blobId\":\"" PTR_OID
+                             "\",\"size\":1}]}",
+                             &c, &listed, err),
+                     -EIO);
+    ck_assert_int_eq(listed, 0);
+    ck_assert_int_eq(c.n, 0);
+    /* the callback stops: 1, and the listing is not complete */
+    const char *js = "{\"sha\":\"" SIB_SHA "\",\"siblings\":["
+                     "{\"rfilename\":\"a\",\"blobId\":\"" PTR_OID "\",\"size\":1},"
+                     "{\"rfilename\":\"b\",\"blobId\":\"" PTR_OID "\",\"size\":1}]}";
+    memset(&c, 0, sizeof c);
+    c.stop_after = 1;
+    char sha[41];
+    ck_assert_int_eq(hfs_json_revision_listing(js, strlen(js), sha, NULL, collect, &c, &listed, err,
+                                               sizeof err, NULL),
+                     1);
+    ck_assert_int_eq(listed, 0);
+    ck_assert_int_eq(c.n, 1);
+}
+END_TEST
+
 START_TEST(bucket_info_reply)
 {
     const char *js = "{\"id\":\"acme/cache\",\"private\":false,\"createdAt\":"
@@ -346,6 +531,11 @@ Suite *suite_json(void)
     tcase_add_test(tc, callback_stops);
     tcase_add_test(tc, big_page);
     tcase_add_test(tc, revision_reply);
+    tcase_add_test(tc, siblings_are_the_tree_listing);
+    tcase_add_test(tc, siblings_that_cannot_stand_for_the_listing);
+    tcase_add_test(tc, siblings_up_to_a_thousand);
+    tcase_add_test(tc, bad_siblings_skipped);
+    tcase_add_test(tc, siblings_errors_and_stop);
     tcase_add_test(tc, bucket_info_reply);
     tcase_add_test(tc, iso_dates);
     tcase_add_test(tc, error_messages);
