@@ -19,8 +19,8 @@ LDFLAGS_ALL := -pthread $(SAN) $(LDFLAGS)
 
 # log and config live in the core; the network module is lent them at load (net.h's
 # hfs_net_services, answered by net_services.c in the module). types.c has no state: in both.
-COMMON_SRC := core/log.c core/config.c core/types.c
-MODULE_SRC := core/net_services.c core/types.c
+COMMON_SRC := core/log.c core/config.c core/types.c core/clock.c
+MODULE_SRC := core/net_services.c core/types.c core/clock.c
 NET_SRC := $(filter-out core/net_services.c,$(wildcard core/net_*.c))
 CORE_SRC := $(filter-out $(COMMON_SRC) $(MODULE_SRC) $(NET_SRC) core/hfrun.c,$(wildcard core/*.c))
 PRELOAD_SRC := $(wildcard preload/*.c)

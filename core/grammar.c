@@ -44,20 +44,8 @@ int hfs_is_sha(const char *s)
 /* Leading type segment: returns its length including '/', or 0 for a model id. */
 static size_t type_prefix(const char *s, hfs_repo_type *t)
 {
-    static const struct {
-        const char *p;
-        hfs_repo_type t;
-    } tab[] = {{"models/", HFS_MODEL},
-               {"datasets/", HFS_DATASET},
-               {"spaces/", HFS_SPACE},
-               {"buckets/", HFS_BUCKET}};
-    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
-        size_t l = strlen(tab[i].p);
-        if (!strncmp(s, tab[i].p, l)) {
-            *t = tab[i].t;
-            return l;
-        }
-    }
+    size_t l = hfs_type_from_plural(s, t);
+    if (l && s[l] == '/') return l + 1;
     *t = HFS_MODEL;
     return 0;
 }
@@ -140,20 +128,12 @@ int hfs_parse_vpath(const char *rel, hfs_vloc *out)
     }
     hfs_repo_type t;
     size_t tl = type_prefix(rel, &t);
-    if (!tl) {
-        static const struct {
-            const char *name;
-            hfs_repo_type t;
-        } dirs[] = {{"models", HFS_MODEL},
-                    {"datasets", HFS_DATASET},
-                    {"spaces", HFS_SPACE},
-                    {"buckets", HFS_BUCKET}};
-        for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
-            if (!strcmp(rel, dirs[i].name)) {
-                out->kind = HFS_VL_TYPEDIR;
-                out->spec.repo.type = dirs[i].t;
-                return 0;
-            }
+    hfs_repo_type dt;
+    size_t dl = tl ? 0 : hfs_type_from_plural(rel, &dt);
+    if (dl && !rel[dl]) { /* "datasets" itself */
+        out->kind = HFS_VL_TYPEDIR;
+        out->spec.repo.type = dt;
+        return 0;
     }
     out->spec.repo.type = t;
     const char *s = rel + tl;

@@ -69,7 +69,7 @@ typedef struct hfs_net_services {
     const char *(*cfg_token)(void);
 } hfs_net_services;
 
-#define HFS_NET_VERSION 2
+#define HFS_NET_VERSION 3
 
 struct hfs_net_ops {
     /* sizeof(struct hfs_net_ops) and HFS_NET_VERSION of the module's build: the core uses
@@ -89,10 +89,6 @@ struct hfs_net_ops {
      * following Link rel="next" pagination. cb is called for every entry. */
     int (*tree)(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *arg);
 
-    /* POST .../paths-info/{sha} (JSON body); cb per entry found; missing paths are omitted. */
-    int (*paths_info)(const hfs_repo_id *r, const char *sha, const char *const *paths, int n,
-                      hfs_entry_cb cb, void *arg);
-
     /* Fetch byte ranges of a file (GET resolve with Range) into req->dest. Redirects to another
      * host are followed by hand, without the Authorization header; the redirect target is cached
      * per file for reuse. Ranges are fetched concurrently (several connections) when there is
@@ -109,7 +105,7 @@ struct hfs_net_ops {
     /* Drop connections inherited from the parent; called in the child after fork. */
     void (*atfork_child)(void);
 
-    /* ---- writes (net_commit.h; added after the read ops so older tables keep their layout) */
+    /* ---- writes (net_commit.h) */
     /* POST /api/{type}s/{id}/preupload/{rev}: the upload mode of each file (sets lfs, ignore,
      * remote_oid) and the branch head (head_out, "" if not given). */
     int (*preupload)(const hfs_repo_id *r, const char *rev, hfs_upload_file *f, int n,
@@ -124,7 +120,7 @@ struct hfs_net_ops {
                   const char *description, const char *parent, const hfs_commit_op *ops, int n,
                   char sha_out[41]);
 
-    /* ---- incremental content hash (added after the writes, same reason) */
+    /* ---- incremental content hash */
     /* A state for the sha256 (git = 0) or the git blob sha1 of a file of `size` bytes (the
      * header is hashed here); NULL if out of memory. Feed it the bytes in order with
      * hash_update; hash_final writes the hex digest (65 or 41 bytes); hash_free releases it. */
@@ -133,14 +129,14 @@ struct hfs_net_ops {
     int (*hash_final)(void *h, char *hex_out, size_t n);
     void (*hash_free)(void *h);
 
-    /* ---- streams of small files (added after the hashes, same reason) */
+    /* ---- streams of small files (the prefetch) */
     /* Fetches the files feed->next() hands out, at most feed->max_par at once over the multi
      * interface (HTTP/2-multiplexed over one connection where the server offers it), each
      * with its own HF_SHIM_TIMEOUT budget, until next() has nothing and nothing is in flight.
      * 0, or -ENOMEM if no transfer could be set up. */
     int (*fetch_feed)(const hfs_fetch_feed *feed);
 
-    /* ---- a repo loaded in one round trip (added after the streams, same reason) */
+    /* ---- a repo loaded in one round trip */
     /* revision(), asked with blobs=true. When the reply's siblings can stand for the listing
      * (1 to 1,000 files, each with its size and blob id: huggingface_hub's rule), cb gets each
      * file as tree() would give it and *listed = 1; otherwise *listed = 0 and the caller lists

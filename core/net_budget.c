@@ -1,15 +1,6 @@
 /* Operation deadlines (net_budget.h). */
 #include "net_budget.h"
 
-#include <time.h>
-
-int64_t hfs_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void hfs_budget_start(hfs_budget *b, int timeout_s, int64_t now_ms)
 {
     b->timeout_ms = (int64_t)(timeout_s > 0 ? timeout_s : 30) * 1000;

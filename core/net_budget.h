@@ -6,6 +6,7 @@
  * large transfer that moves faster never is. Pure arithmetic on a caller-given clock, so it is
  * unit-tested without a network. */
 #pragma once
+#include "clock.h"
 #include <stdint.h>
 
 /* Slower than this an operation is not progressing (bytes per second). */
@@ -18,7 +19,6 @@ typedef struct {
     uint64_t mark;  /* `moved` when the end last moved */
 } hfs_budget;
 
-int64_t hfs_now_ms(void); /* CLOCK_MONOTONIC */
 void hfs_budget_start(hfs_budget *b, int timeout_s, int64_t now_ms);
 /* n more bytes moved at now_ms. */
 void hfs_budget_moved(hfs_budget *b, uint64_t n, int64_t now_ms);

@@ -73,7 +73,7 @@ static int w_step(hfs_xfer *x, void *arg)
         return HFS_XFER_DONE;
     }
     char why[600], end[200];
-    int64_t d = hfs_http_next_attempt(x, hfs_now_ms(), end, sizeof end);
+    int64_t d = hfs_http_next_attempt(x, hfs_mono_ms(), end, sizeof end);
     if (d >= 0) {
         x->failures++;
         describe(x, why, sizeof why);

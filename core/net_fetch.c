@@ -22,11 +22,6 @@
 #define RCACHE_SLOTS 64
 #define RCACHE_TTL_MS (10 * 60 * 1000) /* signed CDN URLs live longer; re-resolve on 403 anyway */
 
-static int64_t mono_ms(void)
-{
-    return hfs_now_ms();
-}
-
 static int is_2xx(long st)
 {
     return st >= 200 && st < 300;
@@ -47,7 +42,7 @@ static pthread_mutex_t g_rc_mu = PTHREAD_MUTEX_INITIALIZER;
 static char *rc_get(const char *key, size_t klen)
 {
     char *u = NULL;
-    int64_t now = mono_ms();
+    int64_t now = hfs_mono_ms();
     pthread_mutex_lock(&g_rc_mu);
     for (int i = 0; i < RCACHE_SLOTS; i++) {
         rc_ent *e = &g_rc[i];
@@ -85,7 +80,7 @@ static void rc_put(const char *key, size_t klen, const char *url)
     slot->key = k;
     slot->klen = klen;
     slot->url = u;
-    slot->expires = mono_ms() + RCACHE_TTL_MS;
+    slot->expires = hfs_mono_ms() + RCACHE_TTL_MS;
     pthread_mutex_unlock(&g_rc_mu);
 }
 
@@ -558,7 +553,7 @@ static hfs_xfer *feed_more(void *arg)
         int rc = j ? job_init(j, &it->req, &it->range, 1, fd->range_done, it->arg) : -ENOMEM;
         if (!rc && j->n) {
             j->item = it;
-            hfs_budget_start(&j->budget, hfs_cfg()->timeout, mono_ms());
+            hfs_budget_start(&j->budget, hfs_cfg()->timeout, hfs_mono_ms());
             j->rx[0].x.budget = &j->budget;
             j->rx[0].x.pipewait = 1;
             return &j->rx[0].x;

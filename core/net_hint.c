@@ -31,9 +31,9 @@ int hfs_hint_init(hfs_hint *h, const hfs_repo_id *r, const char *rev, const char
     h->x.method = "HEAD";
     h->x.owner = h;
     h->x.body_max = 1 << 16;
-    hfs_budget_start(&h->budget, hfs_cfg()->timeout, hfs_now_ms());
+    hfs_budget_start(&h->budget, hfs_cfg()->timeout, hfs_mono_ms());
     h->x.budget = &h->budget;
-    h->started = hfs_now_ms();
+    h->started = hfs_mono_ms();
     return 0;
 }
 
@@ -63,7 +63,7 @@ void hfs_hint_feed(hfs_hint *h, hfs_http_feed *f)
 void hfs_hint_cut(hfs_hint *h)
 {
     if (h->ended) return;
-    int64_t now = hfs_now_ms(), took = now - h->started;
+    int64_t now = hfs_mono_ms(), took = now - h->started;
     int64_t end = now + (took > HINT_GRACE_MS ? took : HINT_GRACE_MS);
     if (h->budget.end_ms > end) h->budget.end_ms = end;
 }

@@ -605,7 +605,7 @@ static int xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 {
     (void)dltotal, (void)ultotal;
     hfs_xfer *x = ud;
-    int64_t now = hfs_now_ms();
+    int64_t now = hfs_mono_ms();
     uint64_t moved = (uint64_t)(dlnow > 0 ? dlnow : 0) + (uint64_t)(ulnow > 0 ? ulnow : 0);
     if (moved > x->seen) {
         hfs_budget_moved(x->budget, moved - x->seen, now);
@@ -767,11 +767,6 @@ static void finish(hfs_xfer *x, CURL *e, CURLcode cc)
 
 /* ---- the transfer loop ---- */
 
-static int64_t now_ms(void)
-{
-    return hfs_now_ms();
-}
-
 static void slot_release(ctx *c, slot *s)
 {
     curl_multi_remove_handle(c->m, s->e);
@@ -839,7 +834,7 @@ int hfs_http_run_feed(hfs_xfer **xs, int n, int max_par, const hfs_http_feed *fe
     }
     cap = n > 0 ? n : 0;
     hfs_budget budget;
-    hfs_budget_start(&budget, hfs_cfg()->timeout, now_ms());
+    hfs_budget_start(&budget, hfs_cfg()->timeout, hfs_mono_ms());
     for (int i = 0; i < n; i++) {
         v[i].x = xs[i];
         xs[i]->budget = &budget;
@@ -881,7 +876,7 @@ int hfs_http_run_feed(hfs_xfer **xs, int n, int max_par, const hfs_http_feed *fe
             left++;
         }
         if (left <= 0) break;
-        int64_t now = now_ms(), wake = -1;
+        int64_t now = hfs_mono_ms(), wake = -1;
         int held = 0, started = 0;
         for (int i = 0; i < cnt && active < max_par; i++) {
             hfs_xfer *x = v[i].x;
@@ -930,7 +925,7 @@ int hfs_http_run_feed(hfs_xfer **xs, int n, int max_par, const hfs_http_feed *fe
         }
         if (active == 0) {
             if (wake >= 0) {
-                int64_t d = wake - now_ms();
+                int64_t d = wake - hfs_mono_ms();
                 if (d > 0) {
                     struct timespec ts = {(time_t)(d / 1000), (long)(d % 1000) * 1000000L};
                     nanosleep(&ts, NULL);
@@ -965,7 +960,7 @@ int hfs_http_run_feed(hfs_xfer **xs, int n, int max_par, const hfs_http_feed *fe
             int r = step(x, arg);
             if (r == HFS_XFER_AGAIN) {
                 v[i].q = Q_WAIT;
-                v[i].at = now_ms() + (x->delay_ms > 0 ? x->delay_ms : 0);
+                v[i].at = hfs_mono_ms() + (x->delay_ms > 0 ? x->delay_ms : 0);
             } else {
                 left--;
                 fed_dry = 0; /* a slot is free: ask the feed again */
@@ -977,7 +972,7 @@ int hfs_http_run_feed(hfs_xfer **xs, int n, int max_par, const hfs_http_feed *fe
          * short transfers in flight, that wait was ~15% of each slot's time). */
         if (left > 0 && active > 0 && !freed) {
             int64_t t = held ? 50 : 1000;
-            if (wake >= 0 && wake - now_ms() < t) t = wake - now_ms();
+            if (wake >= 0 && wake - hfs_mono_ms() < t) t = wake - hfs_mono_ms();
             if (t < 0) t = 0;
             struct curl_waitfd wf = {.fd = feed ? feed->wake_fd : -1, .events = CURL_WAIT_POLLIN};
             /* Polled whenever there is one: a stop comes through it too. */

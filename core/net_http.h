@@ -204,8 +204,6 @@ HFS_MUST_CHECK int hfs_hub_revision(const hfs_repo_id *r, const char *rev, char 
                                     int64_t *mtime);
 HFS_MUST_CHECK int hfs_hub_bucket_info(const hfs_repo_id *r, int64_t *mtime);
 HFS_MUST_CHECK int hfs_hub_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *arg);
-HFS_MUST_CHECK int hfs_hub_paths_info(const hfs_repo_id *r, const char *sha,
-                                      const char *const *paths, int n, hfs_entry_cb cb, void *arg);
 HFS_MUST_CHECK int hfs_hub_fetch(const hfs_fetch_req *req, const hfs_range *ranges, int n,
                                  hfs_range_done_cb done, void *arg);
 HFS_MUST_CHECK int hfs_hub_fetch_feed(const hfs_fetch_feed *feed);

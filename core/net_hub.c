@@ -1,4 +1,4 @@
-/* The Hub API calls of the network module: revision, bucket info, tree listing, paths-info, on
+/* The Hub API calls of the network module: revision, bucket info, tree listing, on
  * top of net_http's transfer loop (file bytes: net_fetch.c). This is where the HTTP policy lives:
  * which replies are retried, how redirects are followed (by hand, so the token never leaves
  * HF_ENDPOINT's origin), how a Hub error becomes an errno and one "hfshim:" line. */
@@ -23,12 +23,6 @@
 #define PAGE_MAX (256u << 20) /* one listing page or reply; the Hub sends ~1000 entries */
 #define MAX_PAGES 100000      /* a server whose pagination never ends */
 #define MAX_REDIRECTS 10
-#define PATHS_PER_CALL 1000 /* the Hub's limit for paths-info */
-
-static int64_t mono_ms(void)
-{
-    return hfs_now_ms();
-}
 
 /* One line per repo (the log prints each distinct error once), whatever was asked. */
 int hfs_hub_offline(const char *name, const char *op)
@@ -71,7 +65,7 @@ int hfs_hub_describe(const hfs_xfer *x, char *msg, size_t n)
 int hfs_hub_retry_or_fail(hfs_xfer *x, const char *name, const char *op, int *rc, int quiet)
 {
     char why[400], end[200];
-    int64_t d = hfs_http_next_attempt(x, mono_ms(), end, sizeof end);
+    int64_t d = hfs_http_next_attempt(x, hfs_mono_ms(), end, sizeof end);
     if (d >= 0) {
         x->failures++;
         hfs_hub_describe(x, why, sizeof why);
@@ -352,59 +346,6 @@ int hfs_hub_tree(const hfs_repo_id *r, const char *sha, hfs_entry_cb cb, void *a
     }
     hfs_pages_free(&seen);
     free(next);
-    return rc;
-}
-
-int hfs_hub_paths_info(const hfs_repo_id *r, const char *sha, const char *const *paths, int n,
-                       hfs_entry_cb cb, void *arg)
-{
-    int bucket = r->type == HFS_BUCKET;
-    char name[HFS_ID_MAX + 16], op[64];
-    hfs_repo_name(r, name, sizeof name);
-    if (!bucket && (!sha || !*sha)) return -EINVAL;
-    if (bucket)
-        snprintf(op, sizeof op, "POST paths-info");
-    else
-        snprintf(op, sizeof op, "POST paths-info/%.8s%s", sha, strlen(sha) > 8 ? ".." : "");
-    if (n <= 0) return 0;
-    int rc = hfs_hub_offline(name, op);
-    if (rc) return rc;
-    char *base = api_base(r), *qsha = bucket ? NULL : hfs_quote(sha, ""), *url = NULL;
-    if (base && bucket)
-        url = hfs_strjoin(base, "/paths-info", NULL);
-    else if (base && qsha)
-        url = hfs_strjoin(base, "/paths-info/", qsha, NULL);
-    free(base);
-    free(qsha);
-    for (int i = 0; i < n && !rc; i += PATHS_PER_CALL) {
-        hfs_buf body = {0};
-        int bad = hfs_buf_str(&body, "{\"paths\":[");
-        for (int k = i; k < n && k < i + PATHS_PER_CALL; k++) {
-            char *q = hfs_json_quote(paths[k]);
-            bad |= !q || (k > i && hfs_buf_str(&body, ",")) || hfs_buf_str(&body, q);
-            free(q);
-        }
-        bad |= hfs_buf_str(&body, bucket ? "]}" : "],\"expand\":false}");
-        hfs_xfer x = {0};
-        x.url = !bad && url ? strdup(url) : NULL;
-        x.method = "POST";
-        x.post = body.p;
-        x.post_len = body.len;
-        x.post_type = "application/json";
-        rc = api_run(name, op, &x);
-        if (!rc) {
-            char err[128];
-            hfs_json_skips sk;
-            rc = hfs_json_entries(x.body.p, x.body.len, cb, arg, err, sizeof err, &sk);
-            if (rc < 0) hfs_err("%s: %s: %s", name, op, err);
-            warn_skips(name, op, &sk);
-            if (rc == 1) i = n; /* the callback asked to stop */
-            if (rc == 1) rc = 0;
-        }
-        hfs_xfer_clear(&x);
-        hfs_buf_free(&body);
-    }
-    free(url);
     return rc;
 }
 

@@ -17,7 +17,7 @@ typedef struct {
     char why[96];
 } hfs_json_skips;
 
-/* A tree page or a paths-info reply: a JSON array of entries. cb gets every file and directory
+/* A tree page: a JSON array of entries. cb gets every file and directory
  * entry; entries of other types are skipped silently, and entries that cannot be used (not an
  * object, no type or path, a path unsafe as a local path, a size that is not a whole number
  * from 0 to 2^63 - 1) are skipped and counted in *skips (may be NULL). Returns 0, 1 if cb

@@ -14,7 +14,6 @@ static const struct hfs_net_ops g_ops = {
     .revision = hfs_hub_revision,
     .bucket_info = hfs_hub_bucket_info,
     .tree = hfs_hub_tree,
-    .paths_info = hfs_hub_paths_info,
     .fetch = hfs_hub_fetch,
     .sha256_file = hfs_hub_sha256_file,
     .git_sha1_file = hfs_hub_git_sha1_file,

@@ -142,26 +142,16 @@ static int cmp_str(const void *a, const void *b)
 /* "models--org--name" -> spec; -1 if the name is not an overlay folder. */
 static int parse_folder(const char *f, hfs_spec *s)
 {
-    static const struct {
-        const char *p;
-        hfs_repo_type t;
-    } tab[] = {{"models--", HFS_MODEL},
-               {"datasets--", HFS_DATASET},
-               {"spaces--", HFS_SPACE},
-               {"buckets--", HFS_BUCKET}};
     memset(s, 0, sizeof *s);
-    for (size_t i = 0; i < sizeof tab / sizeof *tab; i++) {
-        size_t l = strlen(tab[i].p);
-        if (strncmp(f, tab[i].p, l)) continue;
-        /* Hub names cannot contain "--", so the first one separates org and name. */
-        const char *sep = strstr(f + l, "--");
-        if (!sep || sep == f + l || !sep[2] ||
-            hfs_fmt(s->repo.id, sizeof s->repo.id, "%.*s/%s", (int)(sep - f - l), f + l, sep + 2))
-            return -1;
-        s->repo.type = tab[i].t;
-        return 0;
-    }
-    return -1;
+    size_t l = hfs_type_from_plural(f, &s->repo.type);
+    if (!l || strncmp(f + l, "--", 2)) return -1;
+    l += 2;
+    /* Hub names cannot contain "--", so the first one separates org and name. */
+    const char *sep = strstr(f + l, "--");
+    if (!sep || sep == f + l || !sep[2] ||
+        hfs_fmt(s->repo.id, sizeof s->repo.id, "%.*s/%s", (int)(sep - f - l), f + l, sep + 2))
+        return -1;
+    return 0;
 }
 
 int hfs_overlay_repos(int (*cb)(const hfs_spec *s, void *arg), void *arg)

@@ -350,9 +350,7 @@ static int load_index(hfs_repo *r, load_ctx *lc)
 
 static int64_t now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
+    return hfs_mono_ms() / 1000;
 }
 
 uint64_t hfs_repo_dev(const hfs_spec *s)

@@ -37,3 +37,6 @@ typedef int (*hfs_entry_cb)(const hfs_tree_entry *e, void *arg);
 const char *hfs_type_plural(hfs_repo_type t);
 /* URL prefix of a resolve path: "", "datasets/", "spaces/", "buckets/" */
 const char *hfs_type_url_prefix(hfs_repo_type t);
+/* s starts with a type's plural ("models", "datasets", "spaces", "buckets"): its length, with
+ * the type in *t; else 0. */
+size_t hfs_type_from_plural(const char *s, hfs_repo_type *t);

@@ -183,10 +183,3 @@ void hfs_folder_id(const char *id, char *out, size_t n)
     }
     out[o] = 0;
 }
-
-int64_t hfs_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}

@@ -1,5 +1,6 @@
 /* Small file-system helpers shared by the core. */
 #pragma once
+#include "clock.h"
 #include "checked.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -29,5 +30,3 @@ ssize_t hfs_read_small(const char *path, char *buf, size_t n);
 long hfs_age(const char *path);
 /* "org/name" -> "org--name", as huggingface_hub names repo folders. */
 void hfs_folder_id(const char *id, char *out, size_t n);
-/* CLOCK_MONOTONIC in milliseconds (the core's own; the network module has hfs_now_ms). */
-int64_t hfs_mono_ms(void);
