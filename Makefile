@@ -19,8 +19,8 @@ LDFLAGS_ALL := -pthread $(SAN) $(LDFLAGS)
 
 # log and config live in the core; the network module is lent them at load (net.h's
 # hfs_net_services, answered by net_services.c in the module). types.c has no state: in both.
-COMMON_SRC := core/log.c core/config.c core/types.c core/clock.c
-MODULE_SRC := core/net_services.c core/types.c core/clock.c
+COMMON_SRC := core/log.c core/config.c core/types.c core/clock.c core/grow.c
+MODULE_SRC := core/net_services.c core/types.c core/clock.c core/grow.c
 NET_SRC := $(filter-out core/net_services.c,$(wildcard core/net_*.c))
 CORE_SRC := $(filter-out $(COMMON_SRC) $(MODULE_SRC) $(NET_SRC) core/hfrun.c,$(wildcard core/*.c))
 PRELOAD_SRC := $(wildcard preload/*.c)
@@ -52,7 +52,7 @@ $(BUILD)/libhfshim.so: $(PRELOAD_OBJ) $(CORE_OBJ) $(COMMON_OBJ)
 	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL) $(LIBS_CORE)
 
 $(BUILD)/libhfshim-net.so: $(NET_OBJ) $(call obj,$(MODULE_SRC))
-	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL) $(LIBS_NET)
+	$(CC) -shared -Wl,-z,defs -o $@ $^ $(LDFLAGS_ALL) $(LIBS_NET)
 
 $(BUILD)/hfrun: $(call obj,core/hfrun.c) $(SUPER_OBJ) $(CORE_OBJ) $(NET_OBJ) $(COMMON_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_CORE) $(LIBS_NET) $(LIBS_SUPER)

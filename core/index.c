@@ -1,4 +1,5 @@
 #include "index.h"
+#include "grow.h"
 #include "util.h"
 
 #include <errno.h>
@@ -57,13 +58,7 @@ void hfs_ib_free(hfs_index_builder *b)
 
 static int push(hfs_index_builder *b, const char *path, size_t len, hfs_ientry *e)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        bent *v = realloc(b->v, cap * sizeof *v);
-        if (!v) return -ENOMEM;
-        b->v = v;
-        b->cap = cap;
-    }
+    if (hfs_grow((void **)&b->v, &b->cap, b->n + 1, sizeof *b->v, 1024)) return -ENOMEM;
     char *p = strndup(path, len);
     if (!p) return -ENOMEM;
     b->v[b->n].path = p;

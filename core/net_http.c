@@ -2,6 +2,7 @@
  * contexts), the per-attempt request setup, header parsing, and the transfer loop. Decisions
  * about retries and redirects belong to the caller's step callback (net_hub.c). */
 #include "net_http.h"
+#include "grow.h"
 #include "net_json.h"
 #include "net_urlenc.h"
 #include "config.h"
@@ -29,14 +30,8 @@
 
 int hfs_buf_add(hfs_buf *b, const void *p, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) return -ENOMEM;
-        b->p = np;
-        b->cap = cap;
-    }
+    if (n > SIZE_MAX - b->len - 1 || hfs_grow((void **)&b->p, &b->cap, b->len + n + 1, 1, 4096))
+        return -ENOMEM;
     memcpy(b->p + b->len, p, n);
     b->len += n;
     b->p[b->len] = 0;

@@ -1,6 +1,7 @@
 /* The overlay as hfrun shows and edits it: status against the pinned snapshot, discard, and the
  * list of repos that have an overlay. */
 #include "push.h"
+#include "grow.h"
 #include "push_scan.h"
 #include "config.h"
 #include "log.h"
@@ -166,11 +167,7 @@ int hfs_overlay_repos(int (*cb)(const hfs_spec *s, void *arg), void *arg)
     while ((de = readdir(d))) {
         hfs_spec s;
         if (parse_folder(de->d_name, &s)) continue;
-        if (n == cap) {
-            char **nn = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *nn);
-            if (!nn) break;
-            names = nn;
-        }
+        if (hfs_grow((void **)&names, &cap, n + 1, sizeof *names, 16)) break;
         if ((names[n] = strdup(de->d_name))) n++;
     }
     closedir(d);

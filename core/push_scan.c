@@ -3,6 +3,7 @@
  * kind (a file where the remote has a folder, or the reverse) deletes the remote one first.
  * Symlinks and other special files have no place on the Hub: listed, never pushed. */
 #include "push_scan.h"
+#include "grow.h"
 #include "log.h"
 #include "net.h"
 #include "overlay.h"
@@ -29,13 +30,7 @@ typedef struct {
 
 static int grow(void **v, size_t *cap, size_t n, size_t sz)
 {
-    if (n < *cap) return 0;
-    size_t nc = *cap ? *cap * 2 : 64;
-    void *p = realloc(*v, nc * sz);
-    if (!p) return -ENOMEM;
-    *v = p;
-    *cap = nc;
-    return 0;
+    return hfs_grow(v, cap, n + 1, sz, 64);
 }
 
 static hfs_change *add(scan *s, int kind, const char *path, const char *local)

@@ -1,6 +1,7 @@
 /* Open virtual files and directories: remote files read through their cache backing, local
  * (overlay) files as plain fds, directories as fds on mirror dirs with merged listings. */
 #include "blob.h"
+#include "grow.h"
 #include "prefetch.h"
 #include "config.h"
 #include "log.h"
@@ -113,13 +114,7 @@ static int cmp_name(const void *a, const void *b)
 
 static int push_ent(hfs_vobj *o, size_t *cap, const char *name, unsigned char type, uint64_t ino)
 {
-    if (o->nents == *cap) {
-        size_t c = *cap ? *cap * 2 : 64;
-        dent *v = realloc(o->ents, c * sizeof *v);
-        if (!v) return -ENOMEM;
-        o->ents = v;
-        *cap = c;
-    }
+    if (hfs_grow((void **)&o->ents, cap, o->nents + 1, sizeof *o->ents, 64)) return -ENOMEM;
     char *n = strdup(name);
     if (!n) return -ENOMEM;
     o->ents[o->nents++] = (dent){n, type, ino};
@@ -128,13 +123,7 @@ static int push_ent(hfs_vobj *o, size_t *cap, const char *name, unsigned char ty
 
 static int push_wh(char ***wh, size_t *n, size_t *cap, const char *name)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        char **v = realloc(*wh, c * sizeof *v);
-        if (!v) return -ENOMEM;
-        *wh = v;
-        *cap = c;
-    }
+    if (hfs_grow((void **)wh, cap, *n + 1, sizeof **wh, 16)) return -ENOMEM;
     if (!((*wh)[*n] = strdup(name))) return -ENOMEM;
     (*n)++;
     return 0;

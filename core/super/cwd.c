@@ -2,6 +2,7 @@
  * a virtual directory (or inherited one), and a tombstone for one that left it, so that it does
  * not inherit its parent's again. */
 #include "sv.h"
+#include "grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,13 +65,7 @@ static rec *add(pid_t tgid, unsigned long long start)
     if (nrecs == cap) {
         for (size_t i = nrecs; i-- > 0;) /* forget processes that are gone */
             if (sv_proc_start(recs[i].tgid) != recs[i].start) drop(i);
-        if (nrecs == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            rec *nr = realloc(recs, nc * sizeof *nr);
-            if (!nr) return NULL;
-            recs = nr;
-            cap = nc;
-        }
+        if (hfs_grow((void **)&recs, &cap, nrecs + 1, sizeof *recs, 16)) return NULL;
     }
     rec *r = &recs[nrecs++];
     memset(r, 0, sizeof *r);
