@@ -22,7 +22,9 @@ LDFLAGS_ALL := -pthread $(SAN) $(LDFLAGS)
 COMMON_SRC := core/log.c core/config.c core/types.c core/clock.c core/grow.c
 MODULE_SRC := core/net_services.c core/types.c core/clock.c core/grow.c
 NET_SRC := $(filter-out core/net_services.c,$(wildcard core/net_*.c))
-CORE_SRC := $(filter-out $(COMMON_SRC) $(MODULE_SRC) $(NET_SRC) core/hfrun.c,$(wildcard core/*.c))
+# The core's plain-libc table (libc.h): hfrun and the unit tests only; the shim brings its own.
+PLAIN_SRC := core/libc_plain.c
+CORE_SRC := $(filter-out $(COMMON_SRC) $(MODULE_SRC) $(NET_SRC) $(PLAIN_SRC) core/hfrun.c,$(wildcard core/*.c))
 PRELOAD_SRC := $(wildcard preload/*.c)
 # The supervisor (static and Go programs under hfrun): linked into hfrun only, with libseccomp.
 SUPER_SRC := $(wildcard core/super/*.c)
@@ -32,6 +34,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
 NET_OBJ := $(call obj,$(NET_SRC))
 CORE_OBJ := $(call obj,$(CORE_SRC))
+PLAIN_OBJ := $(call obj,$(PLAIN_SRC))
 PRELOAD_OBJ := $(call obj,$(PRELOAD_SRC))
 SUPER_OBJ := $(call obj,$(SUPER_SRC))
 UNIT_OBJ := $(call obj,$(UNIT_SRC))
@@ -41,7 +44,7 @@ LIBS_NET := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lcryp
 LIBS_SUPER := $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 LIBS_CHECK := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 
-.PHONY: all test unit hubtest integration jstest asan demo install clean format format-check deps bench
+.PHONY: all test unit seamcheck hubtest integration jstest asan demo install clean format format-check deps bench
 all: $(BUILD)/libhfshim.so $(BUILD)/libhfshim-net.so $(BUILD)/hfrun
 
 $(BUILD)/obj/%.o: %.c $(wildcard core/*.h core/super/*.h preload/*.h tests/unit/*.h)
@@ -54,14 +57,18 @@ $(BUILD)/libhfshim.so: $(PRELOAD_OBJ) $(CORE_OBJ) $(COMMON_OBJ)
 $(BUILD)/libhfshim-net.so: $(NET_OBJ) $(call obj,$(MODULE_SRC))
 	$(CC) -shared -Wl,-z,defs -o $@ $^ $(LDFLAGS_ALL) $(LIBS_NET)
 
-$(BUILD)/hfrun: $(call obj,core/hfrun.c) $(SUPER_OBJ) $(CORE_OBJ) $(NET_OBJ) $(COMMON_OBJ)
+$(BUILD)/hfrun: $(call obj,core/hfrun.c) $(SUPER_OBJ) $(CORE_OBJ) $(NET_OBJ) $(COMMON_OBJ) $(PLAIN_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_CORE) $(LIBS_NET) $(LIBS_SUPER)
 
-$(BUILD)/test_unit: $(UNIT_OBJ) $(CORE_OBJ) $(NET_OBJ) $(COMMON_OBJ)
+$(BUILD)/test_unit: $(UNIT_OBJ) $(CORE_OBJ) $(NET_OBJ) $(COMMON_OBJ) $(PLAIN_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_CORE) $(LIBS_NET) $(LIBS_CHECK)
 
 unit: $(BUILD)/test_unit
 	$(BUILD)/test_unit
+
+# The core calls libc only through its table (core/libc.h), never a name the shim wraps.
+seamcheck: $(BUILD)/libhfshim.so $(BUILD)/libhfshim-net.so
+	@sh tests/check_seam.sh $(BUILD) $(CORE_OBJ) $(COMMON_OBJ) $(NET_OBJ) $(call obj,$(MODULE_SRC))
 
 integration: all
 	HFS_BUILD=$(BUILD) $(PYTHON) tests/integration/run.py
@@ -72,7 +79,7 @@ jstest:
 hubtest:
 	$(PYTHON) tests/hub/test_hub.py
 
-test: all unit hubtest integration jstest
+test: all seamcheck unit hubtest integration jstest
 
 # ASan + UBSan build of everything, and the unit and integration tests run against it. Programs
 # under the shim get the ASan runtime preloaded first, as ASan requires.

@@ -1,4 +1,5 @@
 #include "blob.h"
+#include "libc.h"
 #include "blob_hash.h"
 #include "chunkclaim.h"
 #include "chunkmap.h"
@@ -131,7 +132,7 @@ static void link_snapshot(hfs_file *f)
     /* A failed mkdir shows as the symlink's error. */
     if (hfs_mkdirs_parent(link, 0755)) {
     }
-    if (symlink(target, link) && errno != EEXIST)
+    if (hfs_libc()->symlink(target, link) && errno != EEXIST)
         hfs_debug("%s: cannot link snapshot %s: %s", r->key, link, strerror(errno));
 }
 
@@ -139,9 +140,9 @@ static int empty_blob(hfs_file *f)
 {
     int rc = hfs_mkdirs_parent(f->blob, 0755);
     if (!rc) {
-        int fd = open(f->blob, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        int fd = hfs_libc()->open(f->blob, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) return -errno;
-        close(fd);
+        hfs_libc()->close(fd);
     }
     return rc;
 }
@@ -155,7 +156,7 @@ static int empty_blob(hfs_file *f)
 static int in_use_lock(int fd, short type)
 {
     struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = IN_USE_BYTE, .l_len = 1};
-    return fcntl(fd, F_OFD_SETLK, &fl) ? -errno : 0;
+    return hfs_libc()->fcntl(fd, F_OFD_SETLK, (long)&fl) ? -errno : 0;
 }
 
 /* Lock the partial file open at fd, and check that its path still names it: one removed (as
@@ -166,8 +167,9 @@ static int hold_partial(hfs_file *f, int fd)
     int rc = in_use_lock(fd, F_RDLCK);
     if (rc == -EAGAIN || rc == -EACCES) return -ENOENT; /* being removed right now */
     if (rc) return rc;
-    if (fstat(fd, &a)) return -errno;
-    if (stat(f->partial, &b) || a.st_ino != b.st_ino || a.st_dev != b.st_dev) return -ENOENT;
+    if (hfs_libc()->fstat(fd, &a)) return -errno;
+    if (hfs_libc()->stat(f->partial, &b) || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+        return -ENOENT;
     return 0;
 }
 
@@ -175,17 +177,17 @@ static int hold_partial(hfs_file *f, int fd)
  * ours was left: remove the partial file and its map, unless a process still uses them. */
 static void drop_stale_partial(const hfs_file *f)
 {
-    int fd = open(f->partial, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    int fd = hfs_libc()->open(f->partial, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
     if (fd < 0) return;
     struct stat a, b;
-    if (!in_use_lock(fd, F_WRLCK) && !fstat(fd, &a) && !stat(f->partial, &b) &&
-        a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
-        unlink(f->mapfile);
-        unlink(f->partial);
+    if (!in_use_lock(fd, F_WRLCK) && !hfs_libc()->fstat(fd, &a) &&
+        !hfs_libc()->stat(f->partial, &b) && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+        hfs_libc()->unlink(f->mapfile);
+        hfs_libc()->unlink(f->partial);
         hfs_debug("%s: %s: removed partial file %s: its blob is complete", f->repo->key, f->rpath,
                   f->partial);
     }
-    close(fd); /* drops the lock */
+    hfs_libc()->close(fd); /* drops the lock */
 }
 
 /* huggingface_hub's own copy in the snapshot folder, for a file it stored without a symlink
@@ -198,7 +200,7 @@ static int open_snapshot_copy(const hfs_file *f, int oflags)
         hfs_fmt(p, sizeof p, "%s/%s/snapshots/%s/%s", hfs_cfg()->hub_cache, r->folder, r->snap,
                 f->rpath))
         return -1;
-    return open(p, O_RDONLY | keep_flags(oflags));
+    return hfs_libc()->open(p, O_RDONLY | keep_flags(oflags), 0);
 }
 
 /* Create (or join) the sparse partial file and its chunk map; the read-only fd in *fd. */
@@ -206,23 +208,24 @@ static int open_partial(hfs_file *f, int oflags, int *fd)
 {
     int rc = hfs_mkdirs_parent(f->partial, 0755);
     if (rc) return rc;
-    int wfd = open(f->partial, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int wfd = hfs_libc()->open(f->partial, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (wfd < 0) return -errno;
     struct stat st;
-    if (fstat(wfd, &st) || ((uint64_t)st.st_size != f->size && ftruncate(wfd, (off_t)f->size))) {
+    if (hfs_libc()->fstat(wfd, &st) ||
+        ((uint64_t)st.st_size != f->size && hfs_libc()->ftruncate(wfd, (off_t)f->size))) {
         rc = -errno;
-        close(wfd);
+        hfs_libc()->close(wfd);
         return rc;
     }
-    close(wfd);
+    hfs_libc()->close(wfd);
     if ((rc = hfs_chunkmap_open(f->mapfile, f->size, &f->cm))) return rc;
-    *fd = open(f->partial, O_RDONLY | keep_flags(oflags));
+    *fd = hfs_libc()->open(f->partial, O_RDONLY | keep_flags(oflags), 0);
     if (*fd < 0) {
         rc = -errno;
     } else if ((rc = hold_partial(f, *fd))) {
-        close(*fd);
+        hfs_libc()->close(*fd);
         *fd = -1;
-    } else if (!fstat(*fd, &st)) {
+    } else if (!hfs_libc()->fstat(*fd, &st)) {
         f->pino = st.st_ino;
         f->pdev = st.st_dev;
     }
@@ -250,10 +253,10 @@ int hfs_file_open(hfs_repo *r, const hfs_ientry *e, const char *rpath, int oflag
                  (unsigned long long)(hfs_index_id(r->ix, e) ^ r->dev));
     if ((rc = paths(f, r))) goto fail;
 
-    int fd = open(f->blob, O_RDONLY | keep_flags(oflags));
+    int fd = hfs_libc()->open(f->blob, O_RDONLY | keep_flags(oflags), 0);
     if (fd < 0 && f->size == 0 && !empty_blob(f)) {
         link_snapshot(f);
-        fd = open(f->blob, O_RDONLY | keep_flags(oflags));
+        fd = hfs_libc()->open(f->blob, O_RDONLY | keep_flags(oflags), 0);
     }
     if (fd < 0) fd = open_snapshot_copy(f, oflags);
     if (fd >= 0) {
@@ -262,7 +265,7 @@ int hfs_file_open(hfs_repo *r, const hfs_ientry *e, const char *rpath, int oflag
         *out = f;
         return fd;
     }
-    if (hfs_cfg()->offline && access(f->partial, F_OK)) {
+    if (hfs_cfg()->offline && hfs_libc()->access(f->partial, F_OK)) {
         /* Nothing of it is here: a missing file, as huggingface_hub's LocalEntryNotFoundError
          * (a partial file is opened: the chunks it holds can be read). */
         hfs_err("%s: %s: not in the local cache, and offline (HF_HUB_OFFLINE=1)", r->key, rpath);
@@ -275,7 +278,7 @@ int hfs_file_open(hfs_repo *r, const hfs_ientry *e, const char *rpath, int oflag
     for (int tries = 0;; tries++) {
         rc = open_partial(f, oflags, &fd);
         if (rc != -ENOENT || tries == 3) break;
-        if ((fd = open(f->blob, O_RDONLY | keep_flags(oflags))) >= 0) {
+        if ((fd = hfs_libc()->open(f->blob, O_RDONLY | keep_flags(oflags), 0)) >= 0) {
             f->complete = 1;
             break;
         }
@@ -320,7 +323,7 @@ static int hash_file(hfs_file *f, char got[68])
 
 static int published_elsewhere(hfs_file *f)
 {
-    if (access(f->blob, F_OK)) return 0;
+    if (hfs_libc()->access(f->blob, F_OK)) return 0;
     __atomic_store_n(&f->complete, 1, __ATOMIC_RELEASE);
     return 1;
 }
@@ -335,7 +338,7 @@ static int finalize(hfs_file *f)
     /* Another fetcher (often the prefetch this reader waited for) already checked and published
      * this very file: nothing to hash again. */
     struct stat b;
-    if (f->pino && !stat(f->blob, &b) && b.st_ino == f->pino && b.st_dev == f->pdev) {
+    if (f->pino && !hfs_libc()->stat(f->blob, &b) && b.st_ino == f->pino && b.st_dev == f->pdev) {
         __atomic_store_n(&f->complete, 1, __ATOMIC_RELEASE);
         return 0;
     }
@@ -364,8 +367,8 @@ static int finalize(hfs_file *f)
                 "discarded, not served",
                 f->repo->key, f->rpath, f->etag_kind == HFS_ETAG_SHA256 ? "sha256" : "git oid",
                 f->etag, got);
-        unlink(f->partial);
-        unlink(f->mapfile);
+        hfs_libc()->unlink(f->partial);
+        hfs_libc()->unlink(f->mapfile);
         f->broken = -EIO;
         return -EIO;
     }
@@ -377,15 +380,15 @@ static int publish(hfs_file *f)
 {
     int rc;
     if ((rc = hfs_mkdirs_parent(f->blob, 0755))) return rc;
-    if (link(f->partial, f->blob) && errno != EEXIST) {
+    if (hfs_libc()->link(f->partial, f->blob) && errno != EEXIST) {
         rc = -errno;
         if (rc == -ENOENT && published_elsewhere(f)) return 0; /* between our hash and link */
         hfs_err("%s: %s: cannot publish %s: %s", f->repo->key, f->rpath, f->blob, strerror(errno));
         return rc;
     }
     link_snapshot(f);
-    unlink(f->mapfile);
-    unlink(f->partial);
+    hfs_libc()->unlink(f->mapfile);
+    hfs_libc()->unlink(f->partial);
     __atomic_store_n(&f->complete, 1, __ATOMIC_RELEASE);
     hfs_debug("%s: %s: complete, published %s", f->repo->key, f->rpath, f->blob);
     return 0;
@@ -614,7 +617,7 @@ int hfs_file_prefetch_begin(hfs_file *f, hfs_fetch_req *req, hfs_range *range)
     }
     /* A fetcher that published the blob just before this partial file was made leaves it
      * stale: nothing to fetch (a reader has its own fd, and must fill its file; this has none). */
-    if (!access(f->blob, F_OK)) {
+    if (!hfs_libc()->access(f->blob, F_OK)) {
         hfs_claims_close(&f->pf);
         drop_stale_partial(f);
         return 0;

@@ -1,4 +1,5 @@
 #include "blob_hash.h"
+#include "libc.h"
 #include "log.h"
 #include "net.h"
 #include "proc.h"
@@ -102,7 +103,7 @@ static int hash_range(hfs_hasher *h, uint64_t from, uint64_t to)
     while (from < to) {
         if (__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) return -ECANCELED;
         size_t k = to - from > HASH_PIECE ? HASH_PIECE : (size_t)(to - from);
-        ssize_t n = pread(h->fd, h->buf, k, (off_t)from);
+        ssize_t n = hfs_libc()->pread(h->fd, h->buf, k, (off_t)from);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return n < 0 ? -errno : -EIO;
         int rc = update(h, h->buf, (size_t)n);
@@ -152,7 +153,7 @@ hfs_hasher *hfs_hasher_start(const char *path, uint64_t size, int git, const hfs
     h->cm = cm;
     h->size = size;
     h->gen = hfs_proc_fork_gen();
-    h->fd = open(path, O_RDONLY | O_CLOEXEC);
+    h->fd = hfs_libc()->open(path, O_RDONLY | O_CLOEXEC, 0);
     h->buf = malloc(HASH_PIECE);
     h->ctx = net->hash_new(git, size);
     pthread_mutex_init(&h->mu, NULL);
@@ -175,7 +176,7 @@ hfs_hasher *hfs_hasher_start(const char *path, uint64_t size, int git, const hfs
     return h;
 fail:
     hfs_debug("%s: no background hash (%s); hashing at the end", path, strerror(errno));
-    if (h->fd >= 0) close(h->fd);
+    if (h->fd >= 0) hfs_libc()->close(h->fd);
     if (h->ctx) net->hash_free(h->ctx);
     free(h->buf);
     pthread_cond_destroy(&h->cv);
@@ -223,7 +224,7 @@ void hfs_hasher_free(hfs_hasher *h)
         pthread_cond_destroy(&h->cv);
         pthread_mutex_destroy(&h->mu);
     } /* else: a forked child's copy; the thread and its locks belong to the parent */
-    close(h->fd);
+    hfs_libc()->close(h->fd);
     h->net->hash_free(h->ctx);
     free(h->buf);
     free(h);

@@ -1,4 +1,5 @@
 #include "chunkclaim.h"
+#include "libc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +34,7 @@ void hfs_claims_atfork_child(void)
 {
     for (int i = 0; i < MAX_OPEN; i++)
         if (g_open[i]) {
-            close(g_open[i] - 1);
+            hfs_libc()->close(g_open[i] - 1);
             g_open[i] = 0;
         }
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
@@ -52,12 +53,12 @@ static void forget(int fd)
 int hfs_claims_open(hfs_claims *cl, const char *path, const hfs_chunkmap *cm)
 {
     pthread_mutex_lock(&g_open_mu);
-    cl->fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    cl->fd = hfs_libc()->open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
     int e = errno, i = 0;
     while (cl->fd >= 0 && i < MAX_OPEN && g_open[i]) i++;
     if (cl->fd >= 0 && i == MAX_OPEN) {
         /* Unheard of (a claim per fetching thread); unregistered, a child could keep it. */
-        close(cl->fd);
+        hfs_libc()->close(cl->fd);
         cl->fd = -1;
         e = EMFILE;
     }
@@ -65,7 +66,7 @@ int hfs_claims_open(hfs_claims *cl, const char *path, const hfs_chunkmap *cm)
     pthread_mutex_unlock(&g_open_mu);
     if (cl->fd < 0) return e == ENOENT ? -ESTALE : -e;
     struct stat st;
-    if (fstat(cl->fd, &st) || st.st_dev != cm->dev || st.st_ino != cm->ino) {
+    if (hfs_libc()->fstat(cl->fd, &st) || st.st_dev != cm->dev || st.st_ino != cm->ino) {
         e = errno;
         hfs_claims_close(cl);
         return e && e != ENOENT ? -e : -ESTALE;
@@ -76,7 +77,7 @@ int hfs_claims_open(hfs_claims *cl, const char *path, const hfs_chunkmap *cm)
 static int setlk(int fd, short type, size_t c)
 {
     struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = (off_t)c, .l_len = 1};
-    return fcntl(fd, F_OFD_SETLK, &fl) ? -errno : 0;
+    return hfs_libc()->fcntl(fd, F_OFD_SETLK, (long)&fl) ? -errno : 0;
 }
 
 int hfs_claims_take(hfs_claims *cl, size_t c)
@@ -97,7 +98,7 @@ void hfs_claims_close(hfs_claims *cl)
     if (cl->fd < 0) return;
     pthread_mutex_lock(&g_open_mu);
     forget(cl->fd);
-    close(cl->fd);
+    hfs_libc()->close(cl->fd);
     pthread_mutex_unlock(&g_open_mu);
     cl->fd = -1;
 }
@@ -115,7 +116,7 @@ void hfs_chunks_wake(const hfs_chunkmap *cm, size_t c0, size_t c1)
     if (c1 >= cm->nchunks) c1 = cm->nchunks - 1;
     int saved = errno;
     for (size_t w = c0 & ~(size_t)3; w <= c1; w += 4)
-        syscall(SYS_futex, word_of(cm, w), FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+        hfs_libc()->syscall(SYS_futex, (long)word_of(cm, w), FUTEX_WAKE, INT_MAX, 0, 0, 0);
     errno = saved;
 }
 
@@ -128,6 +129,6 @@ void hfs_chunk_wait(const hfs_chunkmap *cm, size_t c, int ms)
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     int saved = errno;
     /* Returns at once if the word changed since `seen` (a chunk of it landed). */
-    syscall(SYS_futex, w, FUTEX_WAIT, seen, &ts, NULL, 0);
+    hfs_libc()->syscall(SYS_futex, (long)w, FUTEX_WAIT, seen, (long)&ts, 0, 0);
     errno = saved;
 }

@@ -1,4 +1,5 @@
 #include "chunkmap.h"
+#include "libc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,17 +13,18 @@ int hfs_chunkmap_open(const char *path, uint64_t size, hfs_chunkmap *cm)
     memset(cm, 0, sizeof *cm);
     size_t n = hfs_chunks_for(size);
     if (n == 0) return 0;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = hfs_libc()->open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
     struct stat st;
-    if (fstat(fd, &st) || ((size_t)st.st_size != n && ftruncate(fd, (off_t)n))) {
+    if (hfs_libc()->fstat(fd, &st) ||
+        ((size_t)st.st_size != n && hfs_libc()->ftruncate(fd, (off_t)n))) {
         int e = errno;
-        close(fd);
+        hfs_libc()->close(fd);
         return -e;
     }
-    void *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *m = hfs_libc()->mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     int e = errno;
-    close(fd);
+    hfs_libc()->close(fd);
     if (m == MAP_FAILED) return -e;
     cm->map = m;
     cm->nchunks = n;

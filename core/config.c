@@ -1,5 +1,6 @@
 /* Environment, read once, with the Hugging Face tools' precedence rules. */
 #include "config.h"
+#include "libc.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -55,10 +56,10 @@ static void clean_token(char *t)
 
 static void read_token_file(const char *path, char *out, size_t n)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = hfs_libc()->open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) return;
-    ssize_t r = read(fd, out, n - 1);
-    close(fd);
+    ssize_t r = hfs_libc()->read(fd, out, n - 1);
+    hfs_libc()->close(fd);
     out[r > 0 ? r : 0] = 0;
 }
 

@@ -1,6 +1,7 @@
 /* Reading an ELF file's dynamic section (see elf.h). Every offset and size comes from the file,
  * so each one is checked against what was read before it is used. */
 #include "elfdyn.h"
+#include "libc.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -23,7 +24,7 @@ static int read_at(int fd, void *buf, size_t n, uint64_t off)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+        ssize_t r = hfs_libc()->pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) return -errno;
         if (r == 0) return -ENOEXEC; /* shorter than its headers say */

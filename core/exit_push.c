@@ -30,15 +30,26 @@ void hfs_exit_push_atfork_child(void)
     g_n = 0;
 }
 
-static void push_at_exit(void)
+static void push_all(void)
 {
-    if (!hfs_proc_is_owner()) return; /* a vfork child that called exit() */
     char msg[256];
     snprintf(msg, sizeof msg, "Upload from %s (hfshim)", program_invocation_short_name);
     /* Each failure has printed its line and kept the changes for the next push. */
     for (int i = 0; i < g_n; i++)
         if (hfs_push_repo(&g_written[i], msg, 0, NULL, NULL)) {
         }
+}
+
+/* Called by exit(), from the program, outside the core: the push (libcurl included) is run
+ * inside it, as a wrapped call's would be. */
+static void push_at_exit(void)
+{
+    if (!hfs_proc_is_owner()) return; /* a vfork child that called exit() */
+    void (*in_core)(void (*)(void)) = hfs_proc_run_in_core;
+    if (in_core)
+        in_core(push_all);
+    else
+        push_all();
 }
 
 void hfs_note_write(const hfs_repo *r)

@@ -1,6 +1,7 @@
 /* Files whose bytes leave the shim's sight: an fd passed to another process (SCM_RIGHTS), read
  * by the kernel on the program's behalf without a wrapped call (io_uring), or taken from another
  * process (pidfd_getfd, /proc/PID/fd/N). Holes of a partial file would read as zeros there. */
+#include "libc.h"
 #include "chunkmap.h"
 #include "log.h"
 #include "vfs.h"
@@ -28,14 +29,14 @@ static int map_full(const char *path, uint64_t size)
 {
     char map[4200];
     if (snprintf(map, sizeof map, "%s.map", path) >= (int)sizeof map) return 0;
-    int fd = open(map, O_RDONLY | O_CLOEXEC);
+    int fd = hfs_libc()->open(map, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) return 0;
     size_t need = hfs_chunks_for(size), got = 0;
     unsigned char buf[4096];
     int full = 1;
     while (full && got < need) {
         size_t want = need - got < sizeof buf ? need - got : sizeof buf;
-        ssize_t r = pread(fd, buf, want, (off_t)got);
+        ssize_t r = hfs_libc()->pread(fd, buf, want, (off_t)got);
         if (r <= 0) {
             full = 0;
             break;
@@ -44,7 +45,7 @@ static int map_full(const char *path, uint64_t size)
             if (!buf[i]) full = 0;
         got += (size_t)r;
     }
-    close(fd);
+    hfs_libc()->close(fd);
     return full;
 }
 
@@ -52,13 +53,13 @@ int hfs_vfs_foreign_fd(int fd, const char *what)
 {
     char proc[48], path[4096];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    ssize_t l = readlink(proc, path, sizeof path - 1);
+    ssize_t l = hfs_libc()->readlink(proc, path, sizeof path - 1);
     if (l <= 0) return 0;
     path[l] = 0;
     /* hfshim's partial files live in .../partial/<repo folder>/<etag>, next to <etag>.map. */
     if (!strstr(path, "/partial/")) return 0;
     struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) return 0;
+    if (hfs_libc()->fstat(fd, &st) || !S_ISREG(st.st_mode)) return 0;
     const char *del = " (deleted)";
     size_t dl = strlen(del);
     int deleted = (size_t)l > dl && !strcmp(path + l - dl, del);
@@ -67,7 +68,8 @@ int hfs_vfs_foreign_fd(int fd, const char *what)
         if (st.st_nlink > 0) return 0; /* published into blobs/: complete */
     } else {
         char map[4200];
-        if (snprintf(map, sizeof map, "%s.map", path) >= (int)sizeof map || access(map, F_OK))
+        if (snprintf(map, sizeof map, "%s.map", path) >= (int)sizeof map ||
+            hfs_libc()->access(map, F_OK))
             return 0; /* not one of ours */
         if (map_full(path, (uint64_t)st.st_size)) return 0;
     }

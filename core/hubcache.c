@@ -1,4 +1,5 @@
 #include "hubcache.h"
+#include "libc.h"
 #include "config.h"
 #include "index.h"
 #include "log.h"
@@ -39,7 +40,7 @@ static int is_hex(const char *s, size_t n)
 static void id_from_link(const char *abs, hfs_tree_entry *t)
 {
     char target[PATH_MAX];
-    ssize_t n = readlink(abs, target, sizeof target - 1);
+    ssize_t n = hfs_libc()->readlink(abs, target, sizeof target - 1);
     if (n <= 0) return;
     target[n] = 0;
     char *name = strrchr(target, '/');
@@ -63,19 +64,19 @@ struct walk {
 
 static int walk_dir(struct walk *w, size_t len, int depth)
 {
-    DIR *d = opendir(w->abs);
+    DIR *d = hfs_libc()->opendir(w->abs);
     if (!d)
         return depth ? 0 : -errno; /* an unreadable folder inside: what it holds is not cached */
     int rc = 0;
     struct dirent *de;
-    while (!rc && (de = readdir(d))) {
+    while (!rc && (de = hfs_libc()->readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
         size_t nl = strlen(de->d_name);
         if (len + 1 + nl >= sizeof w->abs) continue; /* longer than any path we could serve */
         w->abs[len] = '/';
         memcpy(w->abs + len + 1, de->d_name, nl + 1);
         struct stat lst, st;
-        if (lstat(w->abs, &lst)) continue;
+        if (hfs_libc()->lstat(w->abs, &lst)) continue;
         hfs_tree_entry t;
         memset(&t, 0, sizeof t);
         t.path = w->abs + w->root_len + 1;
@@ -84,7 +85,7 @@ static int walk_dir(struct walk *w, size_t len, int depth)
             t.mtime = lst.st_mtime;
             rc = hfs_ib_add(w->b, &t, 0);
             if (!rc && depth < 64) rc = walk_dir(w, len + 1 + nl, depth + 1);
-        } else if (!stat(w->abs, &st) && S_ISREG(st.st_mode)) {
+        } else if (!hfs_libc()->stat(w->abs, &st) && S_ISREG(st.st_mode)) {
             /* a dangling link (blob deleted, or still .incomplete) is not cached: left out */
             if (S_ISLNK(lst.st_mode)) id_from_link(w->abs, &t);
             t.size = (uint64_t)st.st_size;
@@ -95,7 +96,7 @@ static int walk_dir(struct walk *w, size_t len, int depth)
         }
         w->abs[len] = 0;
     }
-    closedir(d);
+    hfs_libc()->closedir(d);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 #include "index.h"
 #include "grow.h"
+#include "libc.h"
 #include "util.h"
 
 #include <errno.h>
@@ -257,16 +258,16 @@ out:
 
 hfs_index *hfs_index_open(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = hfs_libc()->open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) return NULL;
     struct stat st;
-    if (fstat(fd, &st) || (size_t)st.st_size < sizeof(header)) {
-        close(fd);
+    if (hfs_libc()->fstat(fd, &st) || (size_t)st.st_size < sizeof(header)) {
+        hfs_libc()->close(fd);
         errno = EINVAL;
         return NULL;
     }
-    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
+    void *m = hfs_libc()->mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    hfs_libc()->close(fd);
     if (m == MAP_FAILED) return NULL;
     const header *h = m;
     if (memcmp(h->magic, MAGIC, 8) || h->total != (uint64_t)st.st_size ||

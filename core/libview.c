@@ -12,6 +12,7 @@
  * The loader records the name it was given (l_name: what dladdr and dl_iterate_phdr report);
  * /proc/self/maps shows the file the symlink leads to. A user who may not create the tree (another
  * uid sharing the cache) gets /tmp/hfshim-lib-<euid>, 0700, as for mirror directories. */
+#include "libc.h"
 #include "config.h"
 #include "elfdyn.h"
 #include "log.h"
@@ -54,8 +55,8 @@ static int view_path(const char *vpath, int create, char *out, size_t n)
     char root[64];
     snprintf(root, sizeof root, "/tmp/hfshim-lib-%u", (unsigned)geteuid());
     struct stat st;
-    if ((mkdir(root, 0700) && errno != EEXIST) || lstat(root, &st) || !S_ISDIR(st.st_mode) ||
-        st.st_uid != geteuid() || (st.st_mode & 077))
+    if ((hfs_libc()->mkdir(root, 0700) && errno != EEXIST) || hfs_libc()->lstat(root, &st) ||
+        !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
         return rc;
     if (hfs_fmt(out, n, "%s%s", root, vpath)) return -ENAMETOOLONG;
     return hfs_mkdirs_parent(out, 0755);
@@ -65,15 +66,15 @@ static int view_path(const char *vpath, int create, char *out, size_t n)
 static int put_link(const char *view, const char *target)
 {
     char cur[PATH_MAX];
-    ssize_t l = readlink(view, cur, sizeof cur - 1);
+    ssize_t l = hfs_libc()->readlink(view, cur, sizeof cur - 1);
     if (l >= 0 && (size_t)l == strlen(target) && !memcmp(cur, target, (size_t)l)) return 0;
     char tmp[PATH_MAX];
     if (hfs_fmt(tmp, sizeof tmp, "%s.tmp.%d.%lx", view, (int)getpid(), hfs_random()))
         return -ENAMETOOLONG;
-    if (symlink(target, tmp)) return -errno;
-    if (rename(tmp, view)) {
+    if (hfs_libc()->symlink(target, tmp)) return -errno;
+    if (hfs_libc()->rename(tmp, view)) {
         int e = errno;
-        unlink(tmp);
+        hfs_libc()->unlink(tmp);
         return -e;
     }
     return 0;
@@ -92,7 +93,7 @@ static int backing(const char *vpath, char *out, size_t n, hfs_elfdyn *dyn)
         if (rc == 0) {
             char proc[48];
             snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-            ssize_t l = readlink(proc, out, n - 1);
+            ssize_t l = hfs_libc()->readlink(proc, out, n - 1);
             if (l < 0 || (size_t)l >= n - 1) {
                 rc = l < 0 ? -errno : -ENAMETOOLONG;
             } else {
@@ -103,7 +104,7 @@ static int backing(const char *vpath, char *out, size_t n, hfs_elfdyn *dyn)
             }
         }
         if (rc == 0 && hfs_elf_dyn(fd, dyn) < 0) memset(dyn, 0, sizeof *dyn); /* no deps */
-        close(fd);
+        hfs_libc()->close(fd);
         hfs_vobj_unref(o);
         if (rc != -EAGAIN) return rc;
     }
@@ -146,7 +147,7 @@ static int search_entry(libctx *c, scratch *b, const char *ent, size_t el, const
         return 0;
     struct stat st;
     if (hfs_vfs_classify(dir) != HFS_NS_VIRTUAL) {
-        if (stat(dir, &st) || !S_ISREG(st.st_mode)) return 0;
+        if (hfs_libc()->stat(dir, &st) || !S_ISREG(st.st_mode)) return 0;
         if (rest && view_path(dir, 1, view, PATH_MAX) == 0) put_link(view, dir);
         return 1;
     }

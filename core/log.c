@@ -1,6 +1,7 @@
 /* "hfshim:" diagnostics on stderr. Formatting happens on the stack and the line goes out in one
  * write(2), so lines from threads and processes do not interleave and no stdio state is used. */
 #include "log.h"
+#include "libc.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -147,7 +148,7 @@ void hfs_log(int level, const char *fmt, ...)
         return;
     }
     buf[off++] = '\n';
-    ssize_t w = write(2, buf, off);
+    ssize_t w = hfs_libc()->write(2, buf, off);
     (void)w;
     errno = saved;
 }

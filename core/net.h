@@ -14,6 +14,7 @@
 #pragma once
 #include <stdint.h>
 #include "config.h"
+#include "libc.h"
 #include "types.h"
 #include "net_commit.h"
 
@@ -60,13 +61,15 @@ typedef struct hfs_fetch_feed {
 
 /* What the core lends the module when it loads it: its one log and configuration, so the
  * module keeps no copy of either (one HF_SHIM_LOG level, one once-per-message record, one
- * reload). hfrun and the unit tests link the module with the core's own and pass NULL. */
+ * reload), and its libc table (libc.h), so the module's own file calls reach libc, not the
+ * shim's wrappers. hfrun and the unit tests link the module with the core's own and pass NULL. */
 typedef struct hfs_net_services {
     uint32_t size;                                 /* sizeof(hfs_net_services) of its filler */
     void (*log_line)(int level, const char *line); /* one message, formatted */
     int (*log_level)(void);
     const hfs_config *(*cfg)(void);
     const char *(*cfg_token)(void);
+    const hfs_libc_ops *libc; /* the core's table at load */
 } hfs_net_services;
 
 #define HFS_NET_VERSION 3

@@ -4,6 +4,7 @@
  * token cannot write. The token goes only to HF_ENDPOINT's origin (net_http.c's setup), so an
  * upload href on the storage host gets no Authorization header. */
 #include "net_commit.h"
+#include "libc.h"
 #include "net_commit_json.h"
 #include "net_http.h"
 #include "net_urlenc.h"
@@ -165,22 +166,22 @@ static int upload_one(const char *name, hfs_upload_file *f, const hfs_lfs_action
                 op);
         return -EIO;
     }
-    int fd = open(f->local, O_RDONLY | O_CLOEXEC);
+    int fd = hfs_libc()->open(f->local, O_RDONLY | O_CLOEXEC, 0);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st)) {
+    if (fd < 0 || hfs_libc()->fstat(fd, &st)) {
         int e = errno;
-        if (fd >= 0) close(fd);
+        if (fd >= 0) hfs_libc()->close(fd);
         hfs_err("%s: %s: cannot open %s: %s", name, op, f->local, strerror(e));
         return -e;
     }
     if ((uint64_t)st.st_size != f->size) {
-        close(fd);
+        hfs_libc()->close(fd);
         hfs_err("%s: %s: %s changed while pushing (size %lld, expected %llu); push again", name, op,
                 f->local, (long long)st.st_size, (unsigned long long)f->size);
         return -EAGAIN;
     }
-    void *map = mmap(NULL, (size_t)f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
+    void *map = hfs_libc()->mmap(NULL, (size_t)f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    hfs_libc()->close(fd);
     if (map == MAP_FAILED) {
         int e = errno;
         hfs_err("%s: %s: cannot map %s: %s", name, op, f->local, strerror(e));
@@ -280,22 +281,22 @@ int hfs_hub_lfs_upload(const hfs_repo_id *r, const char *rev, hfs_upload_file *f
 static int slurp(const char *path, uint64_t size, char **out)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = hfs_libc()->open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) return -errno;
     struct stat st;
-    if (fstat(fd, &st) || (uint64_t)st.st_size != size) {
-        close(fd);
+    if (hfs_libc()->fstat(fd, &st) || (uint64_t)st.st_size != size) {
+        hfs_libc()->close(fd);
         return -EAGAIN;
     }
     char *p = malloc(size ? size : 1);
     size_t got = 0;
     while (p && got < size) {
-        ssize_t r = read(fd, p + got, size - got);
+        ssize_t r = hfs_libc()->read(fd, p + got, size - got);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) break;
         got += (size_t)r;
     }
-    close(fd);
+    hfs_libc()->close(fd);
     if (!p) return -ENOMEM;
     if (got != size) {
         free(p);

@@ -2,6 +2,7 @@
  * into the partial file (hfs_hub_fetch), and streams of whole small files handed out one by one
  * as transfer slots free up (hfs_hub_fetch_feed, for the prefetch). Redirects are followed by
  * hand, without the token off the Hub's origin; the redirect target of each file is cached. */
+#include "libc.h"
 #include "net_http.h"
 #include "net_urlenc.h"
 #include "config.h"
@@ -184,7 +185,7 @@ static int flush(range_x *r)
     hfs_xfer *x = &r->x;
     size_t o = 0;
     while (o < r->wlen) {
-        ssize_t w = pwrite(r->job->fd, r->wbuf + o, r->wlen - o, (off_t)r->wpos);
+        ssize_t w = hfs_libc()->pwrite(r->job->fd, r->wbuf + o, r->wlen - o, (off_t)r->wpos);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             int e = w < 0 ? errno : EIO;
@@ -459,7 +460,7 @@ static int job_init(fetch_job *j, const hfs_fetch_req *req, const hfs_range *ran
     int rc = hfs_hub_offline(j->name, op0);
     if (rc) return rc;
 
-    j->fd = open(req->dest, O_WRONLY | O_CLOEXEC);
+    j->fd = hfs_libc()->open(req->dest, O_WRONLY | O_CLOEXEC, 0);
     if (j->fd < 0) {
         rc = -errno;
         JERR(j, "%s: %s: cannot open %s: %s", j->name, op0, req->dest, strerror(errno));
@@ -506,7 +507,7 @@ static void job_free(fetch_job *j)
     free(j->rx);
     free(j->key);
     free(j->resolve_url);
-    if (j->fd >= 0) close(j->fd);
+    if (j->fd >= 0) hfs_libc()->close(j->fd);
 }
 
 int hfs_hub_fetch(const hfs_fetch_req *req, const hfs_range *ranges, int n, hfs_range_done_cb done,

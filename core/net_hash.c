@@ -2,6 +2,7 @@
  * the git blob sha1 (regular files: sha1 of "blob <size>\0" + bytes). Streamed through
  * libcrypto's EVP so a multi-GB file never sits in memory; the incremental form lets the core
  * hash a download while it arrives instead of after its last byte. */
+#include "libc.h"
 #include "net_http.h"
 
 #include <errno.h>
@@ -38,7 +39,7 @@ static int to_hex(EVP_MD_CTX *ctx, char *hex, size_t hexsz)
 /* Hashes the file at path (after `prefix` if git) into hex. 0 or -errno. */
 static int hash_file(const char *path, const EVP_MD *md, int git, char *hex, size_t hexsz)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = hfs_libc()->open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) return -errno;
     int rc = 0;
     unsigned char *buf = malloc(HASH_BUF);
@@ -48,7 +49,7 @@ static int hash_file(const char *path, const EVP_MD *md, int git, char *hex, siz
         rc = -ENOMEM;
         goto out;
     }
-    if (fstat(fd, &st)) {
+    if (hfs_libc()->fstat(fd, &st)) {
         rc = -errno;
         goto out;
     }
@@ -59,7 +60,7 @@ static int hash_file(const char *path, const EVP_MD *md, int git, char *hex, siz
     if (git && (rc = git_header(ctx, (unsigned long long)st.st_size))) goto out;
     long long total = 0;
     for (;;) {
-        ssize_t n = read(fd, buf, HASH_BUF);
+        ssize_t n = hfs_libc()->read(fd, buf, HASH_BUF);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             rc = -errno;
@@ -78,7 +79,7 @@ static int hash_file(const char *path, const EVP_MD *md, int git, char *hex, siz
 out:
     EVP_MD_CTX_free(ctx);
     free(buf);
-    close(fd);
+    hfs_libc()->close(fd);
     return rc;
 }
 

@@ -3,6 +3,7 @@
  * about retries and redirects belong to the caller's step callback (net_hub.c). */
 #include "net_http.h"
 #include "grow.h"
+#include "libc.h"
 #include "net_json.h"
 #include "net_urlenc.h"
 #include "config.h"
@@ -975,7 +976,8 @@ int hfs_http_run_feed(hfs_xfer **xs, int n, int max_par, const hfs_http_feed *fe
             curl_multi_poll(c->m, nw ? &wf : NULL, nw ? 1 : 0, (int)t, NULL);
             if (nw && (wf.revents & CURL_WAIT_POLLIN)) {
                 uint64_t drain;
-                ssize_t got = read(wf.fd, &drain, sizeof drain); /* an eventfd: resets it */
+                ssize_t got =
+                    hfs_libc()->read(wf.fd, &drain, sizeof drain); /* an eventfd: resets it */
                 (void)got;
                 fed_dry = 0;
             }

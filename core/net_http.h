@@ -227,8 +227,9 @@ HFS_MUST_CHECK int hfs_hub_hash_final(void *h, char *hex_out, size_t n);
 void hfs_hub_hash_free(void *h);
 void hfs_hub_atfork_child(void);
 /* The core's services: defined by net_services.c, which only the loaded module has (linked
- * with the core, the module uses the core's log and configuration directly): weak. */
-__attribute__((weak)) void hfs_net_services_set(const hfs_net_services *svc);
+ * with the core, the module uses the core's log, configuration and libc table directly): weak.
+ * 0, or -EINVAL for a filler older than the module (then the module cannot run). */
+__attribute__((weak)) int hfs_net_services_set(const hfs_net_services *svc);
 
 /* ---- the first file's redirect, learned beside the revision (net_hint.c) ---- */
 /* A HEAD of a file's resolve URL, run as a fed transfer beside a revision request (so with a

@@ -32,6 +32,8 @@ static const struct hfs_net_ops g_ops = {
 __attribute__((visibility("default"))) const struct hfs_net_ops *
 hfs_net_ops_v2(const hfs_net_services *svc)
 {
-    if (svc && hfs_net_services_set) hfs_net_services_set(svc);
+    /* Loaded as a module, it cannot run without the core's services: its libc calls go
+     * through the table they lend (libc.h). */
+    if (hfs_net_services_set && hfs_net_services_set(svc)) return NULL;
     return &g_ops;
 }

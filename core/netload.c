@@ -1,5 +1,6 @@
 /* Loads the network module (libhfshim-net.so, next to this library) on first need, so that
  * processes that never touch a virtual path never load libcurl or OpenSSL. */
+#include "libc.h"
 #include "net.h"
 #include "log.h"
 #include "util.h"
@@ -16,7 +17,8 @@ static void log_line(int level, const char *line)
     hfs_log(level, "%s", line);
 }
 
-static const hfs_net_services g_services = {
+/* .libc is filled at load: the core's table then. */
+static hfs_net_services g_services = {
     .size = sizeof(hfs_net_services),
     .log_line = log_line,
     .log_level = hfs_log_level,
@@ -57,9 +59,10 @@ const struct hfs_net_ops *hfs_net(void)
         if (!slash ||
             hfs_fmt(path, sizeof path, "%.*s/libhfshim-net.so", (int)(slash - self), self))
             snprintf(path, sizeof path, "libhfshim-net.so");
-        void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        void *h = hfs_libc()->dlopen(path, RTLD_NOW | RTLD_LOCAL);
         typedef const struct hfs_net_ops *(*entry_fn)(const hfs_net_services *);
         entry_fn get = h ? (entry_fn)dlsym(h, "hfs_net_ops_v2") : NULL;
+        g_services.libc = hfs_libc();
         const struct hfs_net_ops *ops = get ? get(&g_services) : NULL;
         if (!get) hfs_err("cannot load network module %s: %s", path, dlerror());
         if (ops && usable(ops, path))

@@ -1,3 +1,4 @@
+#include "libc.h"
 #include "config.h"
 #include "overlay.h"
 #include "util.h"
@@ -126,22 +127,22 @@ static void map_gen(void)
     }
     size_t l = strlen(p);
     snprintf(p + l, n - l, "/.generation");
-    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = hfs_libc()->open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0 && errno == ENOENT) {
         p[l] = 0;
         if (!hfs_mkdirs(p, 0755)) {
             p[l] = '/';
-            fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+            fd = hfs_libc()->open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         }
     }
     free(p);
     if (fd < 0) return;
     struct stat st;
-    if (!fstat(fd, &st) && (st.st_size >= 8 || !ftruncate(fd, 8))) {
-        void *m = mmap(NULL, 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (!hfs_libc()->fstat(fd, &st) && (st.st_size >= 8 || !hfs_libc()->ftruncate(fd, 8))) {
+        void *m = hfs_libc()->mmap(NULL, 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (m != MAP_FAILED) g_gen = m;
     }
-    close(fd);
+    hfs_libc()->close(fd);
 }
 
 uint64_t hfs_overlay_generation(void)

@@ -1,4 +1,5 @@
 #include "prefetch.h"
+#include "libc.h"
 #include "blob.h"
 #include "checked.h"
 #include "config.h"
@@ -96,7 +97,7 @@ static void wake_thread(void)
     pthread_cond_broadcast(&g_cv);
     if (g.have_wake) {
         uint64_t one = 1;
-        ssize_t w = write(g.wake_fd, &one, sizeof one);
+        ssize_t w = hfs_libc()->write(g.wake_fd, &one, sizeof one);
         (void)w;
     }
 }
@@ -220,7 +221,7 @@ static int prepare(pf_item *it)
         it->it.arg = it->f;
         return 1;
     }
-    if (it->fd >= 0) close(it->fd);
+    if (it->fd >= 0) hfs_libc()->close(it->fd);
     hfs_file_free(it->f);
     it->f = NULL;
     it->fd = -1;
@@ -272,7 +273,7 @@ static void feed_ended(hfs_fetch_item *fi, void *arg)
         hfs_debug("prefetch of %s failed (%s); its reader will fetch it", fi->req.path,
                   strerror(-fi->rc));
     hfs_file_prefetch_end(it->f, fi->rc);
-    close(it->fd);
+    hfs_libc()->close(it->fd);
     hfs_file_free(it->f);
     it->f = NULL;
     it->fd = -1;
@@ -413,7 +414,7 @@ void hfs_prefetch_atfork_child(void)
     pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
     g_mu = mu;
     g_cv = cv;
-    if (g.have_wake) close(g.wake_fd);
+    if (g.have_wake) hfs_libc()->close(g.wake_fd);
     g.have_wake = 0;
     g.have_thread = 0;
     g.in_run = 0;

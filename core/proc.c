@@ -5,6 +5,7 @@
 static pid_t g_owner;
 static unsigned g_fork_gen;
 void (*hfs_proc_thread_start)(void);
+void (*hfs_proc_run_in_core)(void (*fn)(void));
 
 unsigned hfs_proc_fork_gen(void)
 {

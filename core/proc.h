@@ -17,3 +17,8 @@ void hfs_proc_forked(void);
 /* Run first in every thread the core starts, e.g. to mark the thread as inside the core so the
  * interposer's wrappers pass its calls straight through. NULL: nothing to do. */
 extern void (*hfs_proc_thread_start)(void);
+
+/* Runs fn marked as inside the core, for work the core starts from a hook of libc's own (an
+ * atexit handler): libcurl's and OpenSSL's calls there must pass through the wrappers too.
+ * NULL: call fn directly. */
+extern void (*hfs_proc_run_in_core)(void (*fn)(void));

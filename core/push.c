@@ -2,6 +2,7 @@
  * answered with the new commit, so a failure (or a kill) at any step leaves it intact and the
  * next push starts over; uploads already done are skipped by the Hub (LFS batch says so). */
 #include "push.h"
+#include "libc.h"
 #include "push_scan.h"
 #include "sys_path.h"
 #include "config.h"
@@ -32,7 +33,7 @@ int hfs_overlay_lock(const hfs_repo_id *r, const char *name)
     int rc = hfs_overlay_repo_dir(r, d, sizeof d);
     if (!rc) rc = hfs_fmt(p, sizeof p, "%s/.lock", d);
     if (!rc) rc = hfs_mkdirs(d, 0755);
-    int fd = rc ? -1 : open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = rc ? -1 : hfs_libc()->open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
         if (!rc) rc = -errno;
         hfs_err("%s: cannot open the overlay lock %s: %s", name, p, strerror(-rc));
@@ -43,7 +44,7 @@ int hfs_overlay_lock(const hfs_repo_id *r, const char *name)
         while (flock(fd, LOCK_EX))
             if (errno != EINTR) {
                 rc = -errno;
-                close(fd);
+                hfs_libc()->close(fd);
                 return rc;
             }
     }
@@ -136,10 +137,10 @@ static int rebase(const hfs_spec *s, const char *name, const hfs_index *base, co
 /* Fills files[] (adds and modifications) with size and sample; -errno if a file is gone. */
 static int read_sample(hfs_upload_file *f)
 {
-    int fd = open(f->local, O_RDONLY | O_CLOEXEC);
+    int fd = hfs_libc()->open(f->local, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) return -errno;
-    ssize_t r = read(fd, f->sample, sizeof f->sample);
-    close(fd);
+    ssize_t r = hfs_libc()->read(fd, f->sample, sizeof f->sample);
+    hfs_libc()->close(fd);
     if (r < 0) return -errno;
     f->sample_len = (size_t)r;
     return 0;
@@ -186,7 +187,7 @@ static void repin(const hfs_spec *s, const char *sha)
             kf[o++] = (char)ch;
     }
     kf[o] = 0;
-    if (!hfs_fmt(p, sizeof p, "%s/pins/%s", c->session, kf) && access(p, F_OK) == 0 &&
+    if (!hfs_fmt(p, sizeof p, "%s/pins/%s", c->session, kf) && hfs_libc()->access(p, F_OK) == 0 &&
         hfs_write_atomic(p, sha, strlen(sha)))
         hfs_warn("cannot move the session's pin %s to the pushed commit %s: later processes of "
                  "this session read the commit before it",
@@ -321,7 +322,7 @@ int hfs_push_repo(const hfs_spec *s, const char *summary, int dry_run, FILE *rep
     hfs_changes c;
     int rc = r ? hfs_scan_overlay(name, upper, r->ix, 0, NULL, &c) : err;
     if (rc) {
-        close(lock);
+        hfs_libc()->close(lock);
         hfs_err("%s: push failed: %s; local changes are kept in %s", name, strerror(-rc), upper);
         return rc;
     }
@@ -350,6 +351,6 @@ int hfs_push_repo(const hfs_spec *s, const char *summary, int dry_run, FILE *rep
                 name, strerror(-rc), upper);
     }
     hfs_changes_free(&c);
-    close(lock);
+    hfs_libc()->close(lock);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* The overlay as hfrun shows and edits it: status against the pinned snapshot, discard, and the
  * list of repos that have an overlay. */
+#include "libc.h"
 #include "push.h"
 #include "grow.h"
 #include "push_scan.h"
@@ -24,12 +25,13 @@ int hfs_overlay_dirty(const hfs_repo_id *r)
 {
     char upper[PATH_MAX];
     if (hfs_overlay_upper(r, upper, sizeof upper)) return 0;
-    DIR *d = opendir(upper);
+    DIR *d = hfs_libc()->opendir(upper);
     if (!d) return 0;
     int dirty = 0;
     struct dirent *de;
-    while (!dirty && (de = readdir(d))) dirty = strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-    closedir(d);
+    while (!dirty && (de = hfs_libc()->readdir(d)))
+        dirty = strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    hfs_libc()->closedir(d);
     return dirty;
 }
 
@@ -59,14 +61,14 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 {
     (void)st;
     (void)ftw;
-    return flag == FTW_DP ? rmdir(p) : unlink(p);
+    return flag == FTW_DP ? hfs_libc()->rmdir(p) : hfs_libc()->unlink(p);
 }
 
 static int rm_tree(const char *p)
 {
     struct stat st;
-    if (lstat(p, &st)) return errno == ENOENT ? 0 : -errno;
-    if (!S_ISDIR(st.st_mode)) return unlink(p) ? -errno : 1;
+    if (hfs_libc()->lstat(p, &st)) return errno == ENOENT ? 0 : -errno;
+    if (!S_ISDIR(st.st_mode)) return hfs_libc()->unlink(p) ? -errno : 1;
     return nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS) ? -errno : 1;
 }
 
@@ -93,7 +95,7 @@ static void warn_hidden_above(const char *name, const char *upper, char *p)
     for (char *q = strchr(p, '/'); q; q = strchr(q + 1, '/')) {
         char wh[PATH_MAX];
         *q = 0;
-        int hidden = !hfs_ov_wh_path(upper, p, wh, sizeof wh) && access(wh, F_OK) == 0;
+        int hidden = !hfs_ov_wh_path(upper, p, wh, sizeof wh) && hfs_libc()->access(wh, F_OK) == 0;
         *q = '/';
         if (hidden) {
             hfs_warn("%s: %.*s is deleted locally, so %s stays hidden; discard %.*s to get it back",
@@ -131,7 +133,7 @@ int hfs_overlay_discard(const hfs_spec *s, const char *path, FILE *report)
         if (!rc) warn_hidden_above(name, upper, p);
     }
     if (rc < 0) hfs_err("%s: discard failed: %s", name, strerror(-rc));
-    close(lock);
+    hfs_libc()->close(lock);
     return rc < 0 ? rc : 0;
 }
 
@@ -159,18 +161,18 @@ int hfs_overlay_repos(int (*cb)(const hfs_spec *s, void *arg), void *arg)
 {
     char base[PATH_MAX];
     if (hfs_overlay_base(base, sizeof base)) return -ENAMETOOLONG;
-    DIR *d = opendir(base);
+    DIR *d = hfs_libc()->opendir(base);
     if (!d) return errno == ENOENT ? 0 : -errno;
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
-    while ((de = readdir(d))) {
+    while ((de = hfs_libc()->readdir(d))) {
         hfs_spec s;
         if (parse_folder(de->d_name, &s)) continue;
         if (hfs_grow((void **)&names, &cap, n + 1, sizeof *names, 16)) break;
         if ((names[n] = strdup(de->d_name))) n++;
     }
-    closedir(d);
+    hfs_libc()->closedir(d);
     if (n) qsort(names, n, sizeof *names, cmp_str);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {

@@ -4,6 +4,7 @@
  * Symlinks and other special files have no place on the Hub: listed, never pushed. */
 #include "push_scan.h"
 #include "grow.h"
+#include "libc.h"
 #include "log.h"
 #include "net.h"
 #include "overlay.h"
@@ -73,11 +74,12 @@ static int same_bytes(const char *a, const char *b, uint64_t size)
     char x[65536], y[65536];
     for (uint64_t left = size; same && left;) {
         size_t k = left < sizeof x ? (size_t)left : sizeof x;
-        same = read(fa, x, k) == (ssize_t)k && read(fb, y, k) == (ssize_t)k && !memcmp(x, y, k);
+        same = hfs_libc()->read(fa, x, k) == (ssize_t)k &&
+               hfs_libc()->read(fb, y, k) == (ssize_t)k && !memcmp(x, y, k);
         left -= k;
     }
-    if (fa >= 0) close(fa);
-    if (fb >= 0) close(fb);
+    if (fa >= 0) hfs_libc()->close(fa);
+    if (fb >= 0) hfs_libc()->close(fb);
     return same;
 }
 
@@ -149,10 +151,10 @@ static int scan_dir(scan *s, const char *abs, const char *rp, int opaque)
     size_t n = 0, cap = 0;
     int rc = 0;
     struct dirent *de;
-    while (!rc && (de = readdir(d)))
+    while (!rc && (de = hfs_libc()->readdir(d)))
         if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
             rc = add_str(&names, &n, &cap, de->d_name);
-    closedir(d);
+    hfs_libc()->closedir(d);
     if (n) qsort(names, n, sizeof *names, cmp_str);
     char p[HFS_PATH_MAX], a[HFS_PATH_MAX];
     if (!rc && has(names, n, HFS_WH_OPAQUE)) {

@@ -1,4 +1,5 @@
 #include "repo.h"
+#include "libc.h"
 #include "config.h"
 #include "hubcache.h"
 #include "log.h"
@@ -286,7 +287,7 @@ __attribute__((noinline)) static int load_snapshot_folder(const hfs_config *c, h
         return rc;
     }
     r->ix = hfs_index_open(path);
-    unlink(path);
+    hfs_libc()->unlink(path);
     if (!r->ix) return -EIO;
     r->cached_only = 1;
     return 0;

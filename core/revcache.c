@@ -1,4 +1,5 @@
 #include "revcache.h"
+#include "libc.h"
 #include "config.h"
 #include "types.h"
 #include "util.h"
@@ -55,15 +56,15 @@ static void drop_stale(const char *own, const char *snap)
     const char *slash = strrchr(own, '/'), *at = strrchr(own, '@');
     if (!slash || !at || hfs_fmt(dir, sizeof dir, "%.*s", (int)(slash - own), own)) return;
     size_t stem = (size_t)(at - slash); /* "<rev>@" */
-    DIR *d = opendir(dir);
+    DIR *d = hfs_libc()->opendir(dir);
     struct dirent *de;
-    while (d && (de = readdir(d))) {
+    while (d && (de = hfs_libc()->readdir(d))) {
         if (strncmp(de->d_name, slash + 1, stem) || !strcmp(de->d_name, slash + 1)) continue;
         if (strchr(de->d_name + stem, '.')) continue; /* another writer's temp file */
         if (hfs_fmt(p, sizeof p, "%s/%s", dir, de->d_name)) continue;
-        if (hfs_read_small(p, got, sizeof got) >= 0 && strcmp(got, snap)) unlink(p);
+        if (hfs_read_small(p, got, sizeof got) >= 0 && strcmp(got, snap)) hfs_libc()->unlink(p);
     }
-    if (d) closedir(d);
+    if (d) hfs_libc()->closedir(d);
 }
 
 void hfs_revcache_put(const char *folder, const char *rev, const char *snap)

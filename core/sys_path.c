@@ -1,5 +1,6 @@
 /* System calls on paths of any length (sys_path.h). */
 #include "sys_path.h"
+#include "libc.h"
 #include "vfs.h"
 
 #include <errno.h>
@@ -28,7 +29,7 @@ __attribute__((noinline)) static int at_open_long(const char *path, hfs_at *a)
         }
         memcpy(chunk, p, cut);
         chunk[cut] = 0;
-        int fd = openat(dirfd, chunk, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int fd = hfs_libc()->openat(dirfd, chunk, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
         if (dirfd != AT_FDCWD) hfs_at_close(&(hfs_at){dirfd, NULL});
         if (fd < 0) return -1;
         dirfd = fd;
@@ -51,7 +52,7 @@ void hfs_at_close(hfs_at *a)
 {
     if (a->dirfd == AT_FDCWD) return;
     int saved = errno;
-    close(a->dirfd);
+    hfs_libc()->close(a->dirfd);
     errno = saved;
     a->dirfd = AT_FDCWD;
 }
@@ -94,21 +95,21 @@ const char *hfs_path_short(const char *path, char *buf, size_t n, int *fd)
 int hfs_sys_lstat(const char *path, struct stat *st)
 {
     int r;
-    AT_CALL(path, r, -1, fstatat(D, R, st, AT_SYMLINK_NOFOLLOW));
+    AT_CALL(path, r, -1, hfs_libc()->fstatat(D, R, st, AT_SYMLINK_NOFOLLOW));
     return r;
 }
 
 int hfs_sys_stat(const char *path, struct stat *st)
 {
     int r;
-    AT_CALL(path, r, -1, fstatat(D, R, st, 0));
+    AT_CALL(path, r, -1, hfs_libc()->fstatat(D, R, st, 0));
     return r;
 }
 
 int hfs_sys_open(const char *path, int flags, mode_t mode)
 {
     int r;
-    AT_CALL(path, r, -1, openat(D, R, flags, mode));
+    AT_CALL(path, r, -1, hfs_libc()->openat(D, R, flags, mode));
     return r;
 }
 
@@ -116,10 +117,10 @@ DIR *hfs_sys_opendir(const char *path)
 {
     int fd = hfs_sys_open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0) return NULL;
-    DIR *d = fdopendir(fd);
+    DIR *d = hfs_libc()->fdopendir(fd);
     if (!d) {
         int saved = errno;
-        close(fd);
+        hfs_libc()->close(fd);
         errno = saved;
     }
     return d;
@@ -128,28 +129,28 @@ DIR *hfs_sys_opendir(const char *path)
 int hfs_sys_mkdir(const char *path, mode_t mode)
 {
     int r;
-    AT_CALL(path, r, -1, mkdirat(D, R, mode));
+    AT_CALL(path, r, -1, hfs_libc()->mkdirat(D, R, mode));
     return r;
 }
 
 int hfs_sys_mknod(const char *path, mode_t mode, dev_t dev)
 {
     int r;
-    AT_CALL(path, r, -1, mknodat(D, R, mode, dev));
+    AT_CALL(path, r, -1, hfs_libc()->mknodat(D, R, mode, dev));
     return r;
 }
 
 int hfs_sys_rmdir(const char *path)
 {
     int r;
-    AT_CALL(path, r, -1, unlinkat(D, R, AT_REMOVEDIR));
+    AT_CALL(path, r, -1, hfs_libc()->unlinkat(D, R, AT_REMOVEDIR));
     return r;
 }
 
 int hfs_sys_unlink(const char *path)
 {
     int r;
-    AT_CALL(path, r, -1, unlinkat(D, R, 0));
+    AT_CALL(path, r, -1, hfs_libc()->unlinkat(D, R, 0));
     return r;
 }
 
@@ -158,7 +159,7 @@ int hfs_sys_rename2(const char *from, const char *to, unsigned flags)
     hfs_at f;
     if (hfs_at_open(from, &f)) return -1;
     int r;
-    AT_CALL(to, r, (hfs_at_close(&f), -1), renameat2(f.dirfd, f.rel, D, R, flags));
+    AT_CALL(to, r, (hfs_at_close(&f), -1), hfs_libc()->renameat2(f.dirfd, f.rel, D, R, flags));
     hfs_at_close(&f);
     return r;
 }
@@ -168,7 +169,7 @@ int hfs_sys_link(const char *from, const char *to)
     hfs_at f;
     if (hfs_at_open(from, &f)) return -1;
     int r;
-    AT_CALL(to, r, (hfs_at_close(&f), -1), linkat(f.dirfd, f.rel, D, R, 0));
+    AT_CALL(to, r, (hfs_at_close(&f), -1), hfs_libc()->linkat(f.dirfd, f.rel, D, R, 0));
     hfs_at_close(&f);
     return r;
 }
@@ -176,46 +177,46 @@ int hfs_sys_link(const char *from, const char *to)
 int hfs_sys_symlink(const char *target, const char *path)
 {
     int r;
-    AT_CALL(path, r, -1, symlinkat(target, D, R));
+    AT_CALL(path, r, -1, hfs_libc()->symlinkat(target, D, R));
     return r;
 }
 
 ssize_t hfs_sys_readlink(const char *path, char *buf, size_t n)
 {
     ssize_t r;
-    AT_CALL(path, r, -1, readlinkat(D, R, buf, n));
+    AT_CALL(path, r, -1, hfs_libc()->readlinkat(D, R, buf, n));
     return r;
 }
 
 int hfs_sys_chmod(const char *path, mode_t mode)
 {
     int r;
-    AT_CALL(path, r, -1, fchmodat(D, R, mode, 0));
+    AT_CALL(path, r, -1, hfs_libc()->fchmodat(D, R, mode, 0));
     return r;
 }
 
 int hfs_sys_chown(const char *path, uid_t uid, gid_t gid, int nofollow)
 {
     int r;
-    AT_CALL(path, r, -1, fchownat(D, R, uid, gid, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
+    AT_CALL(path, r, -1, hfs_libc()->fchownat(D, R, uid, gid, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
     return r;
 }
 
 int hfs_sys_utimens(const char *path, const struct timespec ts[2], int nofollow)
 {
     int r;
-    AT_CALL(path, r, -1, utimensat(D, R, ts, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
+    AT_CALL(path, r, -1, hfs_libc()->utimensat(D, R, ts, nofollow ? AT_SYMLINK_NOFOLLOW : 0));
     return r;
 }
 
 int hfs_sys_truncate(const char *path, off_t len)
 {
-    if (strnlen(path, PATH_MAX) < PATH_MAX) return truncate(path, len);
+    if (strnlen(path, PATH_MAX) < PATH_MAX) return hfs_libc()->truncate(path, len);
     /* No truncateat: the same permission check through an open for writing. */
     int fd = hfs_sys_open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK, 0);
     if (fd < 0) return -1;
-    int r = ftruncate(fd, len), saved = errno;
-    close(fd);
+    int r = hfs_libc()->ftruncate(fd, len), saved = errno;
+    hfs_libc()->close(fd);
     errno = saved;
     return r;
 }
@@ -223,7 +224,7 @@ int hfs_sys_truncate(const char *path, off_t len)
 int hfs_sys_access(const char *path, int mode)
 {
     int r;
-    AT_CALL(path, r, -1, faccessat(D, R, mode, 0));
+    AT_CALL(path, r, -1, hfs_libc()->faccessat(D, R, mode, 0));
     return r;
 }
 
@@ -234,7 +235,7 @@ ssize_t hfs_sys_lgetxattr(const char *path, const char *name, void *v, size_t n)
     hfs_at a;
     if (hfs_at_open(path, &a)) return -1;
     const char *s = hfs_at_spell(&a, buf, sizeof buf);
-    ssize_t r = s ? lgetxattr(s, name, v, n) : -1;
+    ssize_t r = s ? hfs_libc()->lgetxattr(s, name, v, n) : -1;
     hfs_at_close(&a);
     return r;
 }
@@ -245,7 +246,7 @@ int hfs_sys_lsetxattr(const char *path, const char *name, const void *v, size_t 
     hfs_at a;
     if (hfs_at_open(path, &a)) return -1;
     const char *s = hfs_at_spell(&a, buf, sizeof buf);
-    int r = s ? lsetxattr(s, name, v, n, flags) : -1;
+    int r = s ? hfs_libc()->lsetxattr(s, name, v, n, flags) : -1;
     hfs_at_close(&a);
     return r;
 }

@@ -1,4 +1,5 @@
 #include "util.h"
+#include "libc.h"
 #include "sys_path.h"
 
 #include <errno.h>
@@ -105,18 +106,18 @@ static int write_temp(const char *path, const void *data, size_t len, char *tmp,
     if (fd < 0) return -errno;
     const char *p = data;
     while (len) {
-        ssize_t w = write(fd, p, len);
+        ssize_t w = hfs_libc()->write(fd, p, len);
         if (w < 0) {
             if (errno == EINTR) continue;
             int e = errno;
-            close(fd);
+            hfs_libc()->close(fd);
             hfs_sys_unlink(tmp);
             return -e;
         }
         p += w;
         len -= (size_t)w;
     }
-    if (close(fd)) {
+    if (hfs_libc()->close(fd)) {
         int e = errno;
         hfs_sys_unlink(tmp);
         return -e;
@@ -153,12 +154,12 @@ ssize_t hfs_read_small(const char *path, char *buf, size_t n)
     if (fd < 0) return -errno;
     size_t got = 0;
     while (got + 1 < n) {
-        ssize_t r = read(fd, buf + got, n - 1 - got);
+        ssize_t r = hfs_libc()->read(fd, buf + got, n - 1 - got);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) break;
         got += (size_t)r;
     }
-    close(fd);
+    hfs_libc()->close(fd);
     buf[got] = 0;
     return (ssize_t)got;
 }

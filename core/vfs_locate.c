@@ -1,5 +1,6 @@
 /* Where a virtual path points: the local overlay first (whiteouts and opaque directories hide
  * remote entries), then the remote snapshot's tree index. An untouched repo costs one lstat. */
+#include "libc.h"
 #include "config.h"
 #include "log.h"
 #include "overlay.h"
@@ -71,7 +72,8 @@ void hfs_file_ino_keep(int fd, const char *key, const char *rpath)
     char v[24];
     int saved = errno;
     snprintf(v, sizeof v, "%llx", (unsigned long long)hfs_ino_of(key, rpath));
-    (void)fsetxattr(fd, INO_XATTR, v, strlen(v), 0); /* without xattrs: the number changes once */
+    (void)hfs_libc()->fsetxattr(fd, INO_XATTR, v, strlen(v),
+                                0); /* without xattrs: the number changes once */
     errno = saved;
 }
 
@@ -89,7 +91,7 @@ static void keep_tree(const char *upper, const char *key, const char *rpath, int
     DIR *d = tree && depth < 64 ? hfs_sys_opendir(upper) : NULL;
     if (!d) return;
     struct dirent *de;
-    while ((de = readdir(d))) {
+    while ((de = hfs_libc()->readdir(d))) {
         const char *vn;
         if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
             hfs_ov_name_kind(de->d_name, &vn) != HFS_OVN_ENTRY)
@@ -100,7 +102,7 @@ static void keep_tree(const char *upper, const char *key, const char *rpath, int
             continue;
         keep_tree(cu, key, cr, depth + 1, 1);
     }
-    closedir(d);
+    hfs_libc()->closedir(d);
 }
 
 void hfs_dir_ino_keep(const char *upper, const char *key, const char *rpath, int tree)

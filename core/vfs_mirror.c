@@ -3,6 +3,7 @@
  * back. A user who may not create directories in that tree (a process that dropped to another
  * uid, a cache shared by several users) gets a tree of its own, /tmp/hfshim-mirror-<euid>,
  * created 0700 and used only if it is a real directory that user owns. */
+#include "libc.h"
 #include "config.h"
 #include "log.h"
 #include "util.h"
@@ -38,9 +39,9 @@ static void user_root(char *out, size_t n)
 static int user_tree(char *out, size_t n)
 {
     user_root(out, n);
-    if (mkdir(out, 0700) && errno != EEXIST) return -errno;
+    if (hfs_libc()->mkdir(out, 0700) && errno != EEXIST) return -errno;
     struct stat st;
-    if (lstat(out, &st)) return -errno;
+    if (hfs_libc()->lstat(out, &st)) return -errno;
     if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) return -EACCES;
     return 0;
 }

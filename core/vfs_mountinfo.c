@@ -3,6 +3,7 @@
  * st_dev of a path against each line's major:minor. The prefix, every repo root below it that this
  * process has resolved, and every explicit mount are one line each, of type "hfshim", with the
  * st_dev our stat gives their roots. The text goes into an anonymous file: a real fd. */
+#include "libc.h"
 #include "config.h"
 #include "grammar.h"
 #include "repo.h"
@@ -124,7 +125,7 @@ static int collect(ents *E)
 /* The whole real table as one string (getdelim to a NUL the text never has), or NULL. */
 static char *read_table(const char *path, int *err)
 {
-    FILE *f = fopen(path, "re");
+    FILE *f = hfs_libc()->fopen(path, "re");
     if (!f) {
         *err = -errno;
         return NULL;
@@ -136,7 +137,7 @@ static char *read_table(const char *path, int *err)
         text = ferror(f) ? NULL : strdup("");
     }
     if (!text) *err = ferror(f) ? -EIO : -ENOMEM;
-    fclose(f);
+    hfs_libc()->fclose(f);
     return text;
 }
 
@@ -239,13 +240,13 @@ static int anon_fd(int cloexec)
     const char *dir = hfs_cfg()->shim_cache;
     int rc = hfs_mkdirs(dir, 0755);
     if (rc) return rc;
-    fd = open(dir, O_TMPFILE | O_RDWR | (cloexec ? O_CLOEXEC : 0), 0600);
+    fd = hfs_libc()->open(dir, O_TMPFILE | O_RDWR | (cloexec ? O_CLOEXEC : 0), 0600);
     if (fd >= 0) return fd;
     char tmpl[PATH_MAX];
     if (hfs_fmt(tmpl, sizeof tmpl, "%s/.mounts-XXXXXX", dir)) return -ENAMETOOLONG;
-    fd = mkostemp(tmpl, cloexec ? O_CLOEXEC : 0);
+    fd = hfs_libc()->mkostemp(tmpl, cloexec ? O_CLOEXEC : 0);
     if (fd < 0) return -errno;
-    unlink(tmpl);
+    hfs_libc()->unlink(tmpl);
     return fd;
 }
 
@@ -258,13 +259,13 @@ int hfs_vfs_mounttab_fd(int mountinfo, int cloexec)
     if (real) rc = collect(&E);
     int fd = rc ? rc : anon_fd(cloexec);
     if (fd >= 0) {
-        int wfd = dup(fd);
-        FILE *out = wfd < 0 ? NULL : fdopen(wfd, "w");
+        int wfd = hfs_libc()->dup(fd);
+        FILE *out = wfd < 0 ? NULL : hfs_libc()->fdopen(wfd, "w");
         if (out) build(mountinfo, real, &E, out);
-        if (!out || fclose(out)) { /* fclose reports a failed write */
+        if (!out || hfs_libc()->fclose(out)) { /* fclose reports a failed write */
             rc = -errno;
-            if (!out && wfd >= 0) close(wfd);
-            close(fd);
+            if (!out && wfd >= 0) hfs_libc()->close(wfd);
+            hfs_libc()->close(fd);
             fd = rc;
         }
     }
@@ -272,7 +273,8 @@ int hfs_vfs_mounttab_fd(int mountinfo, int cloexec)
     free(E.v);
     if (fd < 0) return fd;
     /* Nobody changes our copy behind the reader (only a memfd takes seals). */
-    (void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
-    lseek(fd, 0, SEEK_SET);
+    (void)hfs_libc()->fcntl(fd, F_ADD_SEALS,
+                            F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    hfs_libc()->lseek(fd, 0, SEEK_SET);
     return fd;
 }

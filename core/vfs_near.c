@@ -3,6 +3,7 @@
  * of every mount below it, and an ancestor that does not exist really exists virtually (an empty
  * directory on the device of its nearest real ancestor). Nothing here ever writes to the real
  * file system. */
+#include "libc.h"
 #include "util.h"
 #include "vfs.h"
 #include "vfs_int.h"
@@ -104,7 +105,7 @@ static int nearest_real(const char *path, int self, char *out, size_t n, struct 
             if (!slash || !strcmp(out, "/")) return -ENOENT;
             *(slash == out ? slash + 1 : slash) = 0;
         }
-        if (lstat(out, st) == 0) return 0;
+        if (hfs_libc()->lstat(out, st) == 0) return 0;
         if (errno != ENOENT && errno != ENOTDIR) return -errno;
     }
 }
@@ -127,7 +128,7 @@ int hfs_vfs_near_stat(const char *path, struct stat *st)
 int hfs_near_stat_path(const char *path, int follow, struct stat *st)
 {
     if (hfs_vfs_classify(path) != HFS_NS_NEAR) return -ENOENT;
-    if ((follow ? stat(path, st) : lstat(path, st)) == 0) return 0;
+    if ((follow ? hfs_libc()->stat(path, st) : hfs_libc()->lstat(path, st)) == 0) return 0;
     return errno == ENOENT ? hfs_vfs_near_stat(path, st) : -errno;
 }
 

@@ -1,5 +1,6 @@
 /* Open virtual files and directories: remote files read through their cache backing, local
  * (overlay) files as plain fds, directories as fds on mirror dirs with merged listings. */
+#include "libc.h"
 #include "blob.h"
 #include "grow.h"
 #include "prefetch.h"
@@ -99,7 +100,7 @@ int hfs_vobj_stat(hfs_vobj *o, struct stat *st)
 int hfs_vobj_stat_fd(hfs_vobj *o, int fd, struct stat *st)
 {
     if ((o->local && !o->is_dir) || o->near == 1) {
-        if (fstat(fd, st)) return -errno;
+        if (hfs_libc()->fstat(fd, st)) return -errno;
         if (o->L.kind == HFS_VL_REPO && !o->near) st->st_dev = o->L.repo->dev;
         if (o->kept_ino && !o->near) st->st_ino = o->kept_ino;
         return 0;
@@ -141,7 +142,7 @@ static int merge_listing(hfs_vobj *o)
     DIR *d = hfs_sys_opendir(L->upper);
     if (!d) return -errno;
     struct dirent *de;
-    while ((de = readdir(d))) {
+    while ((de = hfs_libc()->readdir(d))) {
         const char *n = de->d_name, *vn;
         if (!strcmp(n, ".") || !strcmp(n, "..")) continue;
         int kind = hfs_ov_name_kind(n, &vn);
@@ -160,7 +161,7 @@ static int merge_listing(hfs_vobj *o)
             ino = hfs_file_ino(cup, ino);
         if ((rc = push_ent(o, &cap, vn, de->d_type, ino))) break;
     }
-    closedir(d);
+    hfs_libc()->closedir(d);
     nlocal = o->nents;
     if (nlocal) qsort(o->ents, nlocal, sizeof *o->ents, cmp_name);
     if (!rc && !opaque && L->e && L->e->is_dir) {
@@ -271,7 +272,7 @@ __attribute__((noinline)) static int open2(const char *vpath, int flags, mode_t 
         if ((rc = hfs_ov_prepare_create(rc, &L)) < 0) return rc;
         fd = hfs_sys_open(L.upper, flags, mode);
         if (fd < 0) return -errno;
-        fstat(fd, &L.ust);
+        hfs_libc()->fstat(fd, &L.ust);
         L.local = 1;
         goto local;
     }
@@ -311,7 +312,7 @@ __attribute__((noinline)) static int open2(const char *vpath, int flags, mode_t 
 local : {
     hfs_vobj *o = new_vobj(&L);
     if (!o) {
-        close(fd);
+        hfs_libc()->close(fd);
         return -ENOMEM;
     }
     o->local = 1;
@@ -350,18 +351,18 @@ static int near_listing(hfs_vobj *o, int realfd)
     size_t cap = 0;
     int rc = 0;
     if (realfd >= 0) {
-        int dfd = openat(realfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+        int dfd = hfs_libc()->openat(realfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        DIR *d = dfd < 0 ? NULL : hfs_libc()->fdopendir(dfd);
         if (!d) {
             rc = -errno;
-            if (dfd >= 0) close(dfd);
+            if (dfd >= 0) hfs_libc()->close(dfd);
             return rc;
         }
         struct dirent *de;
-        while (!rc && (de = readdir(d)))
+        while (!rc && (de = hfs_libc()->readdir(d)))
             if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
                 rc = push_ent(o, &cap, de->d_name, de->d_type, de->d_ino);
-        closedir(d);
+        hfs_libc()->closedir(d);
     }
     near_fill f = {o, &cap, o->L.vpath};
     if (!rc) rc = hfs_vfs_near_children(o->L.vpath, add_child, &f);
@@ -394,12 +395,12 @@ int hfs_vfs_open_near(const char *path, int realfd, int flags, hfs_vobj **out)
         if (!rc && (fd = hfs_sys_open(m, O_RDONLY | O_DIRECTORY | keep_flags(flags), 0)) < 0)
             rc = -errno;
     }
-    if (!rc && fstat(fd, &o->L.ust)) rc = -errno;
+    if (!rc && hfs_libc()->fstat(fd, &o->L.ust)) rc = -errno;
     /* Unreadable (no read permission, an O_PATH fd on it...): the fd still leads to the
      * mounts below; only listing it fails, as the kernel's would. */
     if (!rc) o->list_err = near_listing(o, realfd);
     if (rc) {
-        if (realfd < 0 && fd >= 0) close(fd);
+        if (realfd < 0 && fd >= 0) hfs_libc()->close(fd);
         hfs_vobj_unref(o);
         return rc;
     }

@@ -1,6 +1,7 @@
 /* statvfs/statfs of virtual paths: writes land in the local overlay, so the virtual file system
  * is writable and has the overlay's free space (df, installers and caches check it before
  * writing). Device identity stays virtual: f_fsid follows st_dev, one per repo. */
+#include "libc.h"
 #include "overlay.h"
 #include "vfs.h"
 #include "vfs_int.h"
@@ -19,7 +20,7 @@ static int overlay_statvfs(struct statvfs *sv)
     int rc = hfs_overlay_base(p, sizeof p);
     if (rc) return rc;
     for (;;) {
-        if (statvfs(p, sv) == 0) return 0;
+        if (hfs_libc()->statvfs(p, sv) == 0) return 0;
         if (errno != ENOENT && errno != ENOTDIR) return -errno;
         char *slash = strrchr(p, '/');
         if (!slash) { /* a relative base: its ancestor is the cwd */
@@ -49,7 +50,7 @@ int hfs_vfs_statvfs(const char *vpath, struct statvfs *sv)
     if (!hfs_vfs_covers(vpath)) { /* an ancestor of a mount: the real file system it is on */
         char real[PATH_MAX];
         int rc = hfs_near_real_dir(vpath, real, sizeof real);
-        return rc ? rc : statvfs(real, sv) ? -errno : 0;
+        return rc ? rc : hfs_libc()->statvfs(real, sv) ? -errno : 0;
     }
     struct stat st;
     struct statvfs r;
@@ -75,7 +76,7 @@ int hfs_vfs_statfs(const char *vpath, struct statfs *sf)
     if (!hfs_vfs_covers(vpath)) {
         char real[PATH_MAX];
         int rc = hfs_near_real_dir(vpath, real, sizeof real);
-        return rc ? rc : statfs(real, sf) ? -errno : 0;
+        return rc ? rc : hfs_libc()->statfs(real, sf) ? -errno : 0;
     }
     struct statvfs sv; /* the same answer in statfs's shape */
     int rc = hfs_vfs_statvfs(vpath, &sv);

@@ -1,6 +1,7 @@
 /* Writes under a mount: everything lands in the repo's overlay (upper/), remote entries are
  * hidden with whiteouts, and nothing here ever talks to the Hub except to fetch a file that is
  * being copied up. */
+#include "libc.h"
 #include "blob.h"
 #include "log.h"
 #include "overlay.h"
@@ -45,7 +46,7 @@ static int touch(const char *path)
 {
     int fd = hfs_sys_open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
-    close(fd);
+    hfs_libc()->close(fd);
     return 0;
 }
 
@@ -73,7 +74,7 @@ static int name_lock(const hfs_loc *L)
         fd = hfs_sys_open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
         struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
         if (fd >= 0)
-            while (fcntl(fd, F_SETLKW, &fl) && errno == EINTR) {
+            while (hfs_libc()->fcntl(fd, F_SETLKW, (long)&fl) && errno == EINTR) {
             }
     }
     errno = saved;
@@ -84,7 +85,7 @@ static int name_lock(const hfs_loc *L)
 static void name_unlock(int fd)
 {
     int saved = errno;
-    if (fd >= 0) close(fd);
+    if (fd >= 0) hfs_libc()->close(fd);
     pthread_mutex_unlock(&g_name_mu);
     errno = saved;
 }
@@ -160,29 +161,29 @@ static int copy_file_up(hfs_loc *L, int truncate)
         rc = hfs_file_ensure(f, 0, L->e->size);
         off_t off = 0;
         while (!rc && (uint64_t)off < L->e->size) {
-            ssize_t n =
-                copy_file_range(in, &off, out, NULL, (size_t)(L->e->size - (uint64_t)off), 0);
+            ssize_t n = hfs_libc()->copy_file_range(in, &off, out, NULL,
+                                                    (size_t)(L->e->size - (uint64_t)off), 0);
             if (n <= 0) {
                 if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL)) {
                     char buf[65536];
-                    n = pread(in, buf, sizeof buf, off);
-                    if (n > 0 && write(out, buf, (size_t)n) != n) n = -1;
+                    n = hfs_libc()->pread(in, buf, sizeof buf, off);
+                    if (n > 0 && hfs_libc()->write(out, buf, (size_t)n) != n) n = -1;
                     if (n > 0) off += n;
                 }
                 if (n <= 0) rc = n < 0 ? -errno : -EIO;
             }
         }
-        close(in);
+        hfs_libc()->close(in);
         hfs_file_free(f);
         if (rc) goto fail;
     }
     struct timespec ts[2] = {{.tv_sec = L->e->mtime}, {.tv_sec = L->e->mtime}};
-    if (!truncate && futimens(out, ts)) { /* the copy keeps the remote file's time */
+    if (!truncate && hfs_libc()->futimens(out, ts)) { /* the copy keeps the remote file's time */
         rc = -errno;
         goto fail;
     }
     hfs_file_ino_keep(out, L->repo->key, L->rpath); /* the same file: the same number */
-    if (close(out)) {
+    if (hfs_libc()->close(out)) {
         rc = -errno;
         hfs_sys_unlink(tmp);
         return rc;
@@ -202,7 +203,7 @@ static int copy_file_up(hfs_loc *L, int truncate)
     }
     return 0;
 fail:
-    close(out);
+    hfs_libc()->close(out);
     hfs_sys_unlink(tmp);
     hfs_err("%s: %s: cannot copy the remote file into the overlay: %s", L->repo->key, L->rpath,
             strerror(-rc));
@@ -261,12 +262,12 @@ static int rmdir_upper(const char *dir)
     struct dirent *de;
     char p[HFS_PATH_MAX];
     const char *vn;
-    while ((de = readdir(d)))
+    while ((de = hfs_libc()->readdir(d)))
         if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
             hfs_ov_name_kind(de->d_name, &vn) != HFS_OVN_ENTRY &&
             !hfs_fmt(p, sizeof p, "%s/%s", dir, de->d_name))
             hfs_sys_unlink(p);
-    closedir(d);
+    hfs_libc()->closedir(d);
     return hfs_sys_rmdir(dir) ? -errno : 0;
 }
 

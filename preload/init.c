@@ -37,11 +37,18 @@ static void core_thread_start(void)
     hfs_guard++;
 }
 
+/* The core's own atexit work (the exit-time push) runs with the guard set, as a wrapped call. */
+static void run_in_core(void (*fn)(void))
+{
+    HFS_CORE_VOID(fn());
+}
+
 static void init_once(void)
 {
     int saved = errno;
     hfs_guard++;
     hfs_proc_thread_start = core_thread_start;
+    hfs_proc_run_in_core = run_in_core;
     hfs_real_resolve_common();
     hfs_fd_set_pid();
     hfs_vfs_init();

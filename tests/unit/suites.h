@@ -19,7 +19,8 @@
     X(near)                                                                                        \
     X(hubcache)                                                                                    \
     X(elfdyn)                                                                                      \
-    X(log)
+    X(log)                                                                                         \
+    X(libc_faults)
 
 #define HFS_DECL(n) Suite *suite_##n(void) __attribute__((weak));
 HFS_SUITES(HFS_DECL)
