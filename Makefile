@@ -13,18 +13,25 @@ DEBIAN_PKGS := build-essential pkg-config libcurl4-openssl-dev libjsmn-dev libxx
 WARN := -Wall -Wextra -Werror
 # gcc's truncation guesses fire on every bounded path copy; real truncation is checked (hfs_fmt).
 WARN += $(shell $(CC) -Werror -Wno-format-truncation -E -x c /dev/null >/dev/null 2>&1 && echo -Wno-format-truncation)
+# core/, by concern (README "Where the code is"): base/ helpers and the libc seam, net/ the
+# network module (and its loader), cache/ snapshots and indexes, file/ a remote file's bytes,
+# vfs/ the namespace and its operations, overlay/ the overlay's layout and administration,
+# push/ uploads, hfrun/ the CLI, super/ the supervisor. Headers are included by name.
+CORE_DIRS := base net cache file vfs overlay push
+CORE_INC := $(addprefix -Icore/,$(CORE_DIRS) super)
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread \
-	-DHFS_VERSION=\"$(VERSION)\" -Icore $(SAN) $(CFLAGS)
+	-DHFS_VERSION=\"$(VERSION)\" $(CORE_INC) $(SAN) $(CFLAGS)
 LDFLAGS_ALL := -pthread $(SAN) $(LDFLAGS)
 
 # log and config live in the core; the network module is lent them at load (net.h's
-# hfs_net_services, answered by net_services.c in the module). types.c has no state: in both.
-COMMON_SRC := core/log.c core/config.c core/types.c core/clock.c core/grow.c
-MODULE_SRC := core/net_services.c core/types.c core/clock.c core/grow.c
-NET_SRC := $(filter-out core/net_services.c,$(wildcard core/net_*.c))
+# hfs_net_services, answered by net_services.c in the module). types, clock, grow: no state,
+# in both.
+COMMON_SRC := core/base/log.c core/base/config.c core/base/types.c core/base/clock.c core/base/grow.c
+MODULE_SRC := core/net/net_services.c core/base/types.c core/base/clock.c core/base/grow.c
+NET_SRC := $(filter-out core/net/net_services.c,$(wildcard core/net/net_*.c))
 # The core's plain-libc table (libc.h): hfrun and the unit tests only; the shim brings its own.
-PLAIN_SRC := core/libc_plain.c
-CORE_SRC := $(filter-out $(COMMON_SRC) $(MODULE_SRC) $(NET_SRC) $(PLAIN_SRC) core/hfrun.c,$(wildcard core/*.c))
+PLAIN_SRC := core/base/libc_plain.c
+CORE_SRC := $(filter-out $(COMMON_SRC) $(MODULE_SRC) $(NET_SRC) $(PLAIN_SRC),$(wildcard $(addsuffix /*.c,$(addprefix core/,$(CORE_DIRS)))))
 PRELOAD_SRC := $(wildcard preload/*.c)
 # The supervisor (static and Go programs under hfrun): linked into hfrun only, with libseccomp.
 SUPER_SRC := $(wildcard core/super/*.c)
@@ -47,7 +54,7 @@ LIBS_CHECK := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubu
 .PHONY: all test unit seamcheck hubtest integration jstest asan demo install clean format format-check deps bench
 all: $(BUILD)/libhfshim.so $(BUILD)/libhfshim-net.so $(BUILD)/hfrun
 
-$(BUILD)/obj/%.o: %.c $(wildcard core/*.h core/super/*.h preload/*.h tests/unit/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard core/*/*.h preload/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -57,7 +64,7 @@ $(BUILD)/libhfshim.so: $(PRELOAD_OBJ) $(CORE_OBJ) $(COMMON_OBJ)
 $(BUILD)/libhfshim-net.so: $(NET_OBJ) $(call obj,$(MODULE_SRC))
 	$(CC) -shared -Wl,-z,defs -o $@ $^ $(LDFLAGS_ALL) $(LIBS_NET)
 
-$(BUILD)/hfrun: $(call obj,core/hfrun.c) $(SUPER_OBJ) $(CORE_OBJ) $(NET_OBJ) $(COMMON_OBJ) $(PLAIN_OBJ)
+$(BUILD)/hfrun: $(call obj,core/hfrun/hfrun.c) $(SUPER_OBJ) $(CORE_OBJ) $(NET_OBJ) $(COMMON_OBJ) $(PLAIN_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_CORE) $(LIBS_NET) $(LIBS_SUPER)
 
 $(BUILD)/test_unit: $(UNIT_OBJ) $(CORE_OBJ) $(NET_OBJ) $(COMMON_OBJ) $(PLAIN_OBJ)
@@ -66,7 +73,7 @@ $(BUILD)/test_unit: $(UNIT_OBJ) $(CORE_OBJ) $(NET_OBJ) $(COMMON_OBJ) $(PLAIN_OBJ
 unit: $(BUILD)/test_unit
 	$(BUILD)/test_unit
 
-# The core calls libc only through its table (core/libc.h), never a name the shim wraps.
+# The core calls libc only through its table (core/base/libc.h), never a name the shim wraps.
 seamcheck: $(BUILD)/libhfshim.so $(BUILD)/libhfshim-net.so
 	@sh tests/check_seam.sh $(BUILD) $(CORE_OBJ) $(COMMON_OBJ) $(NET_OBJ) $(call obj,$(MODULE_SRC))
 
@@ -108,10 +115,10 @@ bench: all
 	HFS_BENCH_BUILD=$(BUILD) $(PYTHON) bench/run.py
 
 format:
-	clang-format -i core/*.[ch] core/super/*.[ch] preload/*.[ch] tests/unit/*.[ch]
+	clang-format -i core/*/*.[ch] preload/*.[ch] tests/unit/*.[ch]
 
 format-check:
-	clang-format --dry-run -Werror core/*.[ch] core/super/*.[ch] preload/*.[ch] tests/unit/*.[ch]
+	clang-format --dry-run -Werror core/*/*.[ch] preload/*.[ch] tests/unit/*.[ch]
 
 clean:
 	rm -rf build build-asan

@@ -1,4 +1,4 @@
-/* The core's libc table in the shim (core/libc.h): each entry calls the real function through
+/* The core's libc table in the shim (core/base/libc.h): each entry calls the real function through
  * its slot in real.c (resolved on first use, as for the wrappers), so the core's own calls
  * never come back through the wrappers. A const initializer: in place before any code runs. */
 #include "libc.h"

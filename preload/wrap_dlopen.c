@@ -1,6 +1,6 @@
 /* dlopen and dlmopen of a virtual path. The loader opens libraries with its own system calls,
  * which no wrapper sees: a virtual library is made complete by the core and the loader is given
- * a real path for it (core/vfs.h, hfs_vfs_lib_path: <shim cache>/lib<vpath>, a symlink to the
+ * a real path for it (core/vfs/vfs.h, hfs_vfs_lib_path: <shim cache>/lib<vpath>, a symlink to the
  * complete backing file, whose directory holds the dependencies it finds through $ORIGIN), after
  * the dependencies it could only find in absolute virtual directories are loaded first.
  *

@@ -479,7 +479,7 @@ class PermissionTest(PosixBase):
             self.skipTest("needs root to switch users")
         for d in (self.tmp, self.home, self.P):  # the other user must reach the overlay
             os.chmod(d, 0o755)
-        self.user_mirror = "/tmp/hfshim-mirror-65534"  # core/vfs_mirror.c's per-user tree
+        self.user_mirror = "/tmp/hfshim-mirror-65534"  # core/vfs/vfs_mirror.c's per-user tree
         self.had_user_mirror = os.path.lexists(self.user_mirror)
 
     def tearDown(self):

@@ -2,7 +2,7 @@
 ".wh.x", ".wh..wh..opq", a folder ".wh.d/" and a dotfile ".x.wh.x" (whose whiteout starts with
 ".wh..x") are entries like any other: listed, read, deleted, renamed, created and pushed under
 their own names, through an explicit mount and the /hf prefix (they share the overlay). The
-overlay stores names starting with ".wh." escaped (core/overlay.h)."""
+overlay stores names starting with ".wh." escaped (core/overlay/overlay.h)."""
 import json
 import os
 import random

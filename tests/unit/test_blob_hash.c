@@ -1,4 +1,4 @@
-/* core/blob_hash.h: the background hash follows the chunk map's contiguous prefix, whatever
+/* core/file/file_hash.h: the background hash follows the chunk map's contiguous prefix, whatever
  * order the chunks arrive in, and gives the digest of the whole file. */
 #include <errno.h>
 #include <limits.h>
@@ -11,7 +11,7 @@
 #include "suites.h"
 #include "vfs.h"
 #include "tmpdir.h"
-#include "blob_hash.h"
+#include "file_hash.h"
 #include "chunkmap.h"
 #include "net.h"
 

@@ -1,4 +1,4 @@
-/* core/util.h: cache folder names and the small file-system helpers the cache is built on. */
+/* core/base/util.h: cache folder names and the small file-system helpers the cache is built on. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

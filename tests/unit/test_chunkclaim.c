@@ -1,4 +1,4 @@
-/* core/chunkclaim.h: chunks in flight, claimed with open file description locks on the map. */
+/* core/file/chunkclaim.h: chunks in flight, claimed with open file description locks on the map. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>

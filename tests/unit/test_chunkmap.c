@@ -1,4 +1,4 @@
-/* core/chunkmap.h: one byte per 1 MiB chunk, in a small file mapped shared. */
+/* core/file/chunkmap.h: one byte per 1 MiB chunk, in a small file mapped shared. */
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>

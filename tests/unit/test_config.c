@@ -1,4 +1,4 @@
-/* core/config.h: settings from the environment, with the Hugging Face tools' precedence. */
+/* core/base/config.h: settings from the environment, with the Hugging Face tools' precedence. */
 #include <ftw.h>
 #include <limits.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* core/elfdyn.h: the dynamic section the library view follows (DT_NEEDED, RPATH, RUNPATH). */
+/* core/file/elfdyn.h: the dynamic section the library view follows (DT_NEEDED, RPATH, RUNPATH). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -1,4 +1,4 @@
-/* core/grammar.h: percent-decoding, mount specs, paths below the prefix, keys, shas. */
+/* core/vfs/grammar.h: percent-decoding, mount specs, paths below the prefix, keys, shas. */
 #include <errno.h>
 #include <string.h>
 #include "suites.h"

@@ -1,5 +1,5 @@
-/* core/hubcache.h and core/revcache.h: refs with their snapshot folders, a snapshot folder read
- * back as an index, and revision answers kept per token. */
+/* core/cache/hubcache.h and core/cache/revcache.h: refs with their snapshot folders, a snapshot
+ * folder read back as an index, and revision answers kept per token. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>

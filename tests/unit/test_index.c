@@ -1,4 +1,4 @@
-/* core/index.h: building a tree index, mapping it, lookups, listings, etags, bad input. */
+/* core/cache/index.h: building a tree index, mapping it, lookups, listings, etags, bad input. */
 #include <dirent.h>
 #include <errno.h>
 #include <stddef.h>

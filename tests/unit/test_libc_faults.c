@@ -1,4 +1,4 @@
-/* Fault injection through the core's libc table (core/libc.h): a full disk or an I/O error in
+/* Fault injection through the core's libc table (core/base/libc.h): a full disk or an I/O error in
  * the middle of a publish is reported as that -errno, and nothing is lost — the previous file
  * is intact and no temporary file is left behind. */
 #include "suites.h"

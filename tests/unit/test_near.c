@@ -1,5 +1,5 @@
-/* Ancestors of mounts (core/vfs_near.c, hfs_vfs_open_near in core/vfs_open.c): classification,
- * the mount components a listing gains, virtual stat of missing ancestors. */
+/* Ancestors of mounts (core/vfs/vfs_near.c, hfs_vfs_open_near in core/vfs/vfs_open.c):
+ * classification, the mount components a listing gains, virtual stat of missing ancestors. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,5 @@
-/* hfs_path_normalize (core/vfs.h, core/paths.c): lexical normalization of any path spelling. */
+/* hfs_path_normalize (core/vfs/vfs.h, core/vfs/paths.c): lexical normalization of any path
+ * spelling. */
 #include <errno.h>
 #include <limits.h>
 #include <string.h>

@@ -21,19 +21,3 @@
  * dry_run: print the plan only. report may be NULL. */
 HFS_MUST_CHECK int hfs_push_repo(const hfs_spec *s, const char *summary, int dry_run, FILE *report,
                                  char new_sha[41]);
-
-/* Local changes against the pinned snapshot, one line each: "A path", "M path", "D path",
- * "D folder/", and "? path (why)" for entries that stay local. The number of changes that a
- * push would send, or a negative errno. */
-HFS_MUST_CHECK int hfs_overlay_status(const hfs_spec *s, FILE *out);
-
-/* Drops local changes (under the overlay lock): all of the repo's when path is NULL or "",
- * else the overlay entry at path (a whole folder for a folder) and its whiteout. */
-HFS_MUST_CHECK int hfs_overlay_discard(const hfs_spec *s, const char *path, FILE *report);
-
-/* 1 if the repo's overlay holds anything (files, folders, whiteouts), else 0. */
-int hfs_overlay_dirty(const hfs_repo_id *r);
-
-/* Calls cb for every repo or bucket that has an overlay dir (rev ""), in name order; stops
- * at a non-zero return and returns it. */
-HFS_MUST_CHECK int hfs_overlay_repos(int (*cb)(const hfs_spec *s, void *arg), void *arg);

@@ -2,7 +2,7 @@
  * hidden with whiteouts, and nothing here ever talks to the Hub except to fetch a file that is
  * being copied up. */
 #include "libc.h"
-#include "blob.h"
+#include "file.h"
 #include "log.h"
 #include "overlay.h"
 #include "util.h"

@@ -1,6 +1,6 @@
 #include "prefetch.h"
 #include "libc.h"
-#include "blob.h"
+#include "file.h"
 #include "checked.h"
 #include "config.h"
 #include "log.h"

@@ -1,7 +1,7 @@
 /* The virtual namespace: prefix and explicit mounts, path -> repo entry, stat, open, listing. */
 #include "vfs.h"
-#include "blob.h"
-#include "blob_hash.h"
+#include "file.h"
+#include "file_hash.h"
 #include "chunkclaim.h"
 #include "config.h"
 #include "grammar.h"

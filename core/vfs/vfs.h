@@ -14,7 +14,7 @@
 
 /* The longest virtual path (and overlay or mirror path) handled: a cwd up to PATH_MAX deep in a
  * mount plus a relative argument up to PATH_MAX, as a local file system allows. Longer overlay
- * paths reach the kernel through directory fds (core/sys_path.h). */
+ * paths reach the kernel through directory fds (core/base/sys_path.h). */
 #define HFS_PATH_MAX (2 * 4096)
 
 /* A spelling of the real path `path` that the kernel takes as one argument: path itself when it

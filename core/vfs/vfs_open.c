@@ -1,7 +1,7 @@
 /* Open virtual files and directories: remote files read through their cache backing, local
  * (overlay) files as plain fds, directories as fds on mirror dirs with merged listings. */
 #include "libc.h"
-#include "blob.h"
+#include "file.h"
 #include "grow.h"
 #include "prefetch.h"
 #include "config.h"

@@ -7,7 +7,7 @@
 #include "overlay.h"
 #include "push.h"
 #include "repo.h"
-#include "super/super.h"
+#include "super.h"
 #include "util.h"
 #include "vfs.h"
 #include "vfs_int.h"

@@ -25,6 +25,8 @@
  * than NAME_MAX (deleting a remote entry with a name that long fails). */
 #pragma once
 #include "checked.h"
+#include <stdio.h>
+#include "grammar.h"
 #include <stddef.h>
 #include <stdint.h>
 #include "types.h"
@@ -62,3 +64,21 @@ HFS_MUST_CHECK int hfs_overlay_upper(const hfs_repo_id *r, char *out, size_t n);
  * bumps; UINT64_MAX when it cannot be mapped (then nothing may be cached). */
 uint64_t hfs_overlay_generation(void);
 void hfs_overlay_touch(void);
+
+/* ---- administration (overlay_admin.c: hfrun status / discard / push's choice of repos) */
+
+/* Local changes against the pinned snapshot, one line each: "A path", "M path", "D path",
+ * "D folder/", and "? path (why)" for entries that stay local. The number of changes that a
+ * push would send, or a negative errno. */
+HFS_MUST_CHECK int hfs_overlay_status(const hfs_spec *s, FILE *out);
+
+/* Drops local changes (under the overlay lock): all of the repo's when path is NULL or "",
+ * else the overlay entry at path (a whole folder for a folder) and its whiteout. */
+HFS_MUST_CHECK int hfs_overlay_discard(const hfs_spec *s, const char *path, FILE *report);
+
+/* 1 if the repo's overlay holds anything (files, folders, whiteouts), else 0. */
+int hfs_overlay_dirty(const hfs_repo_id *r);
+
+/* Calls cb for every repo or bucket that has an overlay dir (rev ""), in name order; stops
+ * at a non-zero return and returns it. */
+HFS_MUST_CHECK int hfs_overlay_repos(int (*cb)(const hfs_spec *s, void *arg), void *arg);

@@ -1,6 +1,6 @@
-#include "blob.h"
+#include "file.h"
 #include "libc.h"
-#include "blob_hash.h"
+#include "file_hash.h"
 #include "chunkclaim.h"
 #include "chunkmap.h"
 #include "config.h"

@@ -5,7 +5,7 @@
  *
  * Which table: a link-time default, hfs_libc_default, set before anything runs. libhfshim.so's
  * comes from preload/core_libc.c (the real entry points, through preload/real.c's slots);
- * hfrun's and the unit tests', where nothing is interposed, from core/libc_plain.c (plain
+ * hfrun's and the unit tests', where nothing is interposed, from core/base/libc_plain.c (plain
  * libc). The network module is lent the core's table at load (net.h's hfs_net_services).
  * tests/check_seam.sh fails `make test` if a core object calls a wrapped name directly.
  *

@@ -1,4 +1,4 @@
-#include "blob_hash.h"
+#include "file_hash.h"
 #include "libc.h"
 #include "log.h"
 #include "net.h"
