@@ -202,6 +202,18 @@ static void exit_hook(void)
     atexit(stop_at_exit);
 }
 
+/* The thread is done with a RUNNING item: its backing closed, its slot free. */
+static void release(pf_item *it)
+{
+    if (it->fd >= 0) hfs_libc()->close(it->fd);
+    hfs_file_free(it->f);
+    it->f = NULL;
+    it->fd = -1;
+    pthread_mutex_lock(&g_mu);
+    item_free(it);
+    pthread_mutex_unlock(&g_mu);
+}
+
 /* The item's backing prepared and claimed: 1, ready to fetch; 0: nothing to fetch (the item
  * is freed). No lock held: local file I/O only. */
 static int prepare(pf_item *it)
@@ -221,13 +233,7 @@ static int prepare(pf_item *it)
         it->it.arg = it->f;
         return 1;
     }
-    if (it->fd >= 0) hfs_libc()->close(it->fd);
-    hfs_file_free(it->f);
-    it->f = NULL;
-    it->fd = -1;
-    pthread_mutex_lock(&g_mu);
-    item_free(it);
-    pthread_mutex_unlock(&g_mu);
+    release(it);
     return 0;
 }
 
@@ -273,13 +279,7 @@ static void feed_ended(hfs_fetch_item *fi, void *arg)
         hfs_debug("prefetch of %s failed (%s); its reader will fetch it", fi->req.path,
                   strerror(-fi->rc));
     hfs_file_prefetch_end(it->f, fi->rc);
-    hfs_libc()->close(it->fd);
-    hfs_file_free(it->f);
-    it->f = NULL;
-    it->fd = -1;
-    pthread_mutex_lock(&g_mu);
-    item_free(it);
-    pthread_mutex_unlock(&g_mu);
+    release(it);
 }
 
 static void *run(void *arg)

@@ -1,10 +1,5 @@
-/* Bodies and replies of preupload, LFS batch and commit, on jsmn like net_json.c. Strings we
- * send go through hfs_json_quote; strings we keep through hfs_json_unescape. */
-#define JSMN_STATIC
-#define JSMN_STRICT
-#define JSMN_PARENT_LINKS
-#include <jsmn.h>
-
+/* Bodies and replies of preupload, LFS batch and commit, on net_jdoc.h like net_json.c.
+ * Strings we send go through hfs_json_quote; strings we keep through hfs_json_unescape. */
 #include "net_commit_json.h"
 #include "net_json.h"
 
@@ -37,92 +32,23 @@ char *hfs_base64(const void *p, size_t n)
 
 /* ---- a parsed reply ---- */
 
-typedef struct {
-    const char *js;
-    jsmntok_t *t;
-    int n;
-} doc;
+typedef hfs_jdoc doc;
 
-static int fail(char *err, size_t errsz, const char *why)
-{
-    if (errsz) snprintf(err, errsz, "%s", why);
-    return -EIO;
-}
-
+/* A reply that must be one JSON object: 0, or -1. */
 static int parse(doc *d, const char *js, size_t len)
 {
-    memset(d, 0, sizeof *d);
-    d->js = js;
-    if (!js || len == 0 || len > INT_MAX / 2) return -1;
-    jsmn_parser p;
-    jsmn_init(&p);
-    int r = jsmn_parse(&p, js, len, NULL, 0);
-    if (r < 1) return -1;
-    d->t = calloc((size_t)r + 1, sizeof *d->t);
-    if (!d->t) return -1;
-    jsmn_init(&p);
-    r = jsmn_parse(&p, js, len, d->t, (unsigned)r + 1);
-    if (r < 1 || d->t[0].type != JSMN_OBJECT) return -1;
-    for (size_t i = (size_t)d->t[0].end; i < len; i++)
-        if (!isspace((unsigned char)js[i])) return -1;
-    d->n = r;
-    return 0;
-}
-
-/* The token after token i and everything inside it. */
-static int skip(const doc *d, int i)
-{
-    int j = i + 1;
-    while (j < d->n && d->t[j].start < d->t[i].end) j++;
-    return j;
-}
-
-/* Member `name` of object `obj` (its value's token), or -1. */
-static int member(const doc *d, int obj, const char *name)
-{
-    if (obj < 0 || d->t[obj].type != JSMN_OBJECT) return -1;
-    size_t nl = strlen(name);
-    for (int k = obj + 1; k + 1 < d->n && d->t[k].start < d->t[obj].end; k = skip(d, k + 1)) {
-        const jsmntok_t *t = &d->t[k];
-        if (t->type == JSMN_STRING && (size_t)(t->end - t->start) == nl &&
-            !memcmp(d->js + t->start, name, nl))
-            return k + 1;
-    }
-    return -1;
+    if (!js || hfs_jdoc_parse(d, js, len)) return -1;
+    return d->t[0].type == JSMN_OBJECT ? 0 : -1;
 }
 
 /* String value of token i, unescaped, into out (cut to fit). 0, or -1 if not a string. */
 static int str(const doc *d, int i, char *out, size_t n)
 {
-    if (i < 0 || d->t[i].type != JSMN_STRING || n == 0) return -1;
-    size_t l = (size_t)(d->t[i].end - d->t[i].start);
-    char *tmp = malloc(l + 1);
-    if (!tmp) return -1;
-    long r = hfs_json_unescape(d->js + d->t[i].start, l, tmp);
-    if (r < 0) {
-        free(tmp);
-        return -1;
-    }
-    snprintf(out, n, "%.*s", (int)r, tmp);
-    free(tmp);
+    char *v = n ? hfs_jdoc_strdup(d, i) : NULL;
+    if (!v) return -1;
+    snprintf(out, n, "%s", v);
+    free(v);
     return 0;
-}
-
-static char *strdup_tok(const doc *d, int i)
-{
-    if (i < 0 || d->t[i].type != JSMN_STRING) return NULL;
-    size_t l = (size_t)(d->t[i].end - d->t[i].start);
-    char *s = malloc(l + 1);
-    if (s && hfs_json_unescape(d->js + d->t[i].start, l, s) < 0) {
-        free(s);
-        s = NULL;
-    }
-    return s;
-}
-
-static int is_true(const doc *d, int i)
-{
-    return i >= 0 && d->t[i].type == JSMN_PRIMITIVE && d->js[d->t[i].start] == 't';
 }
 
 static int hex_ok(const char *s, size_t want)
@@ -167,33 +93,35 @@ int hfs_json_preupload_reply(const char *js, size_t len, hfs_upload_file *f, int
     doc d;
     head[0] = 0;
     if (parse(&d, js, len)) {
-        free(d.t);
-        return fail(err, errsz, "preupload reply was not valid JSON");
+        hfs_jdoc_free(&d);
+        return hfs_jdoc_fail(err, errsz, "preupload reply was not valid JSON");
     }
-    int rc = 0, files = member(&d, 0, "files");
+    int rc = 0, files = hfs_jdoc_member(&d, 0, "files");
     char *seen = calloc((size_t)n + 1, 1);
     if (!seen || files < 0 || d.t[files].type != JSMN_ARRAY) {
-        rc = fail(err, errsz, seen ? "preupload reply has no \"files\" list" : "out of memory");
+        rc = hfs_jdoc_fail(err, errsz,
+                           seen ? "preupload reply has no \"files\" list" : "out of memory");
         goto out;
     }
     char h[64];
-    if (!str(&d, member(&d, 0, "commitOid"), h, sizeof h) && hex_ok(h, 40)) {
+    if (!str(&d, hfs_jdoc_member(&d, 0, "commitOid"), h, sizeof h) && hex_ok(h, 40)) {
         lower(h);
         memcpy(head, h, 41);
     }
-    for (int k = files + 1; k < d.n && d.t[k].start < d.t[files].end; k = skip(&d, k)) {
+    for (int k = files + 1; k < d.n && d.t[k].start < d.t[files].end; k = hfs_jdoc_skip(&d, k)) {
         char path[4096], mode[16] = "", oid[80] = "";
-        if (d.t[k].type != JSMN_OBJECT || str(&d, member(&d, k, "path"), path, sizeof path)) {
-            rc = fail(err, errsz, "preupload reply has a file without a path");
+        if (d.t[k].type != JSMN_OBJECT ||
+            str(&d, hfs_jdoc_member(&d, k, "path"), path, sizeof path)) {
+            rc = hfs_jdoc_fail(err, errsz, "preupload reply has a file without a path");
             goto out;
         }
-        str(&d, member(&d, k, "uploadMode"), mode, sizeof mode);
-        str(&d, member(&d, k, "oid"), oid, sizeof oid);
+        str(&d, hfs_jdoc_member(&d, k, "uploadMode"), mode, sizeof mode);
+        str(&d, hfs_jdoc_member(&d, k, "oid"), oid, sizeof oid);
         for (int i = 0; i < n; i++) {
             if (seen[i] || strcmp(f[i].path, path)) continue;
             seen[i] = 1;
             f[i].lfs = !strcmp(mode, "lfs") && f[i].size > 0;
-            f[i].ignore = is_true(&d, member(&d, k, "shouldIgnore"));
+            f[i].ignore = hfs_jdoc_is_true(&d, hfs_jdoc_member(&d, k, "shouldIgnore"));
             f[i].remote_oid[0] = 0;
             if (hex_ok(oid, 40) || hex_ok(oid, 64)) {
                 lower(oid);
@@ -204,12 +132,12 @@ int hfs_json_preupload_reply(const char *js, size_t len, hfs_upload_file *f, int
     }
     for (int i = 0; i < n; i++)
         if (!seen[i]) {
-            rc = fail(err, errsz, "preupload reply does not mention every file");
+            rc = hfs_jdoc_fail(err, errsz, "preupload reply does not mention every file");
             break;
         }
 out:
     free(seen);
-    free(d.t);
+    hfs_jdoc_free(&d);
     return rc;
 }
 
@@ -253,54 +181,55 @@ int hfs_json_lfs_batch_reply(const char *js, size_t len, hfs_lfs_action *out, in
     doc d;
     *nout = 0;
     if (parse(&d, js, len)) {
-        free(d.t);
-        return fail(err, errsz, "LFS batch reply was not valid JSON");
+        hfs_jdoc_free(&d);
+        return hfs_jdoc_fail(err, errsz, "LFS batch reply was not valid JSON");
     }
-    int rc = 0, objs = member(&d, 0, "objects");
+    int rc = 0, objs = hfs_jdoc_member(&d, 0, "objects");
     char transfer[32] = "";
-    str(&d, member(&d, 0, "transfer"), transfer, sizeof transfer);
+    str(&d, hfs_jdoc_member(&d, 0, "transfer"), transfer, sizeof transfer);
     if (transfer[0] && strcmp(transfer, "basic")) {
-        rc = fail(err, errsz, "the Hub chose a transfer other than basic");
+        rc = hfs_jdoc_fail(err, errsz, "the Hub chose a transfer other than basic");
         goto out;
     }
     if (objs < 0 || d.t[objs].type != JSMN_ARRAY) {
-        rc = fail(err, errsz, "LFS batch reply has no \"objects\" list");
+        rc = hfs_jdoc_fail(err, errsz, "LFS batch reply has no \"objects\" list");
         goto out;
     }
-    for (int k = objs + 1; k < d.n && d.t[k].start < d.t[objs].end; k = skip(&d, k)) {
+    for (int k = objs + 1; k < d.n && d.t[k].start < d.t[objs].end; k = hfs_jdoc_skip(&d, k)) {
         if (*nout == max) {
-            rc = fail(err, errsz, "LFS batch reply has more objects than asked for");
+            rc = hfs_jdoc_fail(err, errsz, "LFS batch reply has more objects than asked for");
             goto out;
         }
         hfs_lfs_action *a = &out[*nout];
         memset(a, 0, sizeof *a);
         char oid[80] = "";
-        if (d.t[k].type != JSMN_OBJECT || str(&d, member(&d, k, "oid"), oid, sizeof oid) ||
+        if (d.t[k].type != JSMN_OBJECT || str(&d, hfs_jdoc_member(&d, k, "oid"), oid, sizeof oid) ||
             !hex_ok(oid, 64)) {
-            rc = fail(err, errsz, "LFS batch reply has an object without a valid oid");
+            rc = hfs_jdoc_fail(err, errsz, "LFS batch reply has an object without a valid oid");
             goto out;
         }
         lower(oid);
         memcpy(a->oid, oid, 65);
         (*nout)++;
-        int e = member(&d, k, "error");
-        if (e >= 0 && str(&d, member(&d, e, "message"), a->error, sizeof a->error))
+        int e = hfs_jdoc_member(&d, k, "error");
+        if (e >= 0 && str(&d, hfs_jdoc_member(&d, e, "message"), a->error, sizeof a->error))
             snprintf(a->error, sizeof a->error, "error without a message");
-        int act = member(&d, k, "actions");
-        int up = member(&d, act, "upload"), ver = member(&d, act, "verify");
+        int act = hfs_jdoc_member(&d, k, "actions");
+        int up = hfs_jdoc_member(&d, act, "upload"), ver = hfs_jdoc_member(&d, act, "verify");
         if (up >= 0) {
-            a->upload = strdup_tok(&d, member(&d, up, "href"));
+            a->upload = hfs_jdoc_strdup(&d, hfs_jdoc_member(&d, up, "href"));
             if (!a->upload) {
-                rc = fail(err, errsz, "LFS batch reply has an upload action without href");
+                rc = hfs_jdoc_fail(err, errsz, "LFS batch reply has an upload action without href");
                 goto out;
             }
-            a->multipart = member(&d, member(&d, up, "header"), "chunk_size") >= 0;
+            a->multipart =
+                hfs_jdoc_member(&d, hfs_jdoc_member(&d, up, "header"), "chunk_size") >= 0;
         }
-        if (ver >= 0) a->verify = strdup_tok(&d, member(&d, ver, "href"));
+        if (ver >= 0) a->verify = hfs_jdoc_strdup(&d, hfs_jdoc_member(&d, ver, "href"));
     }
 out:
     if (rc) hfs_lfs_actions_free(out, *nout);
-    free(d.t);
+    hfs_jdoc_free(&d);
     return rc;
 }
 
@@ -371,13 +300,13 @@ int hfs_json_commit_reply(const char *js, size_t len, char sha[41], char *err, s
     int rc = 0;
     char s[64];
     if (parse(&d, js, len))
-        rc = fail(err, errsz, "commit reply was not valid JSON");
-    else if (str(&d, member(&d, 0, "commitOid"), s, sizeof s) || !hex_ok(s, 40))
-        rc = fail(err, errsz, "commit reply has no valid commitOid");
+        rc = hfs_jdoc_fail(err, errsz, "commit reply was not valid JSON");
+    else if (str(&d, hfs_jdoc_member(&d, 0, "commitOid"), s, sizeof s) || !hex_ok(s, 40))
+        rc = hfs_jdoc_fail(err, errsz, "commit reply has no valid commitOid");
     else {
         lower(s);
         memcpy(sha, s, 41);
     }
-    free(d.t);
+    hfs_jdoc_free(&d);
     return rc;
 }

@@ -444,6 +444,19 @@ int hfs_http_map_error(long status, const char *xcode, const char *xmsg, const c
 
 /* ---- one attempt ---- */
 
+/* What the headers of a response said. */
+static void forget_headers(hfs_xfer *x)
+{
+    free(x->location);
+    free(x->link);
+    x->location = x->link = NULL;
+    x->has_crange = 0;
+    x->content_length = -1;
+    x->retry_after_ms = x->ratelimit_ms = -1;
+    x->err_code[0] = x->err_msg[0] = 0;
+    x->repo_commit[0] = 0;
+}
+
 static void reset_response(hfs_xfer *x)
 {
     x->status = 0;
@@ -455,14 +468,7 @@ static void reset_response(hfs_xfer *x)
     x->sinking = x->started = 0;
     x->local_err = 0;
     x->local_msg[0] = 0;
-    free(x->location);
-    free(x->link);
-    x->location = x->link = NULL;
-    x->has_crange = 0;
-    x->content_length = -1;
-    x->retry_after_ms = x->ratelimit_ms = -1;
-    x->err_code[0] = x->err_msg[0] = 0;
-    x->repo_commit[0] = 0;
+    forget_headers(x);
     x->seen = 0;
 }
 
@@ -480,14 +486,7 @@ static size_t header_cb(char *p, size_t sz, size_t nm, void *ud)
         long keep = 0;
         const char *sp = memchr(p, ' ', n);
         if (sp) keep = strtol(sp + 1, NULL, 10);
-        free(x->location);
-        free(x->link);
-        x->location = x->link = NULL;
-        x->has_crange = 0;
-        x->content_length = -1;
-        x->retry_after_ms = x->ratelimit_ms = -1;
-        x->err_code[0] = x->err_msg[0] = 0;
-        x->repo_commit[0] = 0;
+        forget_headers(x);
         x->status = keep;
         return n;
     }

@@ -136,20 +136,30 @@ static char *api_base(const hfs_repo_id *r)
     return u;
 }
 
-int hfs_hub_revision(const hfs_repo_id *r, const char *rev, char sha_out[41], int64_t *mtime)
+/* The revision request's name, op and URL (with `query`); *rc set when it cannot be made
+ * (a bucket, offline). A NULL URL with *rc 0 is out of memory, which the run reports. */
+static char *revision_url(const hfs_repo_id *r, const char **rev, const char *query, char *name,
+                          size_t nn, char *op, size_t on, int *rc)
 {
-    if (!rev || !*rev) rev = "main";
-    char name[HFS_ID_MAX + 16], op[HFS_REV_MAX + 32];
-    hfs_repo_name(r, name, sizeof name);
-    snprintf(op, sizeof op, "GET revision/%.*s", HFS_REV_MAX, rev);
-    if (r->type == HFS_BUCKET) return -EINVAL;
-    int rc = hfs_hub_offline(name, op);
-    if (rc) return rc;
-    char *base = api_base(r), *qrev = hfs_quote(rev, "");
-    hfs_xfer x = {0};
-    x.url = base && qrev ? hfs_strjoin(base, "/revision/", qrev, NULL) : NULL;
+    if (!*rev || !**rev) *rev = "main";
+    hfs_repo_name(r, name, nn);
+    snprintf(op, on, "GET revision/%.*s", HFS_REV_MAX, *rev);
+    *rc = r->type == HFS_BUCKET ? -EINVAL : hfs_hub_offline(name, op);
+    if (*rc) return NULL;
+    char *base = api_base(r), *qrev = hfs_quote(*rev, "");
+    char *u = base && qrev ? hfs_strjoin(base, "/revision/", qrev, query, NULL) : NULL;
     free(base);
     free(qrev);
+    return u;
+}
+
+int hfs_hub_revision(const hfs_repo_id *r, const char *rev, char sha_out[41], int64_t *mtime)
+{
+    char name[HFS_ID_MAX + 16], op[HFS_REV_MAX + 32];
+    int rc;
+    hfs_xfer x = {0};
+    x.url = revision_url(r, &rev, "", name, sizeof name, op, sizeof op, &rc);
+    if (rc) return rc;
     rc = api_run(name, op, &x);
     if (!rc) {
         char err[128];
@@ -239,18 +249,11 @@ int hfs_hub_revision_listing(const hfs_repo_id *r, const char *rev, const char *
                              int *listed)
 {
     *listed = 0;
-    if (!rev || !*rev) rev = "main";
     char name[HFS_ID_MAX + 16], op[HFS_REV_MAX + 32];
-    hfs_repo_name(r, name, sizeof name);
-    snprintf(op, sizeof op, "GET revision/%.*s", HFS_REV_MAX, rev);
-    if (r->type == HFS_BUCKET) return -EINVAL;
-    int rc = hfs_hub_offline(name, op);
-    if (rc) return rc;
-    char *base = api_base(r), *qrev = hfs_quote(rev, "");
+    int rc;
     hfs_xfer x = {0};
-    x.url = base && qrev ? hfs_strjoin(base, "/revision/", qrev, "?blobs=true", NULL) : NULL;
-    free(base);
-    free(qrev);
+    x.url = revision_url(r, &rev, "?blobs=true", name, sizeof name, op, sizeof op, &rc);
+    if (rc) return rc;
     hfs_hint h;
     int have_hint = hint && *hint && !hfs_hint_init(&h, r, rev, hint);
     rc = revision_run_xfers(name, op, &x, have_hint ? &h : NULL);

@@ -1,13 +1,7 @@
-/* Hub reply parsing on jsmn. jsmn tokenizes in place (no copies); strings are unescaped only
- * when we keep them. Strict mode plus a check that nothing but whitespace follows the root value
- * is what lets us call a reply "not valid JSON"; parent links keep closing brackets O(depth)
- * on pages with many thousands of entries. */
-#define JSMN_STATIC
-#define JSMN_STRICT
-#define JSMN_PARENT_LINKS
-#include <jsmn.h>
-
+/* Hub reply parsing (listings, revisions) on net_jdoc.h. jsmn tokenizes in place (no copies);
+ * strings are unescaped only when we keep them. */
 #include "net_json.h"
+#include "net_jdoc.h"
 #include "log.h"
 
 #include <errno.h>
@@ -17,255 +11,16 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct {
-    const char *js;
-    size_t len;
-    jsmntok_t *t;
-    int n;
-} doc;
-
-static int fail(char *err, size_t errsz, const char *why)
-{
-    if (errsz) snprintf(err, errsz, "%s", why);
-    return -EIO;
-}
-
-static int is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Tokenizes the whole reply, growing the token array as jsmn asks for more (it resumes where
- * it stopped). 0, or -1 if the text is not one well-formed JSON object or array. */
-static int doc_parse(doc *d, const char *js, size_t len)
-{
-    memset(d, 0, sizeof *d);
-    d->js = js;
-    d->len = len;
-    if (len == 0 || len > INT_MAX / 2) return -1;
-    /* A counting pass (no token array) sizes the array exactly, so a page of many MB costs
-     * one allocation of the right size; if the count is off (malformed text), grow and resume. */
-    jsmn_parser p;
-    jsmn_init(&p);
-    int r = jsmn_parse(&p, js, len, NULL, 0);
-    if (r < 1) return -1;
-    size_t cap = (size_t)r + 1;
-    jsmn_init(&p);
-    for (;;) {
-        jsmntok_t *nt = realloc(d->t, cap * sizeof *nt);
-        if (!nt) return -1;
-        d->t = nt;
-        r = jsmn_parse(&p, js, len, d->t, (unsigned)cap);
-        if (r != JSMN_ERROR_NOMEM) break;
-        if (cap > (size_t)INT_MAX / 2) return -1;
-        cap *= 2;
-    }
-    if (r < 1) return -1;
-    d->n = r;
-    jsmntok_t *root = &d->t[0];
-    if ((root->type != JSMN_OBJECT && root->type != JSMN_ARRAY) || root->end < 0) return -1;
-    for (size_t i = (size_t)root->end; i < len; i++)
-        if (!is_ws(js[i])) return -1;
-    return 0;
-}
-
-static void doc_free(doc *d)
-{
-    free(d->t);
-    d->t = NULL;
-}
-
-/* Index of the token after token i and everything inside it. Tokens are in document order, so
- * the subtree is the run of tokens that start before i ends. */
-static int skip(const doc *d, int i)
-{
-    int j = i + 1;
-    while (j < d->n && d->t[j].start < d->t[i].end) j++;
-    return j;
-}
-
-static size_t tlen(const doc *d, int i)
-{
-    return (size_t)(d->t[i].end - d->t[i].start);
-}
-
-static const char *tstr(const doc *d, int i)
-{
-    return d->js + d->t[i].start;
-}
-
-/* Raw comparison: keys are plain ASCII in every reply we read. */
-static int key_is(const doc *d, int i, const char *k)
-{
-    size_t n = strlen(k);
-    return d->t[i].type == JSMN_STRING && tlen(d, i) == n && !memcmp(tstr(d, i), k, n);
-}
-
-/* Walks the members of object `obj`: *key and *val get the token indexes; returns 0 at the
- * end, 1 for a member, -1 if the object is malformed (a key without exactly one value). The
- * cursor *it starts at obj+1. */
-static int next_member(const doc *d, int obj, int *it, int *key, int *val)
-{
-    if (*it >= d->n || d->t[*it].start >= d->t[obj].end) return 0;
-    int k = *it;
-    if (d->t[k].type != JSMN_STRING || d->t[k].size != 1 || k + 1 >= d->n) return -1;
-    *key = k;
-    *val = k + 1;
-    *it = skip(d, k + 1);
-    return 1;
-}
-
-/* Member `name` of object obj, or -1. */
-static int member(const doc *d, int obj, const char *name)
-{
-    int it = obj + 1, k, v, r;
-    while ((r = next_member(d, obj, &it, &k, &v)) == 1)
-        if (key_is(d, k, name)) return v;
-    return -1;
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static int hex4(const char *s, size_t len, size_t i, unsigned *out)
-{
-    if (i + 4 > len) return -1;
-    unsigned v = 0;
-    for (size_t k = 0; k < 4; k++) {
-        int h = hexval((unsigned char)s[i + k]);
-        if (h < 0) return -1;
-        v = v << 4 | (unsigned)h;
-    }
-    *out = v;
-    return 0;
-}
-
-long hfs_json_unescape(const char *s, size_t len, char *out)
-{
-    char *o = out;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c != '\\') {
-            if (c == 0) return -1;
-            *o++ = c;
-            continue;
-        }
-        if (++i >= len) return -1;
-        switch (s[i]) {
-        case '"':
-            *o++ = '"';
-            break;
-        case '\\':
-            *o++ = '\\';
-            break;
-        case '/':
-            *o++ = '/';
-            break;
-        case 'b':
-            *o++ = '\b';
-            break;
-        case 'f':
-            *o++ = '\f';
-            break;
-        case 'n':
-            *o++ = '\n';
-            break;
-        case 'r':
-            *o++ = '\r';
-            break;
-        case 't':
-            *o++ = '\t';
-            break;
-        case 'u': {
-            unsigned cp;
-            if (hex4(s, len, i + 1, &cp)) return -1;
-            i += 4;
-            if (cp >= 0xDC00 && cp <= 0xDFFF) return -1; /* low surrogate first */
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                unsigned lo;
-                if (i + 2 >= len || s[i + 1] != '\\' || s[i + 2] != 'u' ||
-                    hex4(s, len, i + 3, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-                    return -1;
-                i += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            }
-            if (cp == 0) return -1; /* would cut a C string short */
-            /* \uXXXX is 6 bytes in and at most 3 out; a pair is 12 in and 4 out. */
-            if (cp < 0x80) {
-                *o++ = (char)cp;
-            } else if (cp < 0x800) {
-                *o++ = (char)(0xC0 | cp >> 6);
-                *o++ = (char)(0x80 | (cp & 0x3F));
-            } else if (cp < 0x10000) {
-                *o++ = (char)(0xE0 | cp >> 12);
-                *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
-                *o++ = (char)(0x80 | (cp & 0x3F));
-            } else {
-                *o++ = (char)(0xF0 | cp >> 18);
-                *o++ = (char)(0x80 | (cp >> 12 & 0x3F));
-                *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
-                *o++ = (char)(0x80 | (cp & 0x3F));
-            }
-            break;
-        }
-        default:
-            return -1;
-        }
-    }
-    *o = 0;
-    return (long)(o - out);
-}
-
-/* String token i unescaped into out (outsz bytes): length, or -1 if not a string, a bad
- * escape, or too long. */
-static long tok_str(const doc *d, int i, char *out, size_t outsz)
-{
-    if (d->t[i].type != JSMN_STRING) return -1;
-    size_t n = tlen(d, i);
-    if (n < outsz) return hfs_json_unescape(tstr(d, i), n, out);
-    /* The unescaped form may still fit (escapes shrink); unescape into scratch first. */
-    char *tmp = malloc(n + 1);
-    if (!tmp) return -1;
-    long r = hfs_json_unescape(tstr(d, i), n, tmp);
-    if (r >= 0 && (size_t)r < outsz)
-        memcpy(out, tmp, (size_t)r + 1);
-    else
-        r = -1;
-    free(tmp);
-    return r;
-}
-
-/* A non-negative JSON integer. 0 or -1. */
-static int tok_u64(const doc *d, int i, uint64_t *v)
-{
-    if (d->t[i].type != JSMN_PRIMITIVE) return -1;
-    const char *s = tstr(d, i);
-    size_t n = tlen(d, i);
-    if (n == 0 || n > 20) return -1;
-    uint64_t x = 0;
-    for (size_t k = 0; k < n; k++) {
-        if (s[k] < '0' || s[k] > '9') return -1;
-        unsigned dgt = (unsigned)(s[k] - '0');
-        if (x > (UINT64_MAX - dgt) / 10) return -1;
-        x = x * 10 + dgt;
-    }
-    *v = x;
-    return 0;
-}
+typedef hfs_jdoc doc;
 
 /* A hash of exactly `want` hex digits, lowercased into out[want+1]; else out = "". */
 static void tok_hex(const doc *d, int i, char *out, size_t want)
 {
     out[0] = 0;
-    if (d->t[i].type != JSMN_STRING || tlen(d, i) != want) return;
-    const char *s = tstr(d, i);
+    if (d->t[i].type != JSMN_STRING || hfs_jdoc_len(d, i) != want) return;
+    const char *s = hfs_jdoc_raw(d, i);
     for (size_t k = 0; k < want; k++) {
-        int h = hexval((unsigned char)s[k]);
+        int h = hfs_json_hexval((unsigned char)s[k]);
         if (h < 0) {
             out[0] = 0;
             return;
@@ -278,9 +33,10 @@ static void tok_hex(const doc *d, int i, char *out, size_t want)
 /* A timestamp given as an ISO string, or as a number of seconds or milliseconds. */
 static int tok_time(const doc *d, int i, int64_t *out)
 {
-    if (d->t[i].type == JSMN_STRING) return hfs_iso8601(tstr(d, i), tlen(d, i), out);
+    if (d->t[i].type == JSMN_STRING)
+        return hfs_iso8601(hfs_jdoc_raw(d, i), hfs_jdoc_len(d, i), out);
     uint64_t v;
-    if (tok_u64(d, i, &v)) return -1;
+    if (hfs_jdoc_u64(d, i, &v)) return -1;
     /* Bucket batches send mtime in ms; anything past year 5000 in seconds is ms. */
     *out = (int64_t)(v > 100000000000ULL ? v / 1000 : v);
     return 0;
@@ -371,23 +127,18 @@ enum { ENTRY_OK = 0, ENTRY_SKIP = 1, ENTRY_BAD = -1 };
 #define BAD_SIZE "its size is not a whole number from 0 to 2^63 - 1"
 #define BAD_PATH "its path is not relative (absolute, or an empty, '.' or '..' component)"
 
-static int is_null(const doc *d, int i)
-{
-    return d->t[i].type == JSMN_PRIMITIVE && tstr(d, i)[0] == 'n';
-}
-
 /* A path string into *buf, grown as needed: 1, 0 if it is not a valid string (*buf = ""), -1
  * if out of memory. */
 static int take_path(const doc *d, int v, char **buf, size_t *cap)
 {
-    size_t n = tlen(d, v) + 1;
+    size_t n = hfs_jdoc_len(d, v) + 1;
     if (n > *cap) {
         char *nb = realloc(*buf, n);
         if (!nb) return -1;
         *buf = nb;
         *cap = n;
     }
-    if (tok_str(d, v, *buf, *cap) >= 0) return 1;
+    if (hfs_jdoc_str(d, v, *buf, *cap) >= 0) return 1;
     (*buf)[0] = 0;
     return 0;
 }
@@ -396,15 +147,15 @@ static int take_path(const doc *d, int v, char **buf, size_t *cap)
  * larger one cannot be a file's, and would wrap). */
 static int take_size(const doc *d, int v, uint64_t *size)
 {
-    return tok_u64(d, v, size) || *size > (uint64_t)INT64_MAX ? -1 : 0;
+    return hfs_jdoc_u64(d, v, size) || *size > (uint64_t)INT64_MAX ? -1 : 0;
 }
 
 /* The content sha256 of an "lfs" object: "oid" in tree entries, "sha256" in siblings. */
 static void take_lfs(const doc *d, int v, char out[65])
 {
     if (d->t[v].type != JSMN_OBJECT) return;
-    int o = member(d, v, "oid");
-    if (o < 0) o = member(d, v, "sha256");
+    int o = hfs_jdoc_member(d, v, "oid");
+    if (o < 0) o = hfs_jdoc_member(d, v, "sha256");
     if (o >= 0) tok_hex(d, o, out, 64);
 }
 
@@ -421,34 +172,35 @@ static int parse_entry(const doc *d, int obj, hfs_tree_entry *e, char **buf, siz
     int type = -1, have_path = 0, it = obj + 1, k, v, r;
     int64_t uploaded = 0;
     const char *bad = NULL; /* the first unusable member */
-    while ((r = next_member(d, obj, &it, &k, &v)) == 1) {
-        if (key_is(d, k, "type")) {
-            if (key_is(d, v, "file"))
+    while ((r = hfs_jdoc_next_member(d, obj, &it, &k, &v)) == 1) {
+        if (hfs_jdoc_key_is(d, k, "type")) {
+            if (hfs_jdoc_key_is(d, v, "file"))
                 type = 0;
-            else if (key_is(d, v, "directory"))
+            else if (hfs_jdoc_key_is(d, v, "directory"))
                 type = 1;
             else
                 type = 2;
-        } else if (key_is(d, k, "path")) {
+        } else if (hfs_jdoc_key_is(d, k, "path")) {
             int p = take_path(d, v, buf, cap);
             if (p < 0) return ENTRY_BAD;
             if (!p && !bad) bad = "its path is not a valid string";
             have_path |= p;
-        } else if (key_is(d, k, "size")) {
-            if (is_null(d, v)) continue;
+        } else if (hfs_jdoc_key_is(d, k, "size")) {
+            if (hfs_jdoc_is_null(d, v)) continue;
             if (take_size(d, v, &e->size) && !bad) bad = BAD_SIZE;
-        } else if (key_is(d, k, "oid")) {
+        } else if (hfs_jdoc_key_is(d, k, "oid")) {
             tok_hex(d, v, e->oid, 40);
-        } else if (key_is(d, k, "xetHash")) {
+        } else if (hfs_jdoc_key_is(d, k, "xetHash")) {
             tok_hex(d, v, e->xet_hash, 64);
-        } else if (key_is(d, k, "lfs")) {
+        } else if (hfs_jdoc_key_is(d, k, "lfs")) {
             take_lfs(d, v, e->lfs_sha256);
-        } else if (key_is(d, k, "mtime")) {
+        } else if (hfs_jdoc_key_is(d, k, "mtime")) {
             if (tok_time(d, v, &e->mtime)) e->mtime = 0;
-        } else if (key_is(d, k, "uploadedAt")) {
+        } else if (hfs_jdoc_key_is(d, k, "uploadedAt")) {
             if (tok_time(d, v, &uploaded)) uploaded = 0;
-        } else if (key_is(d, k, "lastCommit") && d->t[v].type == JSMN_OBJECT && !e->mtime) {
-            int dt = member(d, v, "date");
+        } else if (hfs_jdoc_key_is(d, k, "lastCommit") && d->t[v].type == JSMN_OBJECT &&
+                   !e->mtime) {
+            int dt = hfs_jdoc_member(d, v, "date");
             if (dt >= 0 && tok_time(d, dt, &e->mtime)) e->mtime = 0;
         }
     }
@@ -481,23 +233,23 @@ int hfs_json_entries(const char *js, size_t len, hfs_entry_cb cb, void *arg, cha
 {
     if (skips) memset(skips, 0, sizeof *skips);
     doc d;
-    if (doc_parse(&d, js, len)) {
-        doc_free(&d);
-        return fail(err, errsz, "reply was not valid JSON");
+    if (hfs_jdoc_parse(&d, js, len)) {
+        hfs_jdoc_free(&d);
+        return hfs_jdoc_fail(err, errsz, "reply was not valid JSON");
     }
     if (d.t[0].type != JSMN_ARRAY) {
-        doc_free(&d);
-        return fail(err, errsz, "reply was not a JSON array of entries");
+        hfs_jdoc_free(&d);
+        return hfs_jdoc_fail(err, errsz, "reply was not a JSON array of entries");
     }
     char *buf = NULL;
     size_t cap = 0;
     int rc = 0;
-    for (int i = 1; i < d.n && d.t[i].start < d.t[0].end; i = skip(&d, i)) {
+    for (int i = 1; i < d.n && d.t[i].start < d.t[0].end; i = hfs_jdoc_skip(&d, i)) {
         hfs_tree_entry e;
         const char *why = NULL;
         int r = parse_entry(&d, i, &e, &buf, &cap, &why);
         if (r == ENTRY_BAD && !buf) {
-            rc = fail(err, errsz, "out of memory");
+            rc = hfs_jdoc_fail(err, errsz, "out of memory");
             break;
         }
         if (r == ENTRY_BAD) {
@@ -511,20 +263,20 @@ int hfs_json_entries(const char *js, size_t len, hfs_entry_cb cb, void *arg, cha
         }
     }
     free(buf);
-    doc_free(&d);
+    hfs_jdoc_free(&d);
     return rc;
 }
 
 /* "sha" and "lastModified" of a revision reply's root object. */
 static int revision_fields(const doc *d, char sha[41], int64_t *mtime, char *err, size_t errsz)
 {
-    int v = member(d, 0, "sha");
+    int v = hfs_jdoc_member(d, 0, "sha");
     char s[41] = "";
     if (v >= 0) tok_hex(d, v, s, 40);
-    if (!s[0]) return fail(err, errsz, "reply had no valid commit sha");
+    if (!s[0]) return hfs_jdoc_fail(err, errsz, "reply had no valid commit sha");
     memcpy(sha, s, 41);
     int64_t t = 0;
-    v = member(d, 0, "lastModified");
+    v = hfs_jdoc_member(d, 0, "lastModified");
     if (v < 0 || tok_time(d, v, &t)) t = 0;
     if (mtime) *mtime = t;
     return 0;
@@ -534,10 +286,10 @@ int hfs_json_revision(const char *js, size_t len, char sha[41], int64_t *mtime, 
                       size_t errsz)
 {
     doc d;
-    int rc = doc_parse(&d, js, len) || d.t[0].type != JSMN_OBJECT
-                 ? fail(err, errsz, "reply was not valid JSON")
+    int rc = hfs_jdoc_parse(&d, js, len) || d.t[0].type != JSMN_OBJECT
+                 ? hfs_jdoc_fail(err, errsz, "reply was not valid JSON")
                  : revision_fields(&d, sha, mtime, err, errsz);
-    doc_free(&d);
+    hfs_jdoc_free(&d);
     return rc;
 }
 
@@ -549,10 +301,10 @@ static int siblings_reliable(const doc *d, int arr)
 {
     if (arr < 0 || d->t[arr].type != JSMN_ARRAY) return 0;
     if (d->t[arr].size < 1 || d->t[arr].size > HFS_SIBLINGS_MAX) return 0;
-    for (int i = arr + 1; i < d->n && d->t[i].start < d->t[arr].end; i = skip(d, i)) {
+    for (int i = arr + 1; i < d->n && d->t[i].start < d->t[arr].end; i = hfs_jdoc_skip(d, i)) {
         if (d->t[i].type != JSMN_OBJECT) continue;
-        int sz = member(d, i, "size"), b = member(d, i, "blobId");
-        if (sz < 0 || b < 0 || is_null(d, sz)) return 0;
+        int sz = hfs_jdoc_member(d, i, "size"), b = hfs_jdoc_member(d, i, "blobId");
+        if (sz < 0 || b < 0 || hfs_jdoc_is_null(d, sz)) return 0;
     }
     return 1;
 }
@@ -571,17 +323,17 @@ static int parse_sibling(const doc *d, int obj, hfs_tree_entry *e, char **buf, s
     memset(e, 0, sizeof *e);
     int have_path = 0, it = obj + 1, k, v, r;
     const char *bad = NULL;
-    while ((r = next_member(d, obj, &it, &k, &v)) == 1) {
-        if (key_is(d, k, "rfilename")) {
+    while ((r = hfs_jdoc_next_member(d, obj, &it, &k, &v)) == 1) {
+        if (hfs_jdoc_key_is(d, k, "rfilename")) {
             int p = take_path(d, v, buf, cap);
             if (p < 0) return ENTRY_BAD;
             if (!p && !bad) bad = "its path is not a valid string";
             have_path |= p;
-        } else if (key_is(d, k, "size")) {
+        } else if (hfs_jdoc_key_is(d, k, "size")) {
             if (take_size(d, v, &e->size) && !bad) bad = BAD_SIZE;
-        } else if (key_is(d, k, "blobId")) {
+        } else if (hfs_jdoc_key_is(d, k, "blobId")) {
             tok_hex(d, v, e->oid, 40);
-        } else if (key_is(d, k, "lfs")) {
+        } else if (hfs_jdoc_key_is(d, k, "lfs")) {
             take_lfs(d, v, e->lfs_sha256);
         }
     }
@@ -602,12 +354,12 @@ static int each_sibling(const doc *d, int arr, hfs_entry_cb cb, void *arg, char 
     char *buf = NULL;
     size_t cap = 0;
     int rc = 0;
-    for (int i = arr + 1; i < d->n && d->t[i].start < d->t[arr].end; i = skip(d, i)) {
+    for (int i = arr + 1; i < d->n && d->t[i].start < d->t[arr].end; i = hfs_jdoc_skip(d, i)) {
         hfs_tree_entry e;
         const char *why = NULL;
         int r = parse_sibling(d, i, &e, &buf, &cap, &why);
         if (r == ENTRY_BAD && !buf) {
-            rc = fail(err, errsz, "out of memory");
+            rc = hfs_jdoc_fail(err, errsz, "out of memory");
             break;
         }
         if (r == ENTRY_BAD) {
@@ -630,15 +382,15 @@ int hfs_json_revision_listing(const char *js, size_t len, char sha[41], int64_t 
     if (skips) memset(skips, 0, sizeof *skips);
     *listed = 0;
     doc d;
-    int rc = doc_parse(&d, js, len) || d.t[0].type != JSMN_OBJECT
-                 ? fail(err, errsz, "reply was not valid JSON")
+    int rc = hfs_jdoc_parse(&d, js, len) || d.t[0].type != JSMN_OBJECT
+                 ? hfs_jdoc_fail(err, errsz, "reply was not valid JSON")
                  : revision_fields(&d, sha, mtime, err, errsz);
-    int arr = rc ? -1 : member(&d, 0, "siblings");
+    int arr = rc ? -1 : hfs_jdoc_member(&d, 0, "siblings");
     if (!rc && siblings_reliable(&d, arr)) {
         rc = each_sibling(&d, arr, cb, arg, err, errsz, skips);
         *listed = rc == 0;
     }
-    doc_free(&d);
+    hfs_jdoc_free(&d);
     return rc;
 }
 
@@ -646,26 +398,26 @@ int hfs_json_bucket_info(const char *js, size_t len, int64_t *mtime, char *err, 
 {
     doc d;
     int rc = 0;
-    if (doc_parse(&d, js, len) || d.t[0].type != JSMN_OBJECT) {
-        rc = fail(err, errsz, "reply was not valid JSON");
+    if (hfs_jdoc_parse(&d, js, len) || d.t[0].type != JSMN_OBJECT) {
+        rc = hfs_jdoc_fail(err, errsz, "reply was not valid JSON");
     } else {
         int64_t t = 0;
-        int v = member(&d, 0, "updatedAt");
+        int v = hfs_jdoc_member(&d, 0, "updatedAt");
         if (v < 0 || tok_time(&d, v, &t)) t = 0;
         if (mtime) *mtime = t;
     }
-    doc_free(&d);
+    hfs_jdoc_free(&d);
     return rc;
 }
 
 /* Copies a string token for a log line: unescaped, control characters as '?'. */
 static void copy_msg(const doc *d, int i, char *out, size_t outsz)
 {
-    if (tok_str(d, i, out, outsz) < 0) {
+    if (hfs_jdoc_str(d, i, out, outsz) < 0) {
         /* Too long or odd escapes: show the raw text, cut. */
-        size_t n = tlen(d, i);
+        size_t n = hfs_jdoc_len(d, i);
         if (n >= outsz) n = outsz - 1;
-        memcpy(out, tstr(d, i), n);
+        memcpy(out, hfs_jdoc_raw(d, i), n);
         out[n] = 0;
     }
     for (char *c = out; *c; c++)
@@ -677,20 +429,20 @@ void hfs_json_error_message(const char *js, size_t len, char *out, size_t outsz)
     if (!outsz) return;
     out[0] = 0;
     doc d;
-    if (doc_parse(&d, js, len) || d.t[0].type != JSMN_OBJECT) goto out;
-    int v = member(&d, 0, "error");
+    if (hfs_jdoc_parse(&d, js, len) || d.t[0].type != JSMN_OBJECT) goto out;
+    int v = hfs_jdoc_member(&d, 0, "error");
     if (v >= 0 && d.t[v].type == JSMN_STRING) {
         copy_msg(&d, v, out, outsz);
     } else if (v >= 0 && d.t[v].type == JSMN_ARRAY && d.t[v].size > 0 &&
                d.t[v + 1].type == JSMN_STRING) {
         copy_msg(&d, v + 1, out, outsz);
-    } else if ((v = member(&d, 0, "errors")) >= 0 && d.t[v].type == JSMN_ARRAY && d.t[v].size > 0 &&
-               d.t[v + 1].type == JSMN_OBJECT) {
-        int m = member(&d, v + 1, "message");
+    } else if ((v = hfs_jdoc_member(&d, 0, "errors")) >= 0 && d.t[v].type == JSMN_ARRAY &&
+               d.t[v].size > 0 && d.t[v + 1].type == JSMN_OBJECT) {
+        int m = hfs_jdoc_member(&d, v + 1, "message");
         if (m >= 0 && d.t[m].type == JSMN_STRING) copy_msg(&d, m, out, outsz);
     }
 out:
-    doc_free(&d);
+    hfs_jdoc_free(&d);
 }
 
 char *hfs_json_quote(const char *s)

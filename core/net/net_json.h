@@ -4,6 +4,7 @@
  * Functions that parse a reply return 0 on success or -EIO with a one-phrase reason in
  * err (e.g. "reply was not valid JSON"), never partially filled results. */
 #pragma once
+#include "net_jdoc.h"
 #include "checked.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -54,11 +55,6 @@ void hfs_json_error_message(const char *js, size_t len, char *out, size_t outsz)
 /* ISO 8601 date-time ("2023-07-05T16:19:17.000Z", offsets "+02:00"/"+0200", date only) ->
  * unix seconds. 0 on success, -1 if not recognised. s need not be NUL-terminated. */
 int hfs_iso8601(const char *s, size_t len, int64_t *out);
-
-/* Unescapes the body of a JSON string (between the quotes): \" \\ \/ \b \f \n \r \t and
- * \uXXXX including surrogate pairs, to UTF-8. out must hold len+1 bytes (the result is never
- * longer). Returns the length, or -1 on a bad escape, a lone surrogate or an escaped NUL. */
-long hfs_json_unescape(const char *s, size_t len, char *out);
 
 /* s as a JSON string literal, quotes included; malloc'd, NULL if out of memory. */
 char *hfs_json_quote(const char *s);
