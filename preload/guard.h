@@ -3,7 +3,7 @@
 #pragma once
 
 /* What the wrappers' fast paths read, gathered on one page (.data, next to little else): after a
- * system call this VM's TLB is cold, and each distinct page is a miss (bench/ANALYSIS.md, row 7).
+ * system call this VM's TLB is cold, and each distinct page is a miss (bench/ANALYSIS.md).
  */
 #define HFS_HOT_DATA __attribute__((section(".data.hfs_hot")))
 

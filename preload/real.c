@@ -297,7 +297,7 @@ void *hfs_real_resolve(_Atomic(void *) *slot, const char *name)
 #define RESOLVE(n) (void)HFS_REAL(n);
 /* Only the calls a program may first make where dlsym is unsafe — a signal handler (open, read,
  * close) or a vfork child (execve) — are resolved at load. Each dlsym costs ~900 instructions;
- * resolving all 32 common ones took 15% of a `true` under the shim (bench/ANALYSIS.md, row 7).
+ * resolving all 32 common ones took 15% of a `true` under the shim (bench/ANALYSIS.md).
  * The rest are resolved on first use. */
 void hfs_real_resolve_common(void)
 {

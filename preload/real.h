@@ -53,7 +53,7 @@ void hfs_real_resolve_common(void) HFS_HIDDEN;
 
 /* real_<name>(args): a call of the real `name` in which the first-use resolution is a tail
  * call too, so a wrapper whose fast path is just "test, then call the real one" needs no stack
- * frame or saved registers (bench/ANALYSIS.md, row 7). For the hottest wrappers. */
+ * frame or saved registers (bench/ANALYSIS.md). For the hottest wrappers. */
 #define HFS_DEF_REAL_TAIL(ret, name, params, args)                                                 \
     __attribute__((noinline)) static ret name##_first params                                       \
     {                                                                                              \

@@ -83,7 +83,7 @@ __attribute__((noinline)) static void cwd_recover_long(void)
 }
 
 /* Runs at every process start: a short buffer first, so the common case touches no fresh stack
- * page (bench/ANALYSIS.md, row 7). */
+ * page (bench/ANALYSIS.md). */
 void hfs_cwd_recover(void)
 {
     char real[256];

@@ -71,7 +71,7 @@ static inline int hfs_path_maybe(const char *p)
 /* The same test for the hottest wrappers, without any call or thread-local access: 1 when p
  * surely names no virtual object (pass straight to libc), 0 when hfs_path_maybe must decide
  * (it also checks the core's guard). No call: the wrapper's fast path needs no stack frame;
- * few pages: after each system call this VM's TLB is cold (bench/ANALYSIS.md, row 7). */
+ * few pages: after each system call this VM's TLB is cold (bench/ANALYSIS.md). */
 static inline int hfs_path_surely_real(const char *p)
 {
     p = hfs_launder(p);

@@ -90,7 +90,7 @@ int hfs_open_near(int dirfd, const hfs_rpath *rp, int flags, mode_t mode, int sa
 }
 
 /* Slow path shared by the whole family; out of line, so the fast path of each wrapper needs no
- * stack frame of its own (bench/ANALYSIS.md, row 7). */
+ * stack frame of its own (bench/ANALYSIS.md). */
 __attribute__((noinline)) static int open_slow(int dirfd, const char *path, int flags, mode_t mode)
 {
     int saved = errno;

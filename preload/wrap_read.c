@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 /* Make [off, off+len) present; off < 0: from the current file offset. 0 or -errno. Out of
- * line, so the wrappers' fast paths need no stack frame (bench/ANALYSIS.md, row 7). */
+ * line, so the wrappers' fast paths need no stack frame (bench/ANALYSIS.md). */
 __attribute__((noinline)) static int ensure(int fd, int64_t off, uint64_t len)
 {
     hfs_fdrec *r = hfs_fd_get(fd);

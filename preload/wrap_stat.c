@@ -98,7 +98,7 @@ int hfs_fstat_fd(int fd, struct stat *st, int *ret)
     } while (0)
 
 /* stat and lstat, the hottest path calls: their slow paths out of line, so the fast path
- * needs no stack frame (bench/ANALYSIS.md, row 7). */
+ * needs no stack frame (bench/ANALYSIS.md). */
 __attribute__((noinline)) static int stat_slow(const char *path, struct stat *st)
 {
     STAT_PATH(AT_FDCWD, path, 0, st, HFS_REAL(stat)(path, st));

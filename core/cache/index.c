@@ -318,10 +318,6 @@ const char *hfs_index_str(const hfs_index *ix, uint32_t off)
 {
     return ix->str + off;
 }
-int64_t hfs_index_mtime(const hfs_index *ix)
-{
-    return ix->h->mtime;
-}
 
 const hfs_ientry *hfs_index_lookup(const hfs_index *ix, const char *path, size_t len)
 {

@@ -42,4 +42,3 @@ const hfs_ientry *hfs_index_at(const hfs_index *ix, uint32_t i);
 const hfs_ientry *hfs_index_lookup(const hfs_index *ix, const char *path, size_t len);
 uint32_t hfs_index_id(const hfs_index *ix, const hfs_ientry *e);
 const char *hfs_index_str(const hfs_index *ix, uint32_t off);
-int64_t hfs_index_mtime(const hfs_index *ix);

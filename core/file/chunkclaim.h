@@ -1,5 +1,5 @@
 /* Which chunks of a partial file are being fetched right now, machine-wide, so that a chunk is
- * fetched once however many threads and processes want it (issue 10, point 3).
+ * fetched once however many threads and processes want it.
  *
  * A fetcher holds an open file description lock (F_OFD_SETLK, write) on byte i of the chunk
  * map file for each chunk i it is fetching. Such locks belong to the description, not to the

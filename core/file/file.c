@@ -36,7 +36,7 @@ struct hfs_file {
     uint64_t size;
     uint32_t etag_kind;
     char etag[68];
-    char *blob; /* allocated to size: every open allocates these (bench/ANALYSIS.md, row 8) */
+    char *blob; /* allocated to size: every open allocates these (bench/ANALYSIS.md) */
     char *partial;
     char *mapfile;
     int complete; /* atomic */

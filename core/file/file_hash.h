@@ -1,6 +1,6 @@
 /* Checking a download while it arrives: a background thread hashes the contiguous prefix of a
  * partial file as its chunks come in, so when the last chunk lands only the tail is left to
- * hash, not the whole file (bench/ANALYSIS.md, row 1). The chunk map is the only state it shares
+ * hash, not the whole file (bench/ANALYSIS.md). The chunk map is the only state it shares
  * with the fetching thread. */
 #pragma once
 #include "checked.h"

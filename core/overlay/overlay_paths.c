@@ -22,7 +22,7 @@ int hfs_overlay_base(char *out, size_t n)
 }
 
 /* Built in place in `out`: these run on a process's first lookup, deep in the call chain, where
- * every further 4 KiB of stack is one more fresh page (bench/ANALYSIS.md, row 8). */
+ * every further 4 KiB of stack is one more fresh page (bench/ANALYSIS.md). */
 int hfs_overlay_repo_dir(const hfs_repo_id *r, char *out, size_t n)
 {
     char fid[HFS_ID_MAX];

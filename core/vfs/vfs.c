@@ -36,7 +36,7 @@ static mount g_mounts[HFS_MAX_MOUNTS];
 static char g_self[PATH_MAX];
 /* What init_once writes in every process, kept on the interposer's hot page (.data.hfs_hot,
  * which the loader writes anyway): each other page written at start would be a fault
- * (bench/ANALYSIS.md, row 7). A prefix too long for the inline buffer goes to the heap. */
+ * (bench/ANALYSIS.md). A prefix too long for the inline buffer goes to the heap. */
 __attribute__((section(".data.hfs_hot"))) static struct {
     pthread_once_t once;
     int inited;

@@ -142,7 +142,7 @@ int hfs_vfs_mounttab_fd(int mountinfo, int cloexec);
 int hfs_vfs_mirror_dir(const char *vpath, char *out, size_t n);
 int hfs_vfs_unmirror(const char *real, char *vout, size_t n);
 
-/* ---- Writes: the local staging overlay (issue 3) ----
+/* ---- Writes: the local staging overlay ----
  * Every change under a mount lands in a local overlay that mirrors repo paths, keyed by repo (not
  * by session or inode), and persists: <overlay base>/<type>s--<org>--<name>/upper/<repo path>.
  * Remote entries are only ever hidden (whiteouts ".wh.<name>", opaque dirs ".wh..wh..opq"; names

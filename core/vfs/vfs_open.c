@@ -27,7 +27,7 @@ typedef struct {
 
 /* What an object keeps of the hfs_loc it was opened from: the fields it uses later, its
  * strings allocated to size (a whole hfs_loc is 12 KiB: three fresh heap pages on a process's first
- * open; bench/ANALYSIS.md, row 8). */
+ * open; bench/ANALYSIS.md). */
 typedef struct {
     int kind;
     hfs_repo *repo;
