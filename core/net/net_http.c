@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -785,13 +786,10 @@ static int entry_slot(entry **v, int *cnt, int *cap)
 {
     for (int i = 0; i < *cnt; i++)
         if (!(*v)[i].x) return i;
-    if (*cnt == *cap) {
-        int nc = *cap ? *cap * 2 : 16;
-        entry *nv = realloc(*v, (size_t)nc * sizeof *nv);
-        if (!nv) return -1;
-        *v = nv;
-        *cap = nc;
-    }
+    size_t c = (size_t)*cap;
+    if (*cnt >= INT_MAX / 2 || hfs_grow((void **)v, &c, (size_t)*cnt + 1, sizeof **v, 16))
+        return -1;
+    *cap = (int)c;
     return (*cnt)++;
 }
 

@@ -159,16 +159,25 @@ static void take_lfs(const doc *d, int v, char out[65])
     if (o >= 0) tok_hex(d, o, out, 64);
 }
 
+/* What parsing an entry object starts with: room for its path, and the object itself. 0, or
+ * 1 with *why set. */
+static int entry_start(const doc *d, int obj, hfs_tree_entry *e, char **buf, size_t *cap,
+                       const char **why)
+{
+    if (*cap < 1 && !(*buf = malloc(*cap = 256))) return 1;
+    (*buf)[0] = 0;
+    *why = "not a JSON object";
+    if (d->t[obj].type != JSMN_OBJECT) return 1;
+    memset(e, 0, sizeof *e);
+    return 0;
+}
+
 /* One entry object into e; the path goes into *buf (grown as needed). ENTRY_BAD: *why says
  * what is wrong with it (and *buf holds its path if it had a usable one, else ""). */
 static int parse_entry(const doc *d, int obj, hfs_tree_entry *e, char **buf, size_t *cap,
                        const char **why)
 {
-    if (*cap < 1 && !(*buf = malloc(*cap = 256))) return ENTRY_BAD;
-    (*buf)[0] = 0;
-    *why = "not a JSON object";
-    if (d->t[obj].type != JSMN_OBJECT) return ENTRY_BAD;
-    memset(e, 0, sizeof *e);
+    if (entry_start(d, obj, e, buf, cap, why)) return ENTRY_BAD;
     int type = -1, have_path = 0, it = obj + 1, k, v, r;
     int64_t uploaded = 0;
     const char *bad = NULL; /* the first unusable member */
@@ -316,11 +325,7 @@ static int siblings_reliable(const doc *d, int arr)
 static int parse_sibling(const doc *d, int obj, hfs_tree_entry *e, char **buf, size_t *cap,
                          const char **why)
 {
-    if (*cap < 1 && !(*buf = malloc(*cap = 256))) return ENTRY_BAD;
-    (*buf)[0] = 0;
-    *why = "not a JSON object";
-    if (d->t[obj].type != JSMN_OBJECT) return ENTRY_BAD;
-    memset(e, 0, sizeof *e);
+    if (entry_start(d, obj, e, buf, cap, why)) return ENTRY_BAD;
     int have_path = 0, it = obj + 1, k, v, r;
     const char *bad = NULL;
     while ((r = hfs_jdoc_next_member(d, obj, &it, &k, &v)) == 1) {

@@ -4,6 +4,7 @@
  * process has resolved, and every explicit mount are one line each, of type "hfshim", with the
  * st_dev our stat gives their roots. The text goes into an anonymous file: a real fd. */
 #include "libc.h"
+#include "grow.h"
 #include "config.h"
 #include "grammar.h"
 #include "repo.h"
@@ -48,14 +49,13 @@ typedef struct {
 static ent *ents_new(ents *E)
 {
     if (E->n == E->cap) {
-        int cap = E->cap ? E->cap * 2 : 8;
-        ent *v = realloc(E->v, (size_t)cap * sizeof *v);
-        if (!v) {
+        size_t cap = (size_t)E->cap;
+        if (E->n >= INT_MAX / 2 ||
+            hfs_grow((void **)&E->v, &cap, (size_t)E->n + 1, sizeof *E->v, 8)) {
             E->err = -ENOMEM;
             return NULL;
         }
-        E->v = v;
-        E->cap = cap;
+        E->cap = (int)cap;
     }
     return &E->v[E->n++];
 }
