@@ -107,11 +107,14 @@ int hfs_jdoc_next_member(const hfs_jdoc *d, int obj, int *it, int *key, int *val
 /* Member `name` of object obj, or -1. */
 int hfs_jdoc_member(const hfs_jdoc *d, int obj, const char *name)
 {
+    /* obj may be the -1 of a member that was not there: lookups chain. */
+    if (obj < 0 || obj >= d->n || d->t[obj].type != JSMN_OBJECT) return -1;
     int it = obj + 1, k, v, r;
     while ((r = hfs_jdoc_next_member(d, obj, &it, &k, &v)) == 1)
         if (hfs_jdoc_key_is(d, k, name)) return v;
     return -1;
 }
+
 int hfs_json_hexval(int c)
 {
     if (c >= '0' && c <= '9') return c - '0';
@@ -212,7 +215,7 @@ long hfs_json_unescape(const char *s, size_t len, char *out)
  * escape, or too long. */
 long hfs_jdoc_str(const hfs_jdoc *d, int i, char *out, size_t outsz)
 {
-    if (d->t[i].type != JSMN_STRING) return -1;
+    if (i < 0 || d->t[i].type != JSMN_STRING) return -1;
     size_t n = hfs_jdoc_len(d, i);
     if (n < outsz) return hfs_json_unescape(hfs_jdoc_raw(d, i), n, out);
     /* The unescaped form may still fit (escapes shrink); unescape into scratch first. */
@@ -230,7 +233,7 @@ long hfs_jdoc_str(const hfs_jdoc *d, int i, char *out, size_t outsz)
 /* A non-negative JSON integer. 0 or -1. */
 int hfs_jdoc_u64(const hfs_jdoc *d, int i, uint64_t *v)
 {
-    if (d->t[i].type != JSMN_PRIMITIVE) return -1;
+    if (i < 0 || d->t[i].type != JSMN_PRIMITIVE) return -1;
     const char *s = hfs_jdoc_raw(d, i);
     size_t n = hfs_jdoc_len(d, i);
     if (n == 0 || n > 20) return -1;
@@ -246,7 +249,7 @@ int hfs_jdoc_u64(const hfs_jdoc *d, int i, uint64_t *v)
 }
 int hfs_jdoc_is_null(const hfs_jdoc *d, int i)
 {
-    return d->t[i].type == JSMN_PRIMITIVE && hfs_jdoc_raw(d, i)[0] == 'n';
+    return i >= 0 && d->t[i].type == JSMN_PRIMITIVE && hfs_jdoc_raw(d, i)[0] == 'n';
 }
 
 char *hfs_jdoc_strdup(const hfs_jdoc *d, int i)

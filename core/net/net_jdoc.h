@@ -39,7 +39,8 @@ int hfs_jdoc_key_is(const hfs_jdoc *d, int i, const char *k);
 /* Walks object obj's members from the cursor *it (start: obj + 1): 1 with *key and *val, 0 at
  * the end, -1 if malformed. */
 int hfs_jdoc_next_member(const hfs_jdoc *d, int obj, int *it, int *key, int *val);
-/* Member `name` of object obj (its value's token), or -1. */
+/* Member `name` of object obj (its value's token), or -1 (also when obj is -1 or not an
+ * object, so lookups chain). Accessors take -1 for "none" and say no. */
 int hfs_jdoc_member(const hfs_jdoc *d, int obj, const char *name);
 /* String token i unescaped into out: its length, or -1 (not a string, bad escape, too long). */
 long hfs_jdoc_str(const hfs_jdoc *d, int i, char *out, size_t outsz);

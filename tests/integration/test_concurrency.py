@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+import unittest
 
 from harness import ShimTest, PY
 
@@ -185,6 +186,11 @@ print(len(kids), len(stuck))
 
 
 class ForkTest(ShimTest):
+    # GCC 12's ASan runtime does not hold its allocator across fork: a child forked while
+    # another thread is inside malloc blocks for good on the allocator's region mutex (seen:
+    # futex on the region info just past ASan's heap, 1 child in ~5 runs), shim or not.
+    @unittest.skipIf(os.environ.get("HFS_PRELOAD_EXTRA"),
+                     "the sanitizer runtime's allocator is not fork-safe with threads")
     def test_fork_during_a_cold_read_and_exec(self):
         """Children forked while another thread reads (and checks) a cold file, each exec'ing
         with the file's fd inherited: none hangs on a lock the reading thread held at the
