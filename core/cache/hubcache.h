@@ -1,4 +1,4 @@
-/* The huggingface_hub cache as hfshim shares it, beyond blobs (blob.c): refs that always name
+/* The huggingface_hub cache as hfshim shares it, beyond blobs (file.c): refs that always name
  * an existing snapshot folder, and a snapshot folder read back as a tree index when offline. */
 #pragma once
 #include "checked.h"

@@ -25,7 +25,7 @@
 
 #define REBASES 5 /* 412s in a row before giving up */
 
-/* flock(LOCK_EX) on <repo dir>/.lock; the fd, or -errno. Shared with discard (push_admin.c). */
+/* flock(LOCK_EX) on <repo dir>/.lock; the fd, or -errno. Shared with discard (overlay_admin.c). */
 int hfs_overlay_lock(const hfs_repo_id *r, const char *name);
 int hfs_overlay_lock(const hfs_repo_id *r, const char *name)
 {
