@@ -237,26 +237,21 @@ static void note_skip(hfs_json_skips *skips, const char *path, const char *why)
     }
 }
 
-int hfs_json_entries(const char *js, size_t len, hfs_entry_cb cb, void *arg, char *err,
-                     size_t errsz, hfs_json_skips *skips)
+typedef int (*entry_parse_fn)(const doc *d, int obj, hfs_tree_entry *e, char **buf, size_t *cap,
+                              const char **why);
+
+/* cb for each usable entry of array arr (a tree page, or a revision's siblings), each parsed by
+ * parse; unusable ones are counted in *skips. 0, 1 if cb asked to stop, -EIO out of memory. */
+static int each_entry(const doc *d, int arr, entry_parse_fn parse, hfs_entry_cb cb, void *arg,
+                      char *err, size_t errsz, hfs_json_skips *skips)
 {
-    if (skips) memset(skips, 0, sizeof *skips);
-    doc d;
-    if (hfs_jdoc_parse(&d, js, len)) {
-        hfs_jdoc_free(&d);
-        return hfs_jdoc_fail(err, errsz, "reply was not valid JSON");
-    }
-    if (d.t[0].type != JSMN_ARRAY) {
-        hfs_jdoc_free(&d);
-        return hfs_jdoc_fail(err, errsz, "reply was not a JSON array of entries");
-    }
     char *buf = NULL;
     size_t cap = 0;
     int rc = 0;
-    for (int i = 1; i < d.n && d.t[i].start < d.t[0].end; i = hfs_jdoc_skip(&d, i)) {
+    for (int i = arr + 1; i < d->n && d->t[i].start < d->t[arr].end; i = hfs_jdoc_skip(d, i)) {
         hfs_tree_entry e;
         const char *why = NULL;
-        int r = parse_entry(&d, i, &e, &buf, &cap, &why);
+        int r = parse(d, i, &e, &buf, &cap, &why);
         if (r == ENTRY_BAD && !buf) {
             rc = hfs_jdoc_fail(err, errsz, "out of memory");
             break;
@@ -272,6 +267,23 @@ int hfs_json_entries(const char *js, size_t len, hfs_entry_cb cb, void *arg, cha
         }
     }
     free(buf);
+    return rc;
+}
+
+int hfs_json_entries(const char *js, size_t len, hfs_entry_cb cb, void *arg, char *err,
+                     size_t errsz, hfs_json_skips *skips)
+{
+    if (skips) memset(skips, 0, sizeof *skips);
+    doc d;
+    if (hfs_jdoc_parse(&d, js, len)) {
+        hfs_jdoc_free(&d);
+        return hfs_jdoc_fail(err, errsz, "reply was not valid JSON");
+    }
+    if (d.t[0].type != JSMN_ARRAY) {
+        hfs_jdoc_free(&d);
+        return hfs_jdoc_fail(err, errsz, "reply was not a JSON array of entries");
+    }
+    int rc = each_entry(&d, 0, parse_entry, cb, arg, err, errsz, skips);
     hfs_jdoc_free(&d);
     return rc;
 }
@@ -352,34 +364,6 @@ static int parse_sibling(const doc *d, int obj, hfs_tree_entry *e, char **buf, s
     return ENTRY_OK;
 }
 
-/* cb for each usable sibling of array arr: 0, 1 if cb asked to stop, -EIO out of memory. */
-static int each_sibling(const doc *d, int arr, hfs_entry_cb cb, void *arg, char *err, size_t errsz,
-                        hfs_json_skips *skips)
-{
-    char *buf = NULL;
-    size_t cap = 0;
-    int rc = 0;
-    for (int i = arr + 1; i < d->n && d->t[i].start < d->t[arr].end; i = hfs_jdoc_skip(d, i)) {
-        hfs_tree_entry e;
-        const char *why = NULL;
-        int r = parse_sibling(d, i, &e, &buf, &cap, &why);
-        if (r == ENTRY_BAD && !buf) {
-            rc = hfs_jdoc_fail(err, errsz, "out of memory");
-            break;
-        }
-        if (r == ENTRY_BAD) {
-            note_skip(skips, buf, why);
-            continue;
-        }
-        if (cb(&e, arg)) {
-            rc = 1;
-            break;
-        }
-    }
-    free(buf);
-    return rc;
-}
-
 int hfs_json_revision_listing(const char *js, size_t len, char sha[41], int64_t *mtime,
                               hfs_entry_cb cb, void *arg, int *listed, char *err, size_t errsz,
                               hfs_json_skips *skips)
@@ -392,7 +376,7 @@ int hfs_json_revision_listing(const char *js, size_t len, char sha[41], int64_t 
                  : revision_fields(&d, sha, mtime, err, errsz);
     int arr = rc ? -1 : hfs_jdoc_member(&d, 0, "siblings");
     if (!rc && siblings_reliable(&d, arr)) {
-        rc = each_sibling(&d, arr, cb, arg, err, errsz, skips);
+        rc = each_entry(&d, arr, parse_sibling, cb, arg, err, errsz, skips);
         *listed = rc == 0;
     }
     hfs_jdoc_free(&d);
