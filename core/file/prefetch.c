@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +48,8 @@ static struct {
     int have_thread; /* this process's thread runs (a forked child has none) */
     int wake_fd;     /* eventfd: a transfer run asks for more when it is readable */
     int have_wake;
+    ino_t wake_ino; /* what it is, to tell it from a program's fd of the same number */
+    dev_t wake_dev;
     int stop;   /* atomic: at exit */
     int in_run; /* the thread is inside a transfer run */
     /* The reader: the file it opened last, and how far the walk is queued. Walk steps are
@@ -95,7 +98,11 @@ static uint32_t walk_next(const hfs_index *ix, uint32_t i)
 static void wake_thread(void)
 {
     pthread_cond_broadcast(&g_cv);
-    if (g.have_wake) {
+    /* Only if the number is still our eventfd: a program that closed it (closefrom) and got
+     * the number again for a file of its own must not receive our 8 bytes. */
+    struct stat st;
+    if (g.have_wake && !hfs_libc()->fstat(g.wake_fd, &st) && st.st_ino == g.wake_ino &&
+        st.st_dev == g.wake_dev) {
         uint64_t one = 1;
         ssize_t w = hfs_libc()->write(g.wake_fd, &one, sizeof one);
         (void)w;
@@ -343,7 +350,14 @@ static int start_thread(void)
 {
     if (g.have_thread) return 0;
     if (!g.have_wake) {
+        struct stat st;
         if ((g.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) return -errno;
+        if (hfs_libc()->fstat(g.wake_fd, &st)) {
+            hfs_libc()->close(g.wake_fd);
+            return -errno;
+        }
+        g.wake_ino = st.st_ino;
+        g.wake_dev = st.st_dev;
         g.have_wake = 1;
     }
     pthread_t tid;
