@@ -160,7 +160,8 @@ static int in_use_lock(int fd, short type)
 }
 
 /* Lock the partial file open at fd, and check that its path still names it: one removed (as
- * stale, or published by its last filler) under us means "look for the blob again". */
+ * stale, or published by its last filler) under us means "look for the blob again". The file
+ * it is goes into f->pino/pdev. */
 static int hold_partial(hfs_file *f, int fd)
 {
     struct stat a, b;
@@ -170,6 +171,8 @@ static int hold_partial(hfs_file *f, int fd)
     if (hfs_libc()->fstat(fd, &a)) return -errno;
     if (hfs_libc()->stat(f->partial, &b) || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
         return -ENOENT;
+    f->pino = a.st_ino;
+    f->pdev = a.st_dev;
     return 0;
 }
 
@@ -225,9 +228,6 @@ static int open_partial(hfs_file *f, int oflags, int *fd)
     } else if ((rc = hold_partial(f, *fd))) {
         hfs_libc()->close(*fd);
         *fd = -1;
-    } else if (!hfs_libc()->fstat(*fd, &st)) {
-        f->pino = st.st_ino;
-        f->pdev = st.st_dev;
     }
     if (rc) hfs_chunkmap_close(&f->cm);
     return rc;

@@ -24,6 +24,7 @@
 #define PF_SMALL ((uint64_t)8 << 20)      /* larger files: the read-ahead streams them */
 #define PF_MAX_BYTES ((uint64_t)64 << 20) /* queued and in flight, at most */
 #define PF_EXIT_WAIT_MS 2000              /* exit waits this long for the thread to let go */
+#define PF_REACH (4 * PF_MAX_AHEAD)       /* walk steps the queue reaches past the reader */
 
 enum { PF_FREE, PF_QUEUED, PF_RUNNING };
 
@@ -145,7 +146,10 @@ static int top_up(void)
 {
     const hfs_index *ix = g.repo->ix;
     int added = 0, live = live_items();
-    while (live < g.window && live < PF_MAX_AHEAD && g.bytes < PF_MAX_BYTES) {
+    /* The walk reaches at most PF_REACH steps past the reader (large files are passed over
+     * without being queued): what one open walks under the lock, here and in steps_to. */
+    while (live < g.window && live < PF_MAX_AHEAD && g.bytes < PF_MAX_BYTES &&
+           g.cursor_pos - g.last_pos < PF_REACH) {
         uint32_t c = walk_next(ix, g.cursor);
         if (!c) break;
         const hfs_ientry *e = hfs_index_at(ix, c);
@@ -305,15 +309,15 @@ static void *run(void *arg)
         int stop = __atomic_load_n(&g.stop, __ATOMIC_ACQUIRE);
         pthread_mutex_unlock(&g_mu);
         if (stop) break;
-        /* The network module is loaded only once a file needs fetching. */
         pf_item *first = next_ready();
-        const struct hfs_net_ops *net = first ? hfs_net() : NULL;
-        if (first && (!net || !net->fetch_feed)) {
+        if (!first) continue;
+        /* The network module is loaded only once a file needs fetching. */
+        const struct hfs_net_ops *net = hfs_net();
+        if (!net || !net->fetch_feed) {
             first->it.rc = -EIO;
             feed_ended(&first->it, NULL);
             continue;
         }
-        if (!first) continue;
         pthread_mutex_lock(&g_mu);
         g.in_run = 1;
         g.carry = first;
@@ -338,10 +342,6 @@ static void *run(void *arg)
         pthread_cond_broadcast(&g_cv);
         pthread_mutex_unlock(&g_mu);
     }
-    pthread_mutex_lock(&g_mu);
-    g.in_run = 0;
-    pthread_cond_broadcast(&g_cv);
-    pthread_mutex_unlock(&g_mu);
     return NULL;
 }
 

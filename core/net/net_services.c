@@ -24,6 +24,8 @@ int hfs_net_services_set(const hfs_net_services *svc)
     return 0;
 }
 
+/* The module hands out its ops only once lent the services (net_module.c), so every call
+ * below comes after hfs_net_services_set. */
 static const hfs_net_services *svc(void)
 {
     return __atomic_load_n(&g_svc, __ATOMIC_ACQUIRE);
@@ -31,14 +33,13 @@ static const hfs_net_services *svc(void)
 
 int hfs_log_level(void)
 {
-    const hfs_net_services *s = svc();
-    return s ? s->log_level() : HFS_LOG_WARN;
+    return svc()->log_level();
 }
 
 void hfs_log(int level, const char *fmt, ...)
 {
     const hfs_net_services *s = svc();
-    if (!s || level > s->log_level()) return;
+    if (level > s->log_level()) return;
     char line[2048];
     va_list ap;
     va_start(ap, fmt);
@@ -49,20 +50,10 @@ void hfs_log(int level, const char *fmt, ...)
 
 const hfs_config *hfs_cfg(void)
 {
-    static const hfs_config none = {.endpoint = "",
-                                    .hf_home = "",
-                                    .hub_cache = "",
-                                    .shim_cache = "",
-                                    .prefix = "",
-                                    .mounts = "",
-                                    .session = "",
-                                    .timeout = 30};
-    const hfs_net_services *s = svc();
-    return s ? s->cfg() : &none;
+    return svc()->cfg();
 }
 
 const char *hfs_cfg_token(void)
 {
-    const hfs_net_services *s = svc();
-    return s ? s->cfg_token() : "";
+    return svc()->cfg_token();
 }
